@@ -1,0 +1,124 @@
+"""The workflow run: confirm, lock, run the steps, record, report."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from routine_workflow import logs
+from routine_workflow.config import WorkflowConfig
+from routine_workflow.errors import EXIT_TIMEOUT, ConfigError, Interrupted
+from routine_workflow.history import History, HistoryError
+from routine_workflow.lock import ProjectLock
+from routine_workflow.procs import terminate_children
+from routine_workflow.runner import RunReport, StepRecord, interruptible, order_steps, run_steps, select_steps, utc_now
+from routine_workflow.steps import Step, StepContext, builtin_steps
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time plus a random suffix."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def planned_steps(config: WorkflowConfig, only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[Step]:
+    """The steps this run would execute, in order (validates names and dependencies)."""
+    return select_steps(order_steps(builtin_steps(config)), only, skip)
+
+
+def check_confirmation(
+    config: WorkflowConfig, steps: Sequence[Step], ask: Callable[[str], bool] | None
+) -> bool:
+    """True to go ahead. Never waits for input unless stdin is a terminal.
+
+    ``ask`` is the CLI's prompt; None means stdin is not a terminal, and then a
+    run that would change files needs ``--yes``.
+    """
+    if config.dry_run or config.auto_yes or not steps:
+        return True
+    names = ", ".join(s.name for s in steps)
+    if ask is None:
+        raise ConfigError(
+            f"refusing to run {names} on {config.project_root} without confirmation: "
+            "stdin is not a terminal; pass --yes (or --dry-run to only look)"
+        )
+    return ask(f"Run {names} on {config.project_root}? Files will be rewritten and deleted "
+               "(a backup is taken first).")
+
+
+def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.0) -> RunReport:
+    """Take the project lock and run ``steps``; always release the lock and record the run.
+
+    Raises LockBusy when another live run holds the lock.
+    """
+    run_id = new_run_id()
+    logger = logs.setup_file(config.log_file, config.log_format, run_id)
+    report = RunReport(run_id, str(config.project_root), utc_now(), config.dry_run)
+    lock = ProjectLock(config.lock_dir)
+    history: History | None = None
+    with interruptible(config.workflow_timeout) as guard:
+        try:
+            lock.acquire(wait)
+            guard.arm()
+            if lock.recovered is not None:
+                owner, verdict = lock.recovered
+                who = f"pid {owner.pid}" if owner else "an unknown process"
+                logger.warning("recovered a stale lock left by %s (%s)", who, verdict.reason,
+                               extra={"event": "lock_recovered"})
+            logger.info("run %s started on %s%s", run_id, config.project_root,
+                        " (dry run)" if config.dry_run else "", extra={"event": "run_start"})
+            history = _open_history(config, report, logger)
+            ctx = StepContext(config, logger, run_id)
+            run_steps(steps, ctx, report, on_step=_step_recorder(history, run_id, logger))
+        except Interrupted as exc:
+            report.exit_code = exc.exit_code
+            report.status = "timeout" if exc.exit_code == EXIT_TIMEOUT else "interrupted"
+            report.reason = exc.reason
+            logger.error("%s", exc.reason, extra={"event": "run_interrupted"})
+        finally:
+            guard.disarm()
+            killed = terminate_children()
+            if killed:
+                logger.warning("stopped %d leftover worker process(es)", killed)
+            lock.release()
+            report.finished = utc_now()
+            _close_history(history, report, logger)
+    logger.info("run %s finished: %s (exit %d)", run_id, report.status, report.exit_code,
+                extra={"event": "run_end", "exit_code": report.exit_code})
+    return report
+
+
+def _open_history(config: WorkflowConfig, report: RunReport, logger: logs.logging.Logger) -> History | None:
+    # The history is a record, not a safety net: a broken database is reported, never fatal.
+    try:
+        history = History(config.history_db)
+        history.start_run(report.run_id, config.project_root, report.started, config.dry_run, sys.argv)
+    except HistoryError as exc:
+        logger.warning("%s; this run will not be recorded", exc)
+        return None
+    return history
+
+
+def _step_recorder(history: History | None, run_id: str, logger: logs.logging.Logger) -> Callable[[int, StepRecord], None]:
+    def record(position: int, step: StepRecord) -> None:
+        if history is None:
+            return
+        try:
+            history.record_step(run_id, position, step.__dict__)
+        except HistoryError as exc:
+            logger.warning("%s", exc)
+
+    return record
+
+
+def _close_history(history: History | None, report: RunReport, logger: logs.logging.Logger) -> None:
+    if history is None:
+        return
+    try:
+        history.finish_run(report.run_id, report.finished, report.duration, report.status,
+                           report.exit_code, report.reason)
+    except HistoryError as exc:
+        logger.warning("%s", exc)
+    finally:
+        history.close()

@@ -1,0 +1,68 @@
+"""Where the tool keeps its own files: per user, per project, never in the tree.
+
+``ROUTINE_WORKFLOW_HOME`` puts everything under one directory (tests use it);
+otherwise the platform's user directories from platformdirs are used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import platformdirs
+
+APP = "routine-workflow"
+HOME_ENV = "ROUTINE_WORKFLOW_HOME"
+
+
+def _base(kind: str) -> Path:
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser().absolute() / kind
+    getter = {
+        "state": platformdirs.user_state_dir,
+        "log": platformdirs.user_log_dir,
+        "cache": platformdirs.user_cache_dir,
+        "data": platformdirs.user_data_dir,
+    }[kind]
+    return Path(getter(APP, appauthor=False))
+
+
+def project_id(root: Path) -> str:
+    """A readable, collision-free name for a project: its folder name plus a hash of its path."""
+    resolved = str(root.resolve())
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", root.resolve().name) or "root"
+    return f"{name}-{digest}"
+
+
+def state_dir() -> Path:
+    """Per-user state (locks, history)."""
+    return _base("state")
+
+
+def log_dir(root: Path) -> Path:
+    """Default log directory of one project."""
+    return _base("log") / project_id(root)
+
+
+def cache_dir(root: Path) -> Path:
+    """Default cache directory of one project (reformat cache)."""
+    return _base("cache") / project_id(root)
+
+
+def data_dir(root: Path, what: str) -> Path:
+    """Default data directory of one project, e.g. ``backups`` or ``dumps``."""
+    return _base("data") / what / project_id(root)
+
+
+def lock_dir(root: Path) -> Path:
+    """Default lock directory of one project."""
+    return state_dir() / "locks" / project_id(root)
+
+
+def history_db() -> Path:
+    """The per-user run history database."""
+    return state_dir() / "history.sqlite3"

@@ -1,0 +1,134 @@
+"""File-system primitives every step uses: atomic writes, inside-root checks, safe deletes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from routine_workflow.errors import RoutineError
+
+
+class UnsafePath(RoutineError):
+    """A path a step was about to write or delete lies outside the places it may touch."""
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """True if ``path`` is ``root`` or below it, comparing absolute, normalised paths.
+
+    Symlinks in ``path``'s parents are resolved, so ``root/link/x`` with ``link``
+    pointing elsewhere is *not* inside; the final component is not followed, so
+    a symlink itself that sits in the tree is inside.
+    """
+    path = Path(os.path.abspath(path))
+    parent = path.parent.resolve()
+    candidate = parent / path.name if path.name else parent
+    return candidate == root.resolve() or root.resolve() in candidate.parents
+
+
+def ensure_inside(path: Path, roots: Iterable[Path]) -> None:
+    """Raise UnsafePath unless ``path`` lies inside one of ``roots``."""
+    roots = tuple(roots)
+    if not any(is_inside(path, root) for root in roots):
+        allowed = ", ".join(str(r) for r in roots)
+        raise UnsafePath(f"{path}: refusing to touch a path outside {allowed}")
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
+    """Write ``path`` through a temporary file in the same directory, then rename it.
+
+    Readers see either the old or the new content, never a mix: on any error
+    (including a signal raised as an exception) the temporary file is removed
+    and the original is untouched. ``mode`` defaults to the existing file's
+    mode, or 0o644 minus the umask for a new file.
+    """
+    path = Path(path)
+    if mode is None:
+        mode = _existing_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".rw-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically (see ``atomic_writer``)."""
+    with atomic_writer(path, mode) as handle:
+        handle.write(data)
+
+
+def _existing_mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename is only durable once the directory entry is on disk.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover (platforms that cannot open directories)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover (file systems that refuse fsync on directories)
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_path(path: Path, roots: Iterable[Path]) -> int:
+    """Delete a file, symlink or directory tree inside ``roots``; return bytes freed.
+
+    Never follows a symlink: a symlink is removed itself, its target is never
+    touched, and ``shutil.rmtree`` does not descend into links inside a tree.
+    """
+    ensure_inside(path, roots)
+    info = os.lstat(path)
+    if stat.S_ISDIR(info.st_mode):
+        size = tree_size(path)
+        shutil.rmtree(path)
+        return size
+    os.unlink(path)
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
+
+
+def tree_size(path: Path) -> int:
+    """Bytes in regular files under ``path``, without following symlinks."""
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(path, followlinks=False):
+        for name in filenames:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(dirpath, name))
+                if stat.S_ISREG(info.st_mode):
+                    total += info.st_size
+    return total
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's content."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,128 @@
+"""Run history in SQLite: one row per run, one per step, written as the run goes.
+
+A run row is inserted when the run starts and finished when it ends, so a run
+killed with ``kill -9`` stays visible as ``running`` (and ``--resume`` can find it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from routine_workflow.errors import RoutineError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    project_root TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    duration REAL,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    dry_run INTEGER NOT NULL,
+    argv TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_project ON runs (project_root, started);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    duration REAL NOT NULL,
+    counts TEXT NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
+"""
+
+
+class HistoryError(RoutineError):
+    """The history database cannot be opened or read."""
+
+
+class History:
+    """The per-user history database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError(f"history database {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+        except sqlite3.Error as exc:
+            raise HistoryError(f"history database {self.path}: {exc}") from None
+
+    def start_run(self, run_id: str, root: Path, started: str, dry_run: bool, argv: list[str]) -> None:
+        """Insert the row of a run that has just taken the lock."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, project_root, started, status, dry_run, argv)"
+                " VALUES (?, ?, ?, 'running', ?, ?)",
+                (run_id, str(root), started, int(dry_run), json.dumps(argv)),
+            )
+
+    def record_step(self, run_id: str, position: int, step: dict[str, Any]) -> None:
+        """Store one finished step."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, position, step["name"], step["status"], step["summary"],
+                 step["duration"], json.dumps(step.get("counts", {}))),
+            )
+
+    def finish_run(self, run_id: str, finished: str, duration: float, status: str,
+                   exit_code: int, reason: str) -> None:
+        """Close the row of a run."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET finished=?, duration=?, status=?, exit_code=?, reason=?"
+                " WHERE run_id=?",
+                (finished, duration, status, exit_code, reason, run_id),
+            )
+
+    def recent(self, root: Path | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest runs (of one project, or all), each with its steps."""
+        query = "SELECT * FROM runs"
+        params: list[Any] = []
+        if root is not None:
+            query += " WHERE project_root = ?"
+            params.append(str(root))
+        query += " ORDER BY started DESC, rowid DESC LIMIT ?"
+        params.append(limit)
+        try:
+            runs = [dict(row) for row in self._db.execute(query, params)]
+            for run in runs:
+                run["argv"] = json.loads(run["argv"])
+                run["dry_run"] = bool(run["dry_run"])
+                run["steps"] = [
+                    {**dict(row), "counts": json.loads(row["counts"])}
+                    for row in self._db.execute(
+                        "SELECT name, status, summary, duration, counts FROM steps"
+                        " WHERE run_id = ? ORDER BY position",
+                        (run["run_id"],),
+                    )
+                ]
+        except sqlite3.Error as exc:
+            raise HistoryError(f"history database {self.path}: {exc}") from None
+        return runs

@@ -1,0 +1,301 @@
+"""A PID-validated directory lock: one run per project at a time.
+
+Acquire is ``mkdir`` (atomic on every local file system) followed by an atomic
+write of ``owner.json``. A lock whose owner is provably gone is broken under a
+``filelock.FileLock`` guard, so two waiters never both break it and both win.
+
+Staleness fails closed, as filelock's ``_identity.owner_is_stale`` does (and
+PostgreSQL's postmaster.pid, Qt's QLockFile and Mercurial's lock before it): an
+owner on another host, or one whose start time cannot be read, counts as live.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import filelock
+import psutil
+
+from routine_workflow import __version__
+from routine_workflow.errors import LockBusy, LockError
+from routine_workflow.fsutil import atomic_write
+
+OWNER_FILE = "owner.json"
+#: A lock directory without a readable owner may be mid-acquire (between mkdir and
+#: the owner write); it is only judged stale once it is older than this.
+DEFAULT_GRACE = 10.0
+#: Two reads of one process's start time agree to well within this.
+START_TIME_TOLERANCE = 0.5
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who holds a lock, as recorded in owner.json."""
+
+    pid: int
+    create_time: float
+    hostname: str
+    started: str
+    argv: tuple[str, ...]
+    version: str
+
+    @classmethod
+    def current(cls) -> Owner:
+        """The record for this process."""
+        return cls(
+            pid=os.getpid(),
+            create_time=psutil.Process().create_time(),
+            hostname=socket.gethostname(),
+            started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            argv=tuple(sys.argv),
+            version=__version__,
+        )
+
+    @classmethod
+    def from_json(cls, data: Any) -> Owner:
+        """Parse a record; raises ValueError if it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("owner record is not an object")
+        try:
+            return cls(
+                pid=int(data["pid"]),
+                create_time=float(data["create_time"]),
+                hostname=str(data["hostname"]),
+                started=str(data.get("started", "")),
+                argv=tuple(str(a) for a in data.get("argv", ())),
+                version=str(data.get("version", "")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"owner record is incomplete: {exc}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as stored."""
+        data = asdict(self)
+        data["argv"] = list(self.argv)
+        return data
+
+    def describe(self) -> str:
+        """One human line: pid, host, start time and command line."""
+        command = " ".join(self.argv) or "?"
+        return f"pid {self.pid} on {self.hostname}, started {self.started}: {command}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a lock is stale, and why (for messages)."""
+
+    stale: bool
+    reason: str
+    #: True only for a holder seen running on this host with its recorded start time.
+    verified_alive: bool = False
+
+
+def judge(owner: Owner | None, age: float, grace: float = DEFAULT_GRACE) -> Verdict:
+    """Decide whether a holder is gone. Anything uncertain counts as live."""
+    if owner is None:
+        if age > grace:
+            return Verdict(True, f"no readable owner record for {age:.0f}s")
+        return Verdict(False, "being acquired (no owner record yet)")
+    if owner.hostname != socket.gethostname():
+        return Verdict(False, f"held on another host ({owner.hostname})")
+    try:
+        process = psutil.Process(owner.pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return Verdict(True, f"pid {owner.pid} has exited")
+        create_time = process.create_time()
+    except psutil.NoSuchProcess:
+        return Verdict(True, f"pid {owner.pid} is not running")
+    except psutil.Error:
+        return Verdict(False, f"pid {owner.pid} is running (start time unreadable)")
+    if abs(create_time - owner.create_time) > START_TIME_TOLERANCE:
+        return Verdict(True, f"pid {owner.pid} now belongs to another process (PID reuse)")
+    return Verdict(False, f"pid {owner.pid} is running", verified_alive=True)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a lock directory held at one moment: identity, owner, age."""
+
+    inode: int
+    owner: Owner | None
+    age: float
+
+
+class ProjectLock:
+    """The lock directory of one project. Use as a context manager or acquire/release."""
+
+    def __init__(self, path: Path, grace: float = DEFAULT_GRACE) -> None:
+        self.path = Path(path)
+        self.grace = grace
+        self._guard = filelock.FileLock(str(self.path.parent / f"{self.path.name}.guard"))
+        self._me: Owner | None = None
+        #: Set when acquire broke a stale lock: the verdict explaining why.
+        self.recovered: tuple[Owner | None, Verdict] | None = None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot | None:
+        """The lock's current state, or None if nobody holds it."""
+        return _snapshot(self.path)
+
+    def verdict(self, snap: Snapshot) -> Verdict:
+        """Judge a snapshot with this lock's grace period."""
+        return judge(snap.owner, snap.age, self.grace)
+
+    @property
+    def held_by_me(self) -> bool:
+        """True while this object holds the lock."""
+        return self._me is not None
+
+    # -- acquiring --------------------------------------------------------------------------
+
+    def acquire(self, wait: float = 0.0, poll: float = 0.2) -> None:
+        """Take the lock, breaking a provably stale one; wait up to ``wait`` seconds.
+
+        Raises LockBusy (exit 75) naming the holder if it stays held.
+        """
+        deadline = time.monotonic() + wait
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LockError(f"{self.path.parent}: cannot create lock directory: {exc.strerror}")
+        while True:
+            if self._try_create():
+                return
+            snap = self.snapshot()
+            if snap is None:
+                continue  # released between our mkdir and our look: try again at once
+            verdict = self.verdict(snap)
+            if verdict.stale and self._break_if_stale():
+                continue
+            if time.monotonic() >= deadline:
+                raise LockBusy(self._busy_message(snap, verdict))
+            time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+
+    def _try_create(self) -> bool:
+        try:
+            os.mkdir(self.path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise LockError(f"{self.path}: cannot create lock: {exc.strerror}") from None
+        me = self._me = Owner.current()
+        try:
+            atomic_write(self.path / OWNER_FILE, json.dumps(me.to_json()).encode())
+        except BaseException as exc:
+            self._me = None
+            # Without an owner record the directory would look half-acquired to others
+            # until the grace period ends; take it away now.
+            shutil.rmtree(self.path, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise LockError(f"{self.path}: cannot write lock owner: {exc.strerror}") from None
+            raise
+        return True
+
+    def _break_if_stale(self, *, force: bool = False) -> bool:
+        """Under the guard: re-read, re-judge, and break only the lock judged stale."""
+        try:
+            with self._guard.acquire(timeout=30):
+                snap = self.snapshot()
+                if snap is None:
+                    return True  # gone already: the caller retries mkdir
+                verdict = self.verdict(snap)
+                if verdict.verified_alive or not (force or verdict.stale):
+                    return False
+                if not self._remove_if_same(snap):
+                    return False
+                self.recovered = (snap.owner, verdict)
+                return True
+        except filelock.Timeout:
+            return False
+
+    def _remove_if_same(self, snap: Snapshot) -> bool:
+        # Rename first: the lock disappears in one step, and we can then check that
+        # what we moved is the very directory we judged, not one a rival just made.
+        aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return True
+        moved = _snapshot(aside)
+        if moved is None or moved.inode != snap.inode or moved.owner != snap.owner:
+            with contextlib.suppress(OSError):  # put the rival's lock back where it was
+                os.rename(aside, self.path)
+            return False
+        shutil.rmtree(aside, ignore_errors=True)
+        return True
+
+    def _busy_message(self, snap: Snapshot, verdict: Verdict) -> str:
+        holder = snap.owner.describe() if snap.owner else "an unknown process"
+        return f"another run holds the lock {self.path}: {holder} ({verdict.reason})"
+
+    # -- releasing --------------------------------------------------------------------------
+
+    def release(self) -> None:
+        """Remove the lock if, and only if, this object holds it. Safe to call twice."""
+        me, self._me = self._me, None
+        if me is None:
+            return
+        snap = self.snapshot()
+        if snap is None or snap.owner != me:
+            return  # broken by someone with --force; theirs now, not ours to remove
+        aside = self.path.with_name(f"{self.path.name}.released-{os.getpid()}")
+        try:
+            os.rename(self.path, aside)
+        except OSError:
+            return
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def break_lock(self, *, force: bool = False) -> tuple[Owner | None, Verdict] | None:
+        """``lock break``: remove a stale lock; with ``force``, also one whose liveness is unknown.
+
+        A holder verified alive on this host is never evicted. Returns what was
+        broken, or None if there was no lock.
+        """
+        snap = self.snapshot()
+        if snap is None:
+            return None
+        verdict = self.verdict(snap)
+        if not verdict.stale and (not force or verdict.verified_alive):
+            hint = "" if force or verdict.verified_alive else "; --force breaks it anyway"
+            raise LockError(f"{self.path}: refusing to break a live lock ({verdict.reason}){hint}")
+        if not self._break_if_stale(force=force):
+            raise LockError(f"{self.path}: the lock changed while breaking it; look again")
+        return snap.owner, verdict
+
+    def __enter__(self) -> ProjectLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _snapshot(path: Path) -> Snapshot | None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    owner: Owner | None
+    try:
+        owner = Owner.from_json(json.loads((path / OWNER_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        owner = None
+    return Snapshot(inode=info.st_ino, owner=owner, age=max(0.0, time.time() - info.st_mtime))

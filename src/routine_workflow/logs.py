@@ -1,0 +1,125 @@
+"""Logging: a rotating file log, console lines on stderr, and JSON lines on request.
+
+Every event is a log record; ``extra={"event": ..., "step": ...}`` fields travel
+with it, so ``--log-format json`` gives one object per event with the run id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from routine_workflow.errors import ConfigError
+
+LOGGER_NAME = "routine_workflow"
+MAX_BYTES = 5 * 1024 * 1024
+BACKUP_COUNT = 5
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, message and every ``extra`` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as a JSON line."""
+        data = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
+        data.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level [run step] message key=value ...`` for the file log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as one key=value text line."""
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        stamp = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        fields = " ".join(f"{k}={v}" for k, v in extras.items())
+        line = f"{stamp} {record.levelname.lower():7} {record.getMessage()}"
+        line = f"{line} {fields}" if fields else line
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Short human lines for the terminal: ``routine-workflow: message``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record for a person."""
+        step = getattr(record, "step", None)
+        prefix = f"[{step}] " if step else ""
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"routine-workflow: {level}{prefix}{record.getMessage()}"
+
+
+class RunIdFilter(logging.Filter):
+    """Stamp every record with the current run id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add ``run_id`` if the record lacks it."""
+        if not hasattr(record, "run_id"):
+            record.run_id = self.run_id
+        return True
+
+
+def get_logger() -> logging.Logger:
+    """The package logger."""
+    return logging.getLogger(LOGGER_NAME)
+
+
+def setup_console(verbosity: int, log_format: str) -> logging.Logger:
+    """Console handler on stderr: -1 quiet (warnings), 0 info, 1 debug."""
+    logger = get_logger()
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+    console.setFormatter(JsonFormatter() if log_format == "json" else ConsoleFormatter())
+    logger.addHandler(console)
+    return logger
+
+
+def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
+    """Add the rotating file log (5 MB x 5) and the run id filter."""
+    logger = get_logger()
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
+        )
+    except OSError as exc:
+        raise ConfigError(f"log file {log_file}: cannot open: {exc.strerror}") from None
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    logger.addHandler(handler)
+    for existing in logger.handlers:
+        existing.addFilter(RunIdFilter(run_id))
+    return logger
+
+
+def close() -> None:
+    """Flush and close every handler (end of a run)."""
+    logger = get_logger()
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()

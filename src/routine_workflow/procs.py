@@ -1,0 +1,126 @@
+"""Child processes: user scripts with a timeout, worker pools that die with the run."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class ScriptOutcome:
+    """How a script ended: exit code (None on timeout) and its combined output."""
+
+    returncode: int | None
+    output: str
+    timed_out: bool
+
+    def tail(self, lines: int = 5) -> str:
+        """The last lines of output, for one-line failure messages."""
+        return " | ".join(self.output.strip().splitlines()[-lines:])
+
+
+def script_argv(script: Path) -> list[str]:
+    """How to run a configured script: directly if executable, else with python or sh."""
+    if os.access(script, os.X_OK):
+        return [str(script)]
+    if script.suffix == ".py":
+        return [sys.executable, str(script)]
+    return ["sh", str(script)]
+
+
+def command_argv(command: str) -> list[str]:
+    """Split a configured command string the way a POSIX shell would, without a shell."""
+    return shlex.split(command)
+
+
+def run_command(
+    argv: Sequence[str],
+    cwd: Path,
+    timeout: float,
+    logger: logging.Logger,
+    env: dict[str, str] | None = None,
+) -> ScriptOutcome:
+    """Run ``argv`` in its own process group; log its output; kill the group on timeout.
+
+    An exception raised while waiting (a signal, the workflow timeout) also kills
+    the group, so no child outlives the run.
+    """
+    logger.info("running %s", shlex.join(argv), extra={"event": "command_start"})
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout or None)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        out, _ = proc.communicate()
+        text = out.decode("utf-8", "replace")
+        _log_output(logger, text)
+        return ScriptOutcome(None, text, timed_out=True)
+    except BaseException:
+        kill_group(proc)
+        raise
+    text = out.decode("utf-8", "replace")
+    _log_output(logger, text)
+    return ScriptOutcome(proc.returncode, text, timed_out=False)
+
+
+def _log_output(logger: logging.Logger, text: str) -> None:
+    for line in text.splitlines():
+        logger.debug("| %s", line, extra={"event": "command_output"})
+
+
+def kill_group(proc: subprocess.Popen[bytes], grace: float = 2.0) -> None:
+    """SIGTERM the process group, then SIGKILL it if it has not gone after ``grace``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def terminate_children(grace: float = 2.0) -> int:
+    """Terminate every descendant of this process (worker pools); return how many there were."""
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:  # pragma: no cover (our own process is always readable)
+        return 0
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    return len(children)
+
+
+def worker_initializer() -> None:
+    """Run first in every pool worker: signals are the parent's business.
+
+    Ctrl-C reaches the whole foreground process group; workers ignore it and let
+    the parent stop them, instead of each printing a KeyboardInterrupt traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)

@@ -1,0 +1,70 @@
+"""Shared fixtures. No test may touch the real home, log, lock or cache directories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+CLASSIC_ENV = ("PROJECT_ROOT", "LOG_DIR", "LOCK_DIR", "CREATE_DUMP_SCRIPT", "WORKFLOW_TIMEOUT")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point every per-user directory at a fresh temporary tree, for this process and children."""
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith("ROUTINE_WORKFLOW_") or name in CLASSIC_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ROUTINE_WORKFLOW_HOME", str(home / "rw"))
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache"),
+                     ("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config")):
+        monkeypatch.setenv(var, str(home / sub))
+    yield home
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory with a pyproject.toml."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    return root
+
+
+def run_cli(
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    stdin: int | None = subprocess.DEVNULL,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m routine_workflow ARGS`` as a real process, as cron would."""
+    return subprocess.run(
+        [sys.executable, "-m", "routine_workflow", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def popen_cli(args: Sequence[str], cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
+    """Start ``python -m routine_workflow ARGS`` without waiting."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "routine_workflow", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
