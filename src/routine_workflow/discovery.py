@@ -75,6 +75,10 @@ class Discovery:
             return True
         if name in CACHE_DIRS:
             return not self.keep_caches
+        return self.protected_dir(path)
+
+    def protected_dir(self, path: Path) -> bool:
+        """A virtualenv (``pyvenv.cfg`` inside) or one of the tool's own dirs, whatever its name."""
         return (path / "pyvenv.cfg").is_file() or path.resolve() in self._own
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
