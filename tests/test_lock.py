@@ -98,7 +98,7 @@ def test_other_host_counts_as_live_but_force_breaks(tmp_path: Path) -> None:
         lock.acquire()
     with pytest.raises(LockError, match="--force"):
         lock.break_lock()
-    owner, verdict = lock.break_lock(force=True)
+    owner, _verdict = lock.break_lock(force=True)
     assert owner is not None and owner.hostname == "some-other-host.invalid"
     assert not path.exists()
 

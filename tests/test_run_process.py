@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import popen_cli, run_cli, wait_for, write_script
+
 from routine_workflow import dirs
 
 
@@ -117,7 +117,7 @@ def test_twenty_processes_at_once_exactly_one_runs(project: Path, tmp_path: Path
             assert f"pid {winner.pid}" in err
             assert len(err.strip().splitlines()) == 1, err
         release.touch()
-        out, err = winner.communicate(timeout=60)
+        _, err = winner.communicate(timeout=60)
         assert winner.returncode == 0, err
     finally:
         release.touch()

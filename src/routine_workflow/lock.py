@@ -174,7 +174,9 @@ class ProjectLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LockError(f"{self.path.parent}: cannot create lock directory: {exc.strerror}")
+            raise LockError(
+                f"{self.path.parent}: cannot create lock directory: {exc.strerror}"
+            ) from None
         settle_until: float | None = None
         while True:
             if self._try_create():
