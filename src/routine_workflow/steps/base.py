@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -53,6 +54,8 @@ class StepContext:
     run_id: str = ""
     #: Free-form per-command options (e.g. reformat's ``check``); steps document their keys.
     options: dict[str, Any] = field(default_factory=dict)
+    #: When a step last succeeded on this project (ISO time from the history), or None.
+    last_success: Callable[[str], str | None] = field(default=lambda _name: None)
 
     @property
     def dry_run(self) -> bool:
