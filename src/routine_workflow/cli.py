@@ -117,7 +117,12 @@ def cli(ctx: click.Context, /, only: tuple[str, ...], skip: tuple[str, ...], res
     logs.setup_console(-1 if quiet else (1 if verbose else 0), params.get("log_format") or "text")
     if ctx.invoked_subcommand is not None:
         return 0
-    from routine_workflow.commands.run import check_confirmation, planned_steps, resume_plan, run_workflow
+    from routine_workflow.commands.run import (
+        check_confirmation,
+        planned_steps,
+        resume_plan,
+        run_workflow,
+    )
 
     config = _config(ctx)
     logs.setup_console(-1 if quiet else (1 if verbose else 0), config.log_format)

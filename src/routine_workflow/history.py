@@ -58,8 +58,15 @@ class History:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"history database {self.path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        # Databases written before runs recorded their plan (for --resume) lack the column.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "plan" not in columns:
+            self._db.execute("ALTER TABLE runs ADD COLUMN plan TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         """Close the connection."""
@@ -103,27 +110,34 @@ class History:
                 (finished, duration, status, exit_code, reason, run_id),
             )
 
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise HistoryError(f"history database {self.path}: {exc}") from None
+
     def last_success(self, root: Path, step: str) -> str | None:
         """When ``step`` last succeeded (ok or changed) in a real run of this project."""
-        row = self._db.execute(
+        rows = self._query(
             "SELECT runs.started FROM steps JOIN runs USING (run_id) WHERE runs.project_root = ?"
             " AND runs.dry_run = 0 AND steps.name = ? AND steps.status IN ('ok', 'changed')"
             " ORDER BY runs.started DESC LIMIT 1",
             (str(root), step),
-        ).fetchone()
-        return None if row is None else str(row[0])
+        )
+        return str(rows[0][0]) if rows else None
 
     def resumable(self, root: Path) -> tuple[str, list[str]] | None:
         """The last real run of this project if it did not succeed: its id and the steps
         that failed or never ran, in planned order. None if it succeeded."""
-        row = self._db.execute(
+        rows = self._query(
             "SELECT run_id, status, plan FROM runs WHERE project_root = ? AND dry_run = 0"
             " ORDER BY started DESC, rowid DESC LIMIT 1",
             (str(root),),
-        ).fetchone()
-        if row is None or row["status"] == "ok":
+        )
+        if not rows or rows[0]["status"] == "ok":
             return None
-        done = {r[0] for r in self._db.execute(
+        row = rows[0]
+        done = {r[0] for r in self._query(
             "SELECT name FROM steps WHERE run_id = ? AND status IN ('ok', 'changed')",
             (row["run_id"],))}
         return row["run_id"], [name for name in json.loads(row["plan"]) if name not in done]
