@@ -54,6 +54,8 @@ def config_options(func: F) -> F:
                      help="gitignore-style pattern to leave alone (repeat, or comma-separate)."),
         click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
                      help="Log events as text lines or one JSON object per line."),
+        click.option("--parallel-steps", type=int, default=None, metavar="N",
+                     help="Run up to N independent command steps at once (default 1)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -63,7 +65,7 @@ def config_options(func: F) -> F:
 def _flags(params: dict[str, Any]) -> dict[str, Any]:
     names = ("project_root", "log_dir", "log_file", "lock_dir", "clean_script", "backup_script",
              "create_dump_script", "create_dump_run_cmd", "fail_on_backup", "auto_yes", "dry_run",
-             "max_workers", "workflow_timeout", "log_format")
+             "max_workers", "workflow_timeout", "log_format", "parallel_steps")
     flags = {name: params.get(name) for name in names}
     patterns = _split(params.get("exclude_patterns"))
     flags["exclude_patterns"] = patterns or None
@@ -89,6 +91,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @click.option("--steps", "only", multiple=True, metavar="NAMES",
               help="Run only these steps (comma-separated or repeated).")
 @click.option("--skip", multiple=True, metavar="NAMES", help="Leave these steps out.")
+@click.option("--resume", is_flag=True,
+              help="Rerun only the steps that failed or never ran in the last failed run.")
 @click.option("--wait", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
               help="If another run holds the lock, wait up to SECONDS for it (default: exit 75).")
 @json_option
@@ -96,8 +100,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @click.option("--verbose", "-v", is_flag=True, help="Debug output, including tool output.")
 @click.version_option(__version__, "--version", prog_name=PROG)
 @click.pass_context
-def cli(ctx: click.Context, only: tuple[str, ...], skip: tuple[str, ...], wait: float,
-        as_json: bool, quiet: bool, verbose: bool, **params: Any) -> int:
+def cli(ctx: click.Context, /, only: tuple[str, ...], skip: tuple[str, ...], resume: bool,
+        wait: float, as_json: bool, quiet: bool, verbose: bool, **params: Any) -> int:
     """Keep a Python project tidy and safe: lock, prune dumps, back up, reformat, clean, dump.
 
     \b
@@ -113,11 +117,27 @@ def cli(ctx: click.Context, only: tuple[str, ...], skip: tuple[str, ...], wait: 
     logs.setup_console(-1 if quiet else (1 if verbose else 0), params.get("log_format") or "text")
     if ctx.invoked_subcommand is not None:
         return 0
-    from routine_workflow.commands.run import check_confirmation, planned_steps, run_workflow
+    from routine_workflow.commands.run import (
+        check_confirmation,
+        planned_steps,
+        resume_plan,
+        run_workflow,
+    )
 
     config = _config(ctx)
     logs.setup_console(-1 if quiet else (1 if verbose else 0), config.log_format)
-    steps = planned_steps(config, _split(only), _split(skip))
+    selected = _split(only)
+    if resume:
+        if selected:
+            raise click.UsageError("--resume and --steps cannot be used together")
+        plan = resume_plan(config)
+        if plan is None or not plan[1]:
+            output.write_line(f"{PROG}: nothing to resume: the last run of {config.project_root} "
+                              "succeeded (or there is none)")
+            return 0
+        output.error_line(f"{PROG}: resuming run {plan[0]}: {', '.join(plan[1])}")
+        selected = plan[1]
+    steps = planned_steps(config, selected, _split(skip))
     ask = _prompt if sys.stdin is not None and sys.stdin.isatty() else None
     if not check_confirmation(config, steps, ask):
         output.error_line(f"{PROG}: nothing done")
@@ -154,18 +174,23 @@ def _summary_lines(report: Any) -> list[str]:
 @cli.command("steps")
 @project_root_option
 @json_option
+@click.option("--graph", type=click.Choice(["dot", "json", "mermaid"]), default=None,
+              help="Print the step graph for Graphviz, scripts or Mermaid.")
 @click.pass_context
-def steps_cmd(ctx: click.Context, project_root: Path | None, as_json: bool) -> int:
+def steps_cmd(ctx: click.Context, project_root: Path | None, as_json: bool, graph: str | None) -> int:
     """List the steps in run order with their dependencies."""
     from routine_workflow.commands.run import planned_steps
+    from routine_workflow.graph import render
 
     steps = planned_steps(_config(ctx, project_root=project_root))
-    rows = [{"name": s.name, "depends_on": list(s.depends_on), "critical": s.critical,
-             "description": s.description} for s in steps]
-    if as_json:
-        output.write_json(rows)
+    if graph:
+        output.write_line(render(steps, graph))
         return 0
-    table = [[r["name"], ", ".join(r["depends_on"]) or "-", r["description"]] for r in rows]
+    if as_json:
+        output.write_json([{"name": s.name, "depends_on": list(s.depends_on),
+                            "critical": s.critical, "description": s.description} for s in steps])
+        return 0
+    table = [[s.name, ", ".join(s.depends_on) or "-", s.description] for s in steps]
     for line in output.table(table, ["step", "depends on", "what it does"]):
         output.write_line(line)
     return 0
@@ -287,6 +312,9 @@ def history_cmd(ctx: click.Context, project_root: Path | None, as_json: bool, li
 
 
 # --- backup (issue 6) -------------------------------------------------------------------------
+
+
+# --- schedule and watch (issue 9) -------------------------------------------------------------
 
 
 # --- entry point ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from routine_workflow.errors import ConfigError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover (exercised on 3.10 only)
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 ENV_PREFIX = "ROUTINE_WORKFLOW_"
 TABLE = "tool.routine-workflow"
@@ -111,6 +111,12 @@ FIELDS: tuple[Field, ...] = (
           "ruff.", "black", choices=("black", "ruff")),
     Field("log_format", "choice", "Console and file event format.", "text", "--log-format",
           choices=("text", "json")),
+    Field("parallel_steps", "int", "How many independent command steps may run at once.", 1,
+          "--parallel-steps", minimum=1),
+    Field("on_success", "opt_str", "Command run after a successful run.", None),
+    Field("on_failure", "opt_str", "Command run after a failed, interrupted or timed-out run.",
+          None),
+    Field("notify_url", "opt_str", "URL that receives the JSON run report (HTTP POST).", None),
 )
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
@@ -147,6 +153,10 @@ class WorkflowConfig:
     clean_extra_patterns: tuple[str, ...]
     reformat_engine: str
     log_format: str
+    parallel_steps: int
+    on_success: str | None
+    on_failure: str | None
+    notify_url: str | None
     #: field name -> where its value came from ("default", "pyproject.toml", "env X", "flag --x")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: raw ``[tool.routine-workflow.steps]`` tables, for user-defined steps
@@ -155,7 +165,7 @@ class WorkflowConfig:
     def with_changes(self, **changes: Any) -> WorkflowConfig:
         """A copy with some values replaced (e.g. ``dry_run``), sources marked as overrides."""
         sources = dict(self.sources)
-        sources.update({k: "override" for k in changes})
+        sources.update(dict.fromkeys(changes, "override"))
         return dataclasses.replace(self, sources=sources, **changes)
 
     def as_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -53,6 +54,8 @@ class StepContext:
     run_id: str = ""
     #: Free-form per-command options (e.g. reformat's ``check``); steps document their keys.
     options: dict[str, Any] = field(default_factory=dict)
+    #: When a step last succeeded on this project (ISO time from the history), or None.
+    last_success: Callable[[str], str | None] = field(default=lambda _name: None)
 
     @property
     def dry_run(self) -> bool:
@@ -73,11 +76,21 @@ class StepContext:
 class Step(Protocol):
     """The interface of every step, built-in or plugin."""
 
-    name: str
-    description: str
-    depends_on: tuple[str, ...]
-    #: When a critical step fails, the rest of the run is skipped (``fail_on_backup``).
-    critical: bool
+    @property
+    def name(self) -> str:
+        """Unique step name (``--steps``, history, logs)."""
+
+    @property
+    def description(self) -> str:
+        """One line for ``routine-workflow steps``."""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Names of steps that must succeed first."""
+
+    @property
+    def critical(self) -> bool:
+        """When a critical step fails, the rest of the run is skipped (``fail_on_backup``)."""
 
     def run(self, ctx: StepContext) -> StepResult:
         """Do the work (or, when ``ctx.dry_run``, report what would be done)."""
