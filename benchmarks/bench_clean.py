@@ -66,7 +66,7 @@ def make_caches(root: Path, caches: int, pycs: int) -> None:
 def count_files(root: Path) -> tuple[int, int]:
     """(files, __pycache__ dirs) outside .git."""
     files = dirs = 0
-    for dirpath, dirnames, filenames in os.walk(root):
+    for _dirpath, dirnames, filenames in os.walk(root):
         if ".git" in dirnames:
             dirnames.remove(".git")
         dirs += sum(1 for d in dirnames if d == "__pycache__")
@@ -116,9 +116,12 @@ def main() -> None:
     parser.add_argument("--caches", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-git", action="store_true", help="a plain directory, not a repo")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where to build the tree (default: the system temp dir); "
+                             "e.g. /dev/shm to take the disk out of the comparison")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-clean-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-clean-", dir=args.dir))
     root = work / "project"
     env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(work / "home"),
            "XDG_STATE_HOME": str(work / "state"), "XDG_CACHE_HOME": str(work / "cache"),
@@ -137,9 +140,11 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in variants}
         notes: dict[str, str] = {}
         make_caches(root, args.caches, pycs)
+        os.sync()
         files, dirs = count_files(root)
         print(f"tree: {files} files, {dirs} __pycache__ dirs, "
-              f"{'git repo' if not args.no_git else 'no git'}, {os.cpu_count()} CPUs")
+              f"{'git repo' if not args.no_git else 'no git'}, in {work}, "
+              f"{os.cpu_count()} CPUs, {args.repeat} interleaved runs each")
         for _ in range(args.repeat):
             for name, run in variants.items():
                 if count_files(root) != (files, dirs):
@@ -152,6 +157,7 @@ def main() -> None:
                 times[name].append(time.perf_counter() - began)
                 assert count_files(root)[1] == 0, f"{name} left __pycache__ behind"
                 make_caches(root, args.caches, pycs)
+                os.sync()  # the next run must not pay for this one's writes
         baseline = statistics.median(times["find -name __pycache__ -exec rm -rf"])
         for name, values in times.items():
             median = statistics.median(values)

@@ -61,6 +61,7 @@ class Discovery:
         self.use_gitignore = use_gitignore
         self._patterns = pathspec.GitIgnoreSpec.from_lines([*config.exclude_patterns, *extra_excludes])
         self._own = {p.resolve() for p in config.own_dirs()}
+        self._own_names = {p.name for p in self._own}
         self._specs: dict[str, pathspec.GitIgnoreSpec] = {}
         if use_gitignore:
             self._load_ignore("", self.root / ".git" / "info" / "exclude")
@@ -79,7 +80,13 @@ class Discovery:
 
     def protected_dir(self, path: Path) -> bool:
         """A virtualenv (``pyvenv.cfg`` inside) or one of the tool's own dirs, whatever its name."""
-        return (path / "pyvenv.cfg").is_file() or path.resolve() in self._own
+        if (path / "pyvenv.cfg").is_file():
+            return True
+        # resolve() costs a system call per path component: only pay it when the name could
+        # match an own dir, or the path is a symlink (whose name may differ from its target's).
+        if path.name not in self._own_names and not path.is_symlink():
+            return False
+        return path.resolve() in self._own
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         """True if gitignore rules or ``exclude_patterns`` leave ``rel`` out."""

@@ -37,7 +37,7 @@ from pathlib import Path
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import VCS_DIRS, Discovery
 from routine_workflow.errors import ConfigError, RoutineError
-from routine_workflow.fsutil import ensure_inside
+from routine_workflow.fsutil import UnsafePath
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 from routine_workflow.steps.script import ScriptStep
 
@@ -206,6 +206,8 @@ class Target:
     kind: str
     size: int
     pattern: str
+    #: For a directory of plain files only: their names, so removal need not list it again.
+    flat: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -282,7 +284,8 @@ def _scan_tree(root: Path, top: str, own_dirs: set[Path]) -> _Tree:
                 continue
             if stat.S_ISDIR(info.st_mode):
                 kids.append((rel, "dir"))
-                if entry.name in VCS_DIRS or Path(entry.path).resolve() in own_dirs:
+                # Paths here are canonical (resolved root, symlinks never followed): no resolve().
+                if entry.name in VCS_DIRS or Path(entry.path) in own_dirs:
                     tree.must_keep.add(rel)  # a repository or our own dir: never swept
                 else:
                     stack.append(rel)
@@ -294,8 +297,45 @@ def _scan_tree(root: Path, top: str, own_dirs: set[Path]) -> _Tree:
     return tree
 
 
+def _quick_size(top: str, own_dirs: set[Path]) -> tuple[int, tuple[str, ...] | None] | None:
+    """(bytes, names if it holds only plain files) for a cache dir; None: use ``_scan_tree``.
+
+    The common case (a ``__pycache__`` of plain files) costs one ``scandir`` and a
+    ``stat`` per file, with no bookkeeping; a ``.git``, a virtualenv, one of our own
+    dirs or an unreadable directory inside sends it to the careful scan.
+    """
+    total = 0
+    names: list[str] | None = []
+    stack = [top]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name in VCS_DIRS or Path(entry.path) in own_dirs:
+                            return None
+                        stack.append(entry.path)
+                        names = None
+                    elif entry.name == "pyvenv.cfg":
+                        return None
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                        if names is not None:
+                            names.append(entry.name)
+                    else:
+                        names = None  # symlinks and the like: rmtree handles them
+        except OSError:
+            return None
+    return total, (tuple(names) if names is not None else None)
+
+
 def _plan_dir(root: Path, cand: Candidate, tracked: set[str], own_dirs: set[Path],
               plan: Plan) -> None:
+    if not tracked:
+        quick = _quick_size(str(root / cand.rel), own_dirs)
+        if quick is not None:
+            plan.targets.append(Target(cand.rel, "dir", quick[0], cand.pattern, quick[1]))
+            return
     tree = _scan_tree(root, cand.rel, own_dirs)
     keep = tracked | tree.must_keep
     if not keep:
@@ -340,10 +380,17 @@ _KIND_CHECK = {"dir": stat.S_ISDIR, "symlink": stat.S_ISLNK}
 
 
 def remove_target(root: Path, target: Target) -> tuple[int, str | None]:
-    """Remove one target; return (bytes freed, error or None). Never follows a symlink."""
+    """Remove one target; return (bytes freed, error or None). Never follows a symlink.
+
+    ``root`` must be resolved (``config.project_root`` is). The target's parent must
+    still resolve to exactly where the walk found it: a parent swapped for a symlink
+    since the scan (pointing outside, or anywhere else) is refused.
+    """
     path = root / target.rel
+    parent = os.path.dirname(path)
     try:
-        ensure_inside(path, [root])
+        if os.path.realpath(parent) != parent:
+            raise UnsafePath(f"{path}: refusing: its parent is no longer where it was scanned")
         info = os.lstat(path)
     except FileNotFoundError:
         return 0, None  # gone already (another process cleaned it): nothing to do
@@ -362,12 +409,61 @@ def remove_target(root: Path, target: Target) -> tuple[int, str | None]:
         except OSError as exc:
             return 0, exc.strerror or str(exc)
         return target.size, None
+    if target.flat is not None and _remove_flat(path, target.flat):
+        return target.size, None
     errors: list[str] = []
     _rmtree(path, errors)
     if not errors:
         return target.size, None
     left = _remaining_size(path)
     return max(target.size - left, 0), errors[0]
+
+
+def _remove_flat(path: Path, names: tuple[str, ...]) -> bool:
+    """Unlink the files the scan listed, then the directory; False if rmtree must finish.
+
+    The directory is opened with O_NOFOLLOW and files are unlinked relative to that
+    descriptor, so a directory swapped for a symlink since the scan is never entered.
+    Anything unexpected (a new file, a permission error) leaves the rest to ``_rmtree``,
+    which reports errors properly.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        for name in names:
+            os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass  # someone else is cleaning too; rmtree finishes the job
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False
+    return True
+
+
+def _remove_all(root: Path, targets: list[Target],
+                workers: int) -> Iterator[tuple[Target, tuple[int, str | None]]]:
+    """Remove targets in a few threads: deleting is system calls that wait on the disk.
+
+    On an interruption (signal, timeout) queued removals are cancelled; the ones
+    in flight finish (a half-removed cache directory is still just a cache).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, 4)),
+                              thread_name_prefix="clean_caches")
+    try:
+        futures = [(t, pool.submit(remove_target, root, t)) for t in targets]
+        for target, future in futures:
+            yield target, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _rmtree(path: Path, errors: list[str]) -> None:
@@ -444,8 +540,7 @@ class CleanCachesStep:
                 ctx.logger.info("%s", line, extra={"step": NAME})
             return result
         outcome = Outcome()
-        for target in plan.targets:
-            freed, error = remove_target(ctx.root, target)
+        for target, (freed, error) in _remove_all(ctx.root, plan.targets, config.max_workers):
             if error is None:
                 outcome.add(target.pattern, freed)
                 ctx.logger.debug("removed %s (%s)", target.rel, human_size(freed),
