@@ -424,6 +424,14 @@ def test_target_through_a_symlinked_parent_is_refused(project: Path, tmp_path: P
     _freed, error = remove_target(project, Target("via/x.pyc", "file", 1, "*.pyc"))
     assert error is not None and "refusing" in error
     assert (tmp_path / "elsewhere/x.pyc").exists()
+    write(tmp_path / "elsewhere/deeper/y.pyc")  # a symlink further up the path
+    _freed, error = remove_target(project, Target("via/deeper/y.pyc", "file", 1, "*.pyc"))
+    assert error is not None and "refusing" in error
+    assert (tmp_path / "elsewhere/deeper/y.pyc").exists()
+    write(project / "real/__pycache__/z.pyc")  # and the same path when it is real: removed
+    assert remove_target(project, Target("real/__pycache__", "dir", 1, "__pycache__",
+                                         ("z.pyc",))) == (1, None)
+    assert not (project / "real/__pycache__").exists()
 
 
 def test_human_size() -> None:
@@ -439,3 +447,13 @@ def test_clean_script_replaces_the_builtin_step(project: Path) -> None:
     proc = run_cli(["--steps", "clean_caches", "--yes", "--clean-script", str(script)], project)
     assert proc.returncode == 0, proc.stderr
     assert (project / "cleaned.txt").read_text() == "cleaned\n"
+
+
+def test_cache_dir_that_changed_since_the_scan_is_still_removed_whole(project: Path) -> None:
+    write(project / "a/__pycache__/listed.pyc")
+    write(project / "a/__pycache__/new.pyc")  # appeared after the scan listed the directory
+    write(project / "b/__pycache__/other.pyc")  # the listed file vanished, another appeared
+    assert remove_target(project, Target("a/__pycache__", "dir", 1, "p", ("listed.pyc",)))[1] is None
+    assert remove_target(project, Target("b/__pycache__", "dir", 1, "p", ("gone.pyc",)))[1] is None
+    assert not (project / "a/__pycache__").exists()
+    assert not (project / "b/__pycache__").exists()

@@ -70,13 +70,15 @@ class Discovery:
 
     def excluded_name(self, name: str, path: Path) -> bool:
         """Directories left out by name or nature, wherever they are."""
+        return self.excluded_by_name(name) or self.protected_dir(path)
+
+    def excluded_by_name(self, name: str) -> bool:
+        """The part of ``excluded_name`` that needs no file-system access."""
         if name in VCS_DIRS:
             return not (self.include_git and name == ".git")
         if name in VENV_DIRS or name in BUILD_DIRS or name.endswith(".egg-info"):
             return True
-        if name in CACHE_DIRS:
-            return not self.keep_caches
-        return self.protected_dir(path)
+        return name in CACHE_DIRS and not self.keep_caches
 
     def protected_dir(self, path: Path) -> bool:
         """A virtualenv (``pyvenv.cfg`` inside) or one of the tool's own dirs, whatever its name."""

@@ -24,6 +24,7 @@ gone is still there. Caches that git tracks are *kept* on purpose and do not fai
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import os
 import re
@@ -146,9 +147,17 @@ class Scan:
 
 
 def scan_project(config: WorkflowConfig, matcher: Matcher) -> Scan:
-    """Walk the project once, pruned at excluded directories; never follow a symlink."""
+    """Walk the project once, pruned at excluded directories; never follow a symlink.
+
+    Directory decisions are ``Discovery``'s (``excluded_by_name``, exclude patterns),
+    made here without building a ``Path`` per directory: paths under the resolved
+    root are canonical because no symlink is followed, so the tool's own dirs are
+    found by string comparison, and a virtualenv by ``pyvenv.cfg`` in the listing
+    we read anyway.
+    """
     discovery = Discovery(config, keep_caches=True, use_gitignore=False)
     user_excludes = bool(config.exclude_patterns)
+    own = {str(p.resolve()) for p in config.own_dirs()}
     scan = Scan()
     stack: list[tuple[str, str]] = [(str(config.project_root), "")]
     while stack:
@@ -159,30 +168,43 @@ def scan_project(config: WorkflowConfig, matcher: Matcher) -> Scan:
         except OSError as exc:
             scan.unreadable.append(f"{rel_dir or '.'}: {exc.strerror}")
             continue
+        if rel_dir and _is_virtualenv(entries):
+            continue
         for entry in entries:
-            name = entry.name
-            rel = f"{rel_dir}/{name}" if rel_dir else name
-            if name in VCS_DIRS:  # .git (dir, or file in worktrees/submodules) is never touched
-                if name == ".git" and rel_dir:
-                    scan.nested_repos.append(rel_dir)
-                continue
-            try:
-                is_link = entry.is_symlink()
-                is_dir = not is_link and entry.is_dir(follow_symlinks=False)
-            except OSError:
-                continue
-            if user_excludes and discovery.ignored(rel, is_dir):
-                continue
-            pattern = matcher.match(name, rel, is_dir, is_link)
-            if is_dir:
-                path = Path(entry.path)
-                if pattern is not None and not discovery.protected_dir(path):
-                    scan.candidates.append(Candidate(rel, "dir", 0, pattern.text))
-                elif not discovery.excluded_name(name, path):
-                    stack.append((entry.path, rel))
-            elif pattern is not None:
-                scan.candidates.append(_file_candidate(entry, rel, is_link, pattern.text))
+            _visit(entry, rel_dir, scan, stack, matcher, discovery, user_excludes, own)
     return scan
+
+
+def _is_virtualenv(entries: list[os.DirEntry[str]]) -> bool:
+    return any(e.name == "pyvenv.cfg" and e.is_file(follow_symlinks=False) for e in entries)
+
+
+def _visit(entry: os.DirEntry[str], rel_dir: str, scan: Scan, stack: list[tuple[str, str]],
+           matcher: Matcher, discovery: Discovery, user_excludes: bool, own: set[str]) -> None:
+    """Decide about one entry of the walk: candidate, descend, or leave alone."""
+    name = entry.name
+    rel = f"{rel_dir}/{name}" if rel_dir else name
+    if name in VCS_DIRS:  # .git (dir, or file in worktrees/submodules) is never touched
+        if name == ".git" and rel_dir:
+            scan.nested_repos.append(rel_dir)
+        return
+    try:
+        is_link = entry.is_symlink()
+        is_dir = not is_link and entry.is_dir(follow_symlinks=False)
+    except OSError:  # pragma: no cover (d_type is known on the file systems we run on)
+        return
+    if user_excludes and discovery.ignored(rel, is_dir):
+        return
+    pattern = matcher.match(name, rel, is_dir, is_link)
+    if is_dir:
+        if entry.path in own:
+            return
+        if pattern is not None:  # a virtualenv inside is found when the candidate is scanned
+            scan.candidates.append(Candidate(rel, "dir", 0, pattern.text))
+        elif not discovery.excluded_by_name(name):
+            stack.append((entry.path, rel))
+    elif pattern is not None:
+        scan.candidates.append(_file_candidate(entry, rel, is_link, pattern.text))
 
 
 def _file_candidate(entry: os.DirEntry[str], rel: str, is_link: bool, pattern: str) -> Candidate:
@@ -231,8 +253,12 @@ def make_plan(root: Path, candidates: Iterable[Candidate], tracked: set[str],
     plan = Plan()
     candidates = list(candidates)
     dir_rels = {c.rel for c in candidates if c.kind == "dir"}
+    dir_names = {rel.rsplit("/", 1)[-1] for rel in dir_rels}
     tracked_inside: dict[str, set[str]] = {}
     for path in tracked:
+        parts = path.split("/")
+        if dir_names.isdisjoint(parts[:-1]):
+            continue  # no candidate dir's name on its path: cheap test for the common case
         for parent in _ancestors(path):
             if parent in dir_rels:
                 tracked_inside.setdefault(parent, set()).add(path)
@@ -382,20 +408,57 @@ _KIND_CHECK = {"dir": stat.S_ISDIR, "symlink": stat.S_ISLNK}
 def remove_target(root: Path, target: Target) -> tuple[int, str | None]:
     """Remove one target; return (bytes freed, error or None). Never follows a symlink.
 
-    ``root`` must be resolved (``config.project_root`` is). The target's parent must
-    still resolve to exactly where the walk found it: a parent swapped for a symlink
-    since the scan (pointing outside, or anywhere else) is refused.
+    ``root`` must be resolved (``config.project_root`` is). The target's parent is
+    opened and must be exactly where the walk found it (a parent swapped for a
+    symlink since the scan is refused); the target is then checked and removed
+    relative to that open directory, so no later swap can redirect the removal.
     """
     path = root / target.rel
-    parent = os.path.dirname(path)
+    parent, name = os.path.split(path)
     try:
-        if os.path.realpath(parent) != parent:
-            raise UnsafePath(f"{path}: refusing: its parent is no longer where it was scanned")
-        info = os.lstat(path)
+        parent_fd = open_verified_dir(parent)
     except FileNotFoundError:
         return 0, None  # gone already (another process cleaned it): nothing to do
     except (OSError, RoutineError) as exc:
         return 0, str(exc)
+    try:
+        return _remove_at(parent_fd, name, path, target)
+    finally:
+        os.close(parent_fd)
+
+
+def open_verified_dir(path: str) -> int:
+    """A descriptor of directory ``path``, which must be canonical; UnsafePath if it is not.
+
+    One ``open`` and, on Linux, one ``readlink`` of ``/proc/self/fd/N`` (what the
+    kernel actually opened), instead of an ``lstat`` per path component.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a symlink (or file) in its place
+            raise UnsafePath(f"{path}: refusing: no longer a directory (a symlink now?)") from None
+        raise
+    try:
+        try:
+            actual = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # pragma: no cover (no /proc: not Linux)
+            actual = os.path.realpath(path)
+        if actual != path:
+            raise UnsafePath(f"{path}: refusing: not where the scan found it (a symlink now?)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_at(parent_fd: int, name: str, path: Path, target: Target) -> tuple[int, str | None]:
+    try:
+        info = os.lstat(name, dir_fd=parent_fd)
+    except FileNotFoundError:
+        return 0, None
+    except OSError as exc:
+        return 0, exc.strerror or str(exc)
     check = _KIND_CHECK.get(target.kind)
     if check is not None:
         same_kind = check(info.st_mode)
@@ -405,11 +468,11 @@ def remove_target(root: Path, target: Target) -> tuple[int, str | None]:
         return 0, "changed since it was scanned; left alone"
     if target.kind != "dir":
         try:
-            path.unlink()
+            os.unlink(name, dir_fd=parent_fd)
         except OSError as exc:
             return 0, exc.strerror or str(exc)
         return target.size, None
-    if target.flat is not None and _remove_flat(path, target.flat):
+    if target.flat is not None and _remove_flat(parent_fd, name, target.flat):
         return target.size, None
     errors: list[str] = []
     _rmtree(path, errors)
@@ -419,21 +482,21 @@ def remove_target(root: Path, target: Target) -> tuple[int, str | None]:
     return max(target.size - left, 0), errors[0]
 
 
-def _remove_flat(path: Path, names: tuple[str, ...]) -> bool:
+def _remove_flat(parent_fd: int, name: str, names: tuple[str, ...]) -> bool:
     """Unlink the files the scan listed, then the directory; False if rmtree must finish.
 
-    The directory is opened with O_NOFOLLOW and files are unlinked relative to that
-    descriptor, so a directory swapped for a symlink since the scan is never entered.
+    Everything is relative to open descriptors and the directory is opened with
+    O_NOFOLLOW, so a directory swapped for a symlink since the scan is never entered.
     Anything unexpected (a new file, a permission error) leaves the rest to ``_rmtree``,
     which reports errors properly.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
     except OSError:
         return False
     try:
-        for name in names:
-            os.unlink(name, dir_fd=fd)
+        for entry in names:
+            os.unlink(entry, dir_fd=fd)
     except FileNotFoundError:
         pass  # someone else is cleaning too; rmtree finishes the job
     except OSError:
@@ -441,7 +504,7 @@ def _remove_flat(path: Path, names: tuple[str, ...]) -> bool:
     finally:
         os.close(fd)
     try:
-        os.rmdir(path)
+        os.rmdir(name, dir_fd=parent_fd)
     except OSError:
         return False
     return True
