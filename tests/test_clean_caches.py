@@ -6,13 +6,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from fstraps import unremovable  # noqa: F401 (a fixture)
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.errors import ConfigError
@@ -66,29 +66,6 @@ def run_step(root: Path, dry_run: bool = False, **flags: object) -> StepResult:
     config = config_for(root, dry_run=dry_run, **flags)
     step = clean_caches.make(config)
     return step.run(StepContext(config, logging.getLogger("test")))
-
-
-@pytest.fixture
-def unremovable() -> Iterator[Callable[[Path], None]]:
-    """Make a cache directory's content impossible to delete: chmod as a user, chattr as root."""
-    undo: list[Callable[[], object]] = []
-
-    def apply(directory: Path) -> None:
-        if os.geteuid() != 0:
-            directory.chmod(0o555)
-            undo.append(lambda: directory.chmod(0o755))
-            return
-        files = [str(p) for p in directory.iterdir()]
-        chattr = shutil.which("chattr")
-        done = chattr and subprocess.run([chattr, "+i", *files],
-                                         capture_output=True, check=False).returncode == 0
-        if not done:
-            pytest.skip("running as root and cannot make a file immutable here")
-        undo.append(lambda: subprocess.run([chattr or "chattr", "-i", *files], check=False))
-
-    yield apply
-    for step in reversed(undo):
-        step()
 
 
 # --- the trap tree ------------------------------------------------------------------------
@@ -217,21 +194,25 @@ def test_dry_run_changes_nothing_and_lists_exactly_what_would_go(tmp_path: Path)
 
 
 def test_unremovable_cache_is_reported_and_the_rest_still_goes(
-    tmp_path: Path, unremovable: Callable[[Path], None]
+    tmp_path: Path, unremovable: Callable[[Path], None]  # noqa: F811 (the fixture)
 ) -> None:
     root, _outside, _traps = build_trap_tree(tmp_path)
     locked = write(root / "src/ro/__pycache__/locked.pyc", "locked").parent
     unremovable(locked)
+    stray = write(root / "src/ro2/stray.pyc", "stray")
+    unremovable(stray.parent)
 
     result = run_step(root)
 
     assert result.status is Status.FAILED
     assert "src/ro/__pycache__" in result.summary
     assert any(d.startswith("could not remove src/ro/__pycache__") for d in result.details)
+    assert any(d.startswith("could not remove src/ro2/stray.pyc") for d in result.details)
     assert (locked / "locked.pyc").read_text() == "locked"
+    assert stray.read_text() == "stray"
     for cache in CACHES:
         assert not os.path.lexists(root / cache), cache
-    assert result.counts["failed"] == 1
+    assert result.counts["failed"] == 2
 
 
 def test_cli_end_to_end(tmp_path: Path) -> None:
@@ -457,3 +438,44 @@ def test_cache_dir_that_changed_since_the_scan_is_still_removed_whole(project: P
     assert remove_target(project, Target("b/__pycache__", "dir", 1, "p", ("gone.pyc",)))[1] is None
     assert not (project / "a/__pycache__").exists()
     assert not (project / "b/__pycache__").exists()
+
+
+def test_tracked_file_deep_inside_a_cache_keeps_only_its_holders(project: Path) -> None:
+    write(project / ".mypy_cache/3.11/tracked.json", "t")
+    write(project / ".mypy_cache/3.11/other.json")
+    write(project / ".mypy_cache/3.11/deeper/x.json")
+    write(project / ".mypy_cache/CACHEDIR.TAG")
+    git(project, "init", "-q")
+    git(project, "add", "-f", ".mypy_cache/3.11/tracked.json")
+    result = run_step(project, dry_run=True)
+    assert sorted(d for d in result.details if d.startswith("would remove")) == [
+        "would remove dir .mypy_cache/3.11/deeper (1 B)",
+        "would remove file .mypy_cache/3.11/other.json (1 B)",
+        "would remove file .mypy_cache/CACHEDIR.TAG (1 B)",
+    ]
+    run_step(project)
+    found = sorted(str(p.relative_to(project)) for p in (project / ".mypy_cache").rglob("*"))
+    assert found == [".mypy_cache/3.11", ".mypy_cache/3.11/tracked.json"]
+
+
+def test_many_kept_files_are_listed_briefly(project: Path) -> None:
+    for i in range(clean_caches.MAX_LISTED + 5):
+        write(project / f"legacy/m{i:02d}.pyc")
+    git(project, "init", "-q")
+    git(project, "add", "-f", "legacy")
+    result = run_step(project)
+    assert result.counts["kept"] == clean_caches.MAX_LISTED + 5
+    assert result.details[-1] == "... and 5 more"
+
+
+def test_own_directories_inside_the_project_are_left_alone(project: Path) -> None:
+    write(project / "dumps/.coverage", "ours")
+    write(project / "dumps/__pycache__/x.pyc", "ours")
+    write(project / ".pytest_cache/rwcache/x.pyc", "ours")
+    write(project / ".pytest_cache/v/lastfailed")
+    result = run_step(project, dump_dir=project / "dumps", cache_dir=project / ".pytest_cache/rwcache")
+    assert (project / "dumps/.coverage").read_text() == "ours"
+    assert (project / "dumps/__pycache__/x.pyc").exists()
+    assert (project / ".pytest_cache/rwcache/x.pyc").exists()
+    assert not (project / ".pytest_cache/v").exists()
+    assert result.status is Status.CHANGED

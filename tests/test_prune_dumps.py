@@ -6,11 +6,13 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from fstraps import unremovable  # noqa: F401 (a fixture)
 
 from routine_workflow.config import load_config
 from routine_workflow.dumpnames import dump_name, sidecar
@@ -184,3 +186,16 @@ def test_cli_end_to_end(project: Path, tmp_path: Path) -> None:
     remaining = set(os.listdir(dump_dir))
     assert {*names[-2:], *LOOK_ALIKES} <= remaining
     assert not remaining & set(names[:-2])
+
+
+def test_dump_that_cannot_be_deleted_fails_the_step(
+    project: Path, tmp_path: Path, unremovable: Callable[[Path], None]  # noqa: F811 (the fixture)
+) -> None:
+    dump_dir = tmp_path / "dumps"
+    names = seed(project, dump_dir, count=3)
+    unremovable(dump_dir)
+    result = run_step(project, dump_dir=dump_dir, keep_dumps=1)
+    assert result.status is Status.FAILED
+    assert names[1] in result.summary  # newest of the old ones comes first
+    assert result.counts["removed"] == 0 and result.counts["failed"] == 4
+    assert len(os.listdir(dump_dir)) == 6

@@ -536,9 +536,9 @@ def _rmtree(path: Path, errors: list[str]) -> None:
         reason = getattr(exc, "strerror", None) or str(exc)
         errors.append(f"{reason}: {failed}")
 
-    if sys.version_info >= (3, 12):
+    if sys.version_info >= (3, 12):  # pragma: no cover (3.12+; onerror is deprecated there)
         shutil.rmtree(path, onexc=record)
-    else:  # pragma: no cover (exercised on 3.10 and 3.11 only) - onerror is deprecated in 3.12
+    else:  # pragma: no cover (3.10 and 3.11)
         shutil.rmtree(path, onerror=lambda f, p, info: record(f, p, info[1]))
 
 
