@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import run_cli, write_script
+
 from routine_workflow import dirs
 
 

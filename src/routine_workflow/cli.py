@@ -162,7 +162,8 @@ def cli(ctx: click.Context, /, only: tuple[str, ...], skip: tuple[str, ...], res
     if not check_confirmation(config, steps, ask):
         output.error_line(f"{PROG}: nothing done")
         return 1
-    report = run_workflow(config, steps, wait)
+    show_progress = not (quiet or as_json) and config.log_format == "text"
+    report = run_workflow(config, steps, wait, show_progress)
     if as_json:
         output.write_json(report.as_dict())
     elif not quiet or report.exit_code:
