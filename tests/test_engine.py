@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import popen_cli, run_cli, wait_for
+from conftest import kill_all, popen_cli, run_cli, wait_for
 
 BUILTINS_OFF = "".join(
     f"[tool.routine-workflow.steps.{name}]\nenabled = false\n"
@@ -120,8 +120,7 @@ def test_kill_9_mid_step_3_then_resume_skips_steps_1_and_2(project: Path, tmp_pa
     children = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    for child in children:
-        child.kill()
+    kill_all(children)
     assert (project / "log").read_text().split() == ["s1", "s2"]
     resumed = run_cli(["--yes", "--resume", "--json"], project)
     assert resumed.returncode == 0, resumed.stderr
