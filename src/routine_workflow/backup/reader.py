@@ -1,0 +1,218 @@
+"""Read a backup archive back: verify every member against the manifest, restore safely.
+
+Every member is checked before anything is written: a path must be relative,
+normalised and free of ``..``; only files, directories and symlinks are
+accepted; a symlink must resolve inside the target even through the
+archive's other symlinks; nothing may be written through a symlink. The
+gzip stream is read to its end so its CRC is checked too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import posixpath
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from routine_workflow.backup.manifest import MANIFEST_MEMBER, BackupError, Item, entries, load
+
+READ_CHUNK = 1 << 20
+_TYPES = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.DIRTYPE: "dir",
+          tarfile.SYMTYPE: "symlink"}
+_MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
+
+
+@dataclass
+class Verified:
+    """A verified archive: its manifest and what it holds."""
+
+    path: Path
+    manifest: dict[str, Any]
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        """Regular files in the archive."""
+        return sum(1 for i in self.items if i.type == "file")
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of file content in the archive."""
+        return sum(i.size for i in self.items if i.type == "file")
+
+
+MemberHook = Callable[[tarfile.TarInfo, Item, "IO[bytes] | None"], None]
+
+
+def verify(path: Path, on_member: MemberHook | None = None) -> Verified:
+    """Re-read ``path`` and check every member against its manifest.
+
+    Raises BackupError naming the member that differs, or the archive if it
+    cannot be read. ``on_member`` (restore) is called for each checked member
+    with a readable stream for files; the manifest is only known at the end,
+    so a caller that writes must have verified the archive first.
+    """
+    seen: dict[str, Item] = {}
+    manifest: dict[str, Any] | None = None
+    try:
+        for member, item, stream in _members(path):
+            if manifest is not None:
+                raise BackupError(f"{path}: member {member.name!r} after the manifest")
+            if item is None:
+                manifest = load(stream.read() if stream else b"", str(path))
+                continue
+            _check_safe(member, seen)
+            if on_member is not None:
+                hashing = _Hashing(stream) if stream else None
+                on_member(member, item, hashing)  # type: ignore[arg-type]
+                item.sha256 = hashing.hexdigest() if hashing else None
+            else:
+                item.sha256 = _sha256(stream) if stream else None
+            seen[member.name] = item
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+        raise BackupError(f"{path}: archive is corrupt or unreadable ({exc})") from None
+    check_links(seen)
+    if manifest is None:
+        raise BackupError(f"{path}: no manifest; not a routine-workflow backup")
+    _compare(path, manifest, seen)
+    return Verified(path, manifest, list(seen.values()))
+
+
+def _members(path: Path) -> Iterator[tuple[tarfile.TarInfo, Item | None, IO[bytes] | None]]:
+    """(member, item or None for the manifest, content stream or None), in archive order."""
+    with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+        with tarfile.open(fileobj=gz, mode="r|") as tar:
+            for member in tar:
+                stream = tar.extractfile(member) if member.isreg() else None
+                if member.name == MANIFEST_MEMBER and member.isreg():
+                    yield member, None, stream
+                    continue
+                kind = _TYPES.get(member.type)
+                if kind is None:
+                    raise BackupError(f"{path}: {member.name!r} is a special file or hard link; "
+                                      "refusing it")
+                yield member, Item(member.name, kind, member.size if kind == "file" else 0,
+                                   member.mode & 0o7777, 0,
+                                   target=member.linkname if kind == "symlink" else None), stream
+        # Read to the end: gzip checks its CRC and length only there.
+        while gz.read(READ_CHUNK):
+            pass
+
+
+def _sha256(stream: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while block := stream.read(READ_CHUNK):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+class _Hashing:
+    """Wraps a member stream so whoever consumes it also computes its sha256."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._digest.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        # Whatever the consumer left unread still counts.
+        while block := self._stream.read(READ_CHUNK):
+            self._digest.update(block)
+        return self._digest.hexdigest()
+
+
+def _compare(path: Path, manifest: dict[str, Any], seen: dict[str, Item]) -> None:
+    expected = {i.path: i for i in entries(manifest)}
+    for name, item in expected.items():
+        got = seen.get(name)
+        if got is None:
+            raise BackupError(f"{path}: {name} is in the manifest but missing from the archive")
+        if not got.same_metadata(item):
+            raise BackupError(f"{path}: {name} differs from the manifest (type, mode or size)")
+        if got.sha256 != item.sha256:
+            raise BackupError(f"{path}: {name} is corrupt (sha256 differs from the manifest)")
+        got.mtime_ns = item.mtime_ns
+    extra = sorted(set(seen) - set(expected))
+    if extra:
+        raise BackupError(f"{path}: {extra[0]} is in the archive but not in the manifest")
+
+
+# --- safety ----------------------------------------------------------------------------------
+
+
+def _check_safe(member: tarfile.TarInfo, seen: dict[str, Item]) -> None:
+    """Raise BackupError if ``member``'s own name is unsafe to extract."""
+    name = member.name
+    if problem := unsafe_name(name):
+        raise BackupError(f"unsafe path in archive: {name!r} ({problem}); refusing it")
+    if name in seen:
+        raise BackupError(f"unsafe archive: {name!r} appears twice; refusing it")
+    if member.issym() and member.linkname.startswith("/"):
+        raise BackupError(f"unsafe symlink in archive: {name!r} -> {member.linkname!r} is "
+                          "absolute; refusing it")
+
+
+def check_links(seen: dict[str, Item]) -> None:
+    """Raise BackupError if a symlink leads outside the target or a path goes through one.
+
+    Needs the whole archive: a link's meaning depends on links stored after it.
+    """
+    links = {n: i.target or "" for n, i in seen.items() if i.type == "symlink"}
+    if not links:
+        return
+    for name in seen:
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            prefix = "/".join(parts[:depth])
+            if prefix in links:
+                raise BackupError(f"unsafe archive: {name!r} would be written through the "
+                                  f"symlink {prefix!r}; refusing it")
+    for name, target in links.items():
+        if _resolve(posixpath.dirname(name), target, links) is None:
+            raise BackupError(f"unsafe symlink in archive: {name!r} -> {target!r} points "
+                              "outside the target; refusing it")
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why a member name is unsafe to extract, or None."""
+    if not name or "\x00" in name:
+        return "empty"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in name.split("/"):
+        return "contains .."
+    if posixpath.normpath(name) != name:
+        return "not a normalised path"
+    return None
+
+
+def _resolve(base: str, target: str, links: dict[str, str], hops: int = 0) -> str | None:
+    """Resolve ``base/target`` through the archive's symlinks; None if it leaves the root."""
+    if hops > _MAX_LINK_HOPS or target.startswith("/"):
+        return None
+    stack = [p for p in base.split("/") if p]
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                return None
+            stack.pop()
+            continue
+        stack.append(part)
+        here = "/".join(stack)
+        if here in links:
+            resolved = _resolve("/".join(stack[:-1]), links[here], links, hops + 1)
+            if resolved is None:
+                return None
+            stack = [p for p in resolved.split("/") if p]
+    return "/".join(stack)
