@@ -83,12 +83,18 @@ def parse_name(name: str, root: Path) -> tuple[datetime, int] | None:
 
 
 def free_name(directory: Path, root: Path, when: datetime) -> Path:
-    """A final archive path that does not exist yet (two runs in one second get a serial)."""
-    serial = 0
-    while (directory / archive_name(root, when, serial)).exists() or sidecar_path(
-            directory / archive_name(root, when, serial)).exists():
-        serial += 1
-    return directory / archive_name(root, when, serial)
+    """A new final archive path that sorts after every existing one of the same second.
+
+    Two runs in one second get serials; a serial is never reused after a prune,
+    or the newest backup would sort (and be pruned) as the oldest.
+    """
+    taken = [-1]
+    for path in directory.iterdir():
+        name = path.name.removesuffix(SIDECAR_SUFFIX)
+        parsed = parse_name(name, root)
+        if parsed is not None and parsed[0] == when:
+            taken.append(parsed[1])
+    return directory / archive_name(root, when, max(taken) + 1)
 
 
 def temp_prefix(root: Path) -> str:
@@ -126,10 +132,15 @@ def list_backups(directory: Path, root: Path) -> list[Backup]:
     return sorted(found, key=lambda b: b.sort_key)
 
 
-def prune(directory: Path, root: Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` archives of this project (and their sidecars)."""
+def prune(directory: Path, root: Path, keep: int, protect: Path | None = None) -> list[Path]:
+    """Delete all but the newest ``keep`` archives of this project (and their sidecars).
+
+    ``protect`` (the archive just written) is never deleted, even if a clock
+    that went backwards makes it sort as old.
+    """
     removed: list[Path] = []
-    backups = list_backups(directory, root)
+    backups = [b for b in list_backups(directory, root) if b.path != protect]
+    keep -= protect is not None
     for old in backups[: max(0, len(backups) - keep)]:
         # Sidecar last: an archive without one would no longer be recognised as ours.
         remove_path(old.path, [directory])

@@ -46,7 +46,7 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     directory.mkdir(parents=True, exist_ok=True)
     leftovers = store.remove_leftovers(directory, root)
     final, archive_size, left_out = _write(ctx, directory, current)
-    pruned = store.prune(directory, root, ctx.config.keep_backups)
+    pruned = store.prune(directory, root, ctx.config.keep_backups, protect=final)
     details = [f"left out {line}" for line in [*current.left_out, *left_out]]
     details += [f"removed leftover {name}" for name in leftovers]
     details += [f"removed old backup {p.name}" for p in pruned]

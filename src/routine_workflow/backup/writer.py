@@ -138,24 +138,21 @@ def _fill(sink: CompressingSink, items: list[Item], root: Path,
           meta: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     archived: list[Item] = []
     left_out: list[str] = []
-    # Not a `with`: on error the end-of-archive marker must not be written.
-    tar = tarfile.TarFile(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT)  # type: ignore[arg-type]
-    try:
-        tar.copybufsize = CHUNK
-        for item in items:
-            problem = _add(tar, root, item)
-            if problem:
-                left_out.append(problem)
-            else:
-                archived.append(item)
-        doc = manifest_doc(archived, **{k: v for k, v in meta.items() if k != "created_ts"})
-        data = dump(doc)
-        info = tarfile.TarInfo(MANIFEST_MEMBER)
-        info.size, info.mode, info.mtime = len(data), 0o644, int(meta.get("created_ts", 0))
-        tar.addfile(info, io.BytesIO(data))
-    except BaseException:
-        tar.closed = True  # do not write an end-of-archive marker for a broken archive
-        raise
+    # Not a `with`: after an error the archive is deleted, and closing it would only
+    # write an end-of-archive marker (and wait on a sink that may be full).
+    tar = tarfile.TarFile(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[arg-type]
+                          copybufsize=CHUNK)
+    for item in items:
+        problem = _add(tar, root, item)
+        if problem:
+            left_out.append(problem)
+        else:
+            archived.append(item)
+    doc = manifest_doc(archived, **{k: v for k, v in meta.items() if k != "created_ts"})
+    data = dump(doc)
+    info = tarfile.TarInfo(MANIFEST_MEMBER)
+    info.size, info.mode, info.mtime = len(data), 0o644, int(meta.get("created_ts", 0))
+    tar.addfile(info, io.BytesIO(data))
     tar.close()
     return doc, left_out
 
