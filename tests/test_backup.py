@@ -419,7 +419,7 @@ def test_retention_keeps_newest_and_never_touches_foreign_files(project: Path) -
     foreign = {
         "notes.txt": b"mine\n",
         f"{slug}-20000101T000000Z.tar.gz": b"no sidecar: not ours\n",
-        f"other-20000101T000000Z.tar.gz": b"another project\n",
+        "other-20000101T000000Z.tar.gz": b"another project\n",
         f"{slug}-20000102T000000Z.tar.gz.manifest.json": b"{not json",
         ".someone-else.partial": b"x",
     }

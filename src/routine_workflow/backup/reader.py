@@ -9,10 +9,13 @@ gzip stream is read to its end so its CRC is checked too.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import posixpath
+import queue
 import tarfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -85,8 +88,8 @@ def verify(path: Path, on_member: MemberHook | None = None) -> Verified:
 
 def _members(path: Path) -> Iterator[tuple[tarfile.TarInfo, Item | None, IO[bytes] | None]]:
     """(member, item or None for the manifest, content stream or None), in archive order."""
-    with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-        with tarfile.open(fileobj=gz, mode="r|") as tar:
+    with _Decompressed(path) as source:
+        with tarfile.open(fileobj=source, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
                 stream = tar.extractfile(member) if member.isreg() else None
                 if member.name == MANIFEST_MEMBER and member.isreg():
@@ -99,8 +102,67 @@ def _members(path: Path) -> Iterator[tuple[tarfile.TarInfo, Item | None, IO[byte
                 yield member, Item(member.name, kind, member.size if kind == "file" else 0,
                                    member.mode & 0o7777, 0,
                                    target=member.linkname if kind == "symlink" else None), stream
-        # Read to the end: gzip checks its CRC and length only there.
-        while gz.read(READ_CHUNK):
+        source.drain()
+
+
+class _Decompressed:
+    """The archive's tar stream, decompressed ahead in a thread (zlib releases the GIL).
+
+    It reads the gzip stream to its very end, so every member's CRC and length
+    are checked; any error is raised in the reading thread's place.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
+        self._stop = threading.Event()
+        self._chunk = b""
+        self._offset = 0
+        self._eof = False
+        self._thread = threading.Thread(target=self._work, name="backup-gunzip", daemon=True)
+
+    def __enter__(self) -> _Decompressed:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def _work(self) -> None:
+        try:
+            with open(self._path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                while not self._stop.is_set() and (block := gz.read(READ_CHUNK)):
+                    self._queue.put(block)
+        except BaseException as exc:  # handed to the reading thread
+            self._queue.put(exc)
+            return
+        self._queue.put(None)
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (fewer is fine for tarfile's stream mode); b"" at the end."""
+        if self._offset >= len(self._chunk):
+            if self._eof:
+                return b""
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._eof = True
+                raise item
+            if item is None:
+                self._eof = True
+                return b""
+            self._chunk, self._offset = item, 0
+        end = len(self._chunk) if size < 0 else self._offset + size
+        data = self._chunk[self._offset:end]
+        self._offset += len(data)
+        return data
+
+    def drain(self) -> None:
+        """Read past the tar end marker to the end of the gzip stream (its CRC is checked there)."""
+        while self.read(READ_CHUNK):
             pass
 
 

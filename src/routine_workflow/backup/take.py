@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int,
         "scan_started_ns": current.started_ns, "tool_version": __version__,
         "compression": "gzip", "run_id": ctx.run_id,
     }
-    tmp, doc, left_out = write_archive(current.items, root, directory, meta)
+    workers = min(ctx.config.max_workers, os.cpu_count() or 1)
+    tmp, doc, left_out = write_archive(current.items, root, directory, meta, workers=workers)
     final = store.free_name(directory, root, when)
     sidecar = store.sidecar_path(final)
     try:
