@@ -527,3 +527,25 @@ def test_names_are_ours_only_when_they_parse(project: Path) -> None:
     assert store.parse_name(f"{project.name}-20261399T000000Z.tar.gz", project) is None
     assert store.parse_name(f"{project.name}-20260101T000000Z-3.tar.gz", project) is not None
     assert store.parse_name(f"x{project.name}-20260101T000000Z.tar.gz", project) is None
+
+
+def test_restore_never_writes_through_a_symlink_already_in_the_target(project: Path,
+                                                                      tmp_path: Path) -> None:
+    # The archive itself is clean ("pkg/evil" has no directory entry, as some tars
+    # do); the danger is the target's own symlink "pkg" pointing elsewhere.
+    archive = _hostile_archive(tmp_path / "clean.tar.gz", [_member("pkg/evil")])
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "pkg").symlink_to(outside)
+    result = run_cli(["backup", "restore", str(archive), "--to", str(target), "--force"], project)
+    assert result.returncode == 1 and "outside" in result.stderr
+    assert list(outside.iterdir()) == []
+
+
+def test_restore_reports_a_missing_parent_in_one_line(project: Path, tmp_path: Path) -> None:
+    archive = _hostile_archive(tmp_path / "orphan.tar.gz", [_member("no/parent/file")])
+    result = run_cli(["backup", "restore", str(archive), "--to", str(tmp_path / "t")], project)
+    assert result.returncode == 1 and "cannot write" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -72,7 +72,11 @@ def verify(path: Path, on_member: MemberHook | None = None) -> Verified:
             _check_safe(member, seen)
             if on_member is not None:
                 hashing = _Hashing(stream) if stream else None
-                on_member(member, item, hashing)  # type: ignore[arg-type]
+                try:
+                    on_member(member, item, hashing)  # type: ignore[arg-type]
+                except OSError as exc:  # the writer's failure, not the archive's
+                    raise BackupError(f"cannot write {exc.filename or member.name}: "
+                                      f"{exc.strerror or exc}") from None
                 item.sha256 = hashing.hexdigest() if hashing else None
             else:
                 item.sha256 = _sha256(stream) if stream else None

@@ -53,10 +53,14 @@ def restore(archive: Path, target: Path, *, force: bool = False) -> Restored:
     verified = verify(archive)
     by_path = {i.path: i for i in verified.items}
     _check_conflicts(verified.items, target)
-    target.mkdir(parents=True, exist_ok=True)
-    extractor = _Extractor(target.resolve(), by_path)
-    verify(archive, on_member=extractor.member)
-    extractor.finish()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        extractor = _Extractor(target.resolve(), by_path)
+        verify(archive, on_member=extractor.member)
+        extractor.finish()
+    except OSError as exc:
+        raise BackupError(f"restore into {target} failed: {exc.filename or ''}: "
+                          f"{exc.strerror or exc}") from None
     return extractor.done
 
 
