@@ -324,16 +324,22 @@ def _big_project(root: Path, files: int = 300, size: int = 200_000) -> None:
         (root / f"f{n:04}.bin").write_bytes(data[n:] + data[:n])
 
 
-def test_kill_9_during_backup_leaves_no_archive_and_next_run_succeeds(
-        project: Path, isolated_home: Path) -> None:
-    _big_project(project)
-    proc = popen_cli(["--steps", "backup", "--yes"], project, start_new_session=True)
-    backups = isolated_home / "rw" / "data" / "backups"
+def _wait_for_partial(proc: subprocess.Popen[str], home: Path) -> list[Path]:
+    """Poll until the running backup has created its temporary archive."""
+    backups = home / "rw" / "data" / "backups"
     deadline = time.monotonic() + 60
     partial: list[Path] = []
     while not partial and time.monotonic() < deadline and proc.poll() is None:
         partial = [p for p in backups.glob("*/*") if p.name.endswith(store.TEMP_SUFFIX)]
         time.sleep(0.002)
+    return partial
+
+
+def test_kill_9_during_backup_leaves_no_archive_and_next_run_succeeds(
+        project: Path, isolated_home: Path) -> None:
+    _big_project(project)
+    proc = popen_cli(["--steps", "backup", "--yes"], project, start_new_session=True)
+    partial = _wait_for_partial(proc, isolated_home)
     assert partial and proc.poll() is None, "the backup finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
@@ -457,12 +463,7 @@ def test_reserved_manifest_name_is_left_out_and_reported(project: Path) -> None:
 def test_sigterm_during_backup_cleans_up(project: Path, isolated_home: Path) -> None:
     _big_project(project)
     proc = popen_cli(["--steps", "backup", "--yes"], project)
-    backups = isolated_home / "rw" / "data" / "backups"
-    deadline = time.monotonic() + 60
-    partial: list[Path] = []
-    while not partial and time.monotonic() < deadline and proc.poll() is None:
-        partial = [p for p in backups.glob("*/*") if p.name.endswith(store.TEMP_SUFFIX)]
-        time.sleep(0.002)
+    partial = _wait_for_partial(proc, isolated_home)
     assert partial and proc.poll() is None, "the backup finished before it could be stopped"
     proc.send_signal(signal.SIGTERM)
     out, _err = proc.communicate(timeout=60)

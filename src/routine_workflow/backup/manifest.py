@@ -53,13 +53,10 @@ class Item:
             other.type, other.mode, other.size, other.target)
 
 
-@dataclass
-class Scan:
-    """The project as discovery sees it now, with what was left out and why."""
+class Totals:
+    """Counts over ``items``, for anything that holds a list of them."""
 
     items: list[Item]
-    started_ns: int
-    left_out: list[str]
 
     @property
     def files(self) -> int:
@@ -70,6 +67,15 @@ class Scan:
     def bytes(self) -> int:
         """Total size of the regular files."""
         return sum(i.size for i in self.items if i.type == "file")
+
+
+@dataclass
+class Scan(Totals):
+    """The project as discovery sees it now, with what was left out and why."""
+
+    items: list[Item]
+    started_ns: int
+    left_out: list[str]
 
 
 def scan(config: WorkflowConfig, root: Path | None = None) -> Scan:

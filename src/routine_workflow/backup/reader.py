@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from routine_workflow.backup.manifest import MANIFEST_MEMBER, BackupError, Item, entries, load
+from routine_workflow.backup.manifest import (
+    MANIFEST_MEMBER,
+    BackupError,
+    Item,
+    Totals,
+    entries,
+    load,
+)
 
 READ_CHUNK = 1 << 20
 _TYPES = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.DIRTYPE: "dir",
@@ -31,22 +38,12 @@ _MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
 
 
 @dataclass
-class Verified:
+class Verified(Totals):
     """A verified archive: its manifest and what it holds."""
 
     path: Path
     manifest: dict[str, Any]
     items: list[Item] = field(default_factory=list)
-
-    @property
-    def files(self) -> int:
-        """Regular files in the archive."""
-        return sum(1 for i in self.items if i.type == "file")
-
-    @property
-    def bytes(self) -> int:
-        """Bytes of file content in the archive."""
-        return sum(i.size for i in self.items if i.type == "file")
 
 
 MemberHook = Callable[[tarfile.TarInfo, Item, "IO[bytes] | None"], None]
