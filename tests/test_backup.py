@@ -525,6 +525,19 @@ def test_restore_defaults_to_the_project_root_and_needs_force(project: Path) -> 
     assert (project / "extra.txt").read_text() == "new work\n"
 
 
+def test_restore_into_the_project_waits_for_no_one(project: Path) -> None:
+    from routine_workflow.lock import ProjectLock
+
+    (project / "a.txt").write_text("original\n")
+    ctx = _ctx(project)
+    take_backup(ctx)
+    [backup] = store.list_backups(ctx.config.backup_dir, ctx.root)
+    with ProjectLock(ctx.config.lock_dir):  # a run is in progress
+        result = run_cli(["backup", "restore", backup.path.name, "--force"], project)
+    assert result.returncode == 75, result.stderr
+    assert run_cli(["backup", "restore", backup.path.name, "--force"], project).returncode == 0
+
+
 def test_names_are_ours_only_when_they_parse(project: Path) -> None:
     assert store.parse_name(f"{project.name}-20261399T000000Z.tar.gz", project) is None
     assert store.parse_name(f"{project.name}-20260101T000000Z-3.tar.gz", project) is not None

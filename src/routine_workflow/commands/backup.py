@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,22 @@ def verify_archive(config: WorkflowConfig, archive: Path) -> dict[str, Any]:
 
 def restore_archive(config: WorkflowConfig, archive: Path, target: Path | None,
                     force: bool) -> dict[str, Any]:
-    """Restore ``archive`` into ``target`` (default: the project root)."""
+    """Restore ``archive`` into ``target`` (default: the project root).
+
+    Restoring into the project takes the project's lock, so it never races a
+    run that is reformatting the same files (busy: exit 75).
+    """
     from routine_workflow.backup.manifest import BackupError
     from routine_workflow.backup.restore import restore
+    from routine_workflow.fsutil import is_inside
+    from routine_workflow.lock import ProjectLock
 
     path = find_archive(config, archive)
     if not path.is_file():
         raise BackupError(f"{archive}: no such backup archive")
-    done = restore(path, target or config.project_root, force=force)
+    target = target or config.project_root
+    inside = is_inside(target, config.project_root)
+    with ProjectLock(config.lock_dir) if inside else contextlib.nullcontext():
+        done = restore(path, target, force=force)
     return {"archive": str(path), "target": str(done.target), "files": done.files,
             "dirs": done.dirs, "symlinks": done.symlinks, "bytes": done.bytes}
