@@ -564,3 +564,23 @@ def test_restore_reports_a_missing_parent_in_one_line(project: Path, tmp_path: P
     result = run_cli(["backup", "restore", str(archive), "--to", str(tmp_path / "t")], project)
     assert result.returncode == 1 and "cannot write" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_special_and_vanished_files_are_left_out_and_reported(project: Path,
+                                                               tmp_path: Path) -> None:
+    from routine_workflow.backup.manifest import scan
+    from routine_workflow.backup.reader import verify
+    from routine_workflow.backup.writer import write_archive
+
+    os.mkfifo(project / "pipe")
+    (project / "gone.txt").write_text("here at scan time\n")
+    (project / "kept.txt").write_text("kept\n")
+    current = scan(_ctx(project).config)
+    assert any(line.startswith("pipe:") for line in current.left_out)
+    (project / "gone.txt").unlink()  # deleted between the scan and the archive
+    out = tmp_path / "out"
+    out.mkdir()
+    tmp, doc, left_out = write_archive(current.items, project, out, {"created_ts": 0})
+    assert left_out == ["gone.txt: No such file or directory"]
+    assert sorted(e["path"] for e in doc["entries"]) == ["kept.txt", "pyproject.toml"]
+    assert verify(tmp).files == 2
