@@ -584,3 +584,17 @@ def test_special_and_vanished_files_are_left_out_and_reported(project: Path,
     assert left_out == ["gone.txt: No such file or directory"]
     assert sorted(e["path"] for e in doc["entries"]) == ["kept.txt", "pyproject.toml"]
     assert verify(tmp).files == 2
+
+
+def test_a_damaged_last_backup_is_never_a_reason_to_skip(project: Path) -> None:
+    (project / "a.txt").write_text("a\n")
+    ctx = _ctx(project)
+    assert take_backup(ctx).status.value == "changed"
+    [first] = store.list_backups(ctx.config.backup_dir, ctx.root)
+    data = bytearray(first.path.read_bytes())
+    data[-20] ^= 0x01  # bit rot in the last backup; the project is unchanged
+    first.path.write_bytes(bytes(data))
+    result = take_backup(ctx)
+    assert result.status.value == "changed"
+    assert f"previous backup {first.path.name} is damaged" in result.summary
+    assert take_backup(ctx).status.value == "ok"

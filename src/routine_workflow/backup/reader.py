@@ -44,6 +44,8 @@ class Verified(Totals):
     path: Path
     manifest: dict[str, Any]
     items: list[Item] = field(default_factory=list)
+    #: sha256 of the compressed file as read: later runs check the archive is still intact.
+    archive_sha256: str = ""
 
 
 MemberHook = Callable[[tarfile.TarInfo, Item, "IO[bytes] | None"], None]
@@ -59,8 +61,9 @@ def verify(path: Path, on_member: MemberHook | None = None) -> Verified:
     """
     seen: dict[str, Item] = {}
     manifest: dict[str, Any] | None = None
+    source = _Decompressed(path)
     try:
-        for member, item, stream in _members(path):
+        for member, item, stream in _members(source, path):
             if manifest is not None:
                 raise BackupError(f"{path}: member {member.name!r} after the manifest")
             if item is None:
@@ -84,12 +87,13 @@ def verify(path: Path, on_member: MemberHook | None = None) -> Verified:
     if manifest is None:
         raise BackupError(f"{path}: no manifest; not a routine-workflow backup")
     _compare(path, manifest, seen)
-    return Verified(path, manifest, list(seen.values()))
+    return Verified(path, manifest, list(seen.values()), source.archive_sha256)
 
 
-def _members(path: Path) -> Iterator[tuple[tarfile.TarInfo, Item | None, IO[bytes] | None]]:
+def _members(source: _Decompressed, path: Path,
+             ) -> Iterator[tuple[tarfile.TarInfo, Item | None, IO[bytes] | None]]:
     """(member, item or None for the manifest, content stream or None), in archive order."""
-    with _Decompressed(path) as source:
+    with source:
         with tarfile.open(fileobj=source, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
                 stream = tar.extractfile(member) if member.isreg() else None
@@ -120,7 +124,13 @@ class _Decompressed:
         self._chunk = b""
         self._offset = 0
         self._eof = False
+        self._raw_digest = hashlib.sha256()
         self._thread = threading.Thread(target=self._work, name="backup-gunzip", daemon=True)
+
+    @property
+    def archive_sha256(self) -> str:
+        """sha256 of the compressed bytes read so far (all of them, once drained)."""
+        return self._raw_digest.hexdigest()
 
     def __enter__(self) -> _Decompressed:
         self._thread.start()
@@ -135,9 +145,12 @@ class _Decompressed:
 
     def _work(self) -> None:
         try:
-            with open(self._path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                while not self._stop.is_set() and (block := gz.read(READ_CHUNK)):
-                    self._queue.put(block)
+            with open(self._path, "rb") as handle:
+                hashed = _RawHashing(handle, self._raw_digest)
+                # The stubs ask for a seekable file; reading straight through never seeks.
+                with gzip.GzipFile(fileobj=hashed, mode="rb") as gz:  # type: ignore[call-overload]
+                    while not self._stop.is_set() and (block := gz.read(READ_CHUNK)):
+                        self._queue.put(block)
         except BaseException as exc:  # handed to the reading thread
             self._queue.put(exc)
             return
@@ -172,6 +185,19 @@ def _sha256(stream: IO[bytes]) -> str:
     while block := stream.read(READ_CHUNK):
         digest.update(block)
     return digest.hexdigest()
+
+
+class _RawHashing:
+    """The compressed file, hashed as gzip reads it (one read serves both)."""
+
+    def __init__(self, handle: IO[bytes], digest: Any) -> None:
+        self._handle = handle
+        self._digest = digest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._digest.update(data)
+        return data
 
 
 class _Hashing:

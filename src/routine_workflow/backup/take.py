@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,7 +12,7 @@ from routine_workflow.backup import store
 from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
 from routine_workflow.backup.reader import verify
 from routine_workflow.backup.writer import write_archive
-from routine_workflow.fsutil import _fsync_dir, atomic_write
+from routine_workflow.fsutil import _fsync_dir, atomic_write, sha256_file
 from routine_workflow.steps.base import Status, StepContext, StepResult
 
 
@@ -33,8 +32,8 @@ def take_backup(ctx: StepContext) -> StepResult:
 def _take(ctx: StepContext, directory: Path) -> StepResult:
     root = ctx.root
     current = scan(ctx.config)
-    latest = _latest(directory, root)
-    change = "no previous backup" if latest is None else first_change(current, latest.sidecar, root)
+    latest, why_not = _previous(directory, root)
+    change = why_not if latest is None else first_change(current, latest.sidecar, root)
     counts = {"files": current.files, "bytes": current.bytes}
     if change is None and latest is not None:
         if not ctx.dry_run:
@@ -53,20 +52,29 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     details += [f"removed old backup {p.name}" for p in pruned]
     counts.update({"archive_bytes": archive_size, "pruned": len(pruned)})
     summary = (f"{final.name}: {current.files} files, {human(current.bytes)} -> "
-               f"{human(archive_size)}, verified")
+               f"{human(archive_size)}, verified ({change})")
     if left_out or current.left_out:
         summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see details)"
     return StepResult(Status.CHANGED, summary, details, counts)
 
 
-def _latest(directory: Path, root: Path) -> store.Backup | None:
-    """The newest backup that was verified and whose archive still has its recorded size."""
-    for backup in reversed(store.list_backups(directory, root)):
-        with contextlib.suppress(OSError):
-            if backup.sidecar.get("verified") and (
-                    backup.path.stat().st_size == backup.sidecar.get("archive_size")):
-                return backup
-    return None
+def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
+    """The newest backup if it is still byte for byte what was verified; else None and why.
+
+    Hashing the compressed archive is cheap (a fraction of re-verifying it) and
+    means a damaged or truncated last backup is never the reason to skip.
+    """
+    backups = store.list_backups(directory, root)
+    if not backups:
+        return None, "no previous backup"
+    newest = backups[-1]
+    try:
+        intact = sha256_file(newest.path) == newest.sidecar.get("archive_sha256")
+    except OSError as exc:
+        return None, f"previous backup {newest.path.name}: {exc.strerror}"
+    if not (intact and newest.sidecar.get("verified")):
+        return None, f"previous backup {newest.path.name} is damaged"
+    return newest, ""
 
 
 def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int, list[str]]:
@@ -83,9 +91,10 @@ def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int,
     final = store.free_name(directory, root, when)
     sidecar = store.sidecar_path(final)
     try:
-        verify(tmp)
+        verified = verify(tmp)
         size = tmp.stat().st_size
         atomic_write(sidecar, dump({**doc, "archive": final.name, "archive_size": size,
+                                    "archive_sha256": verified.archive_sha256,
                                     "verified": True, "verified_at": _now()}))
         tmp.replace(final)
     except BaseException:
