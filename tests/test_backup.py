@@ -598,3 +598,19 @@ def test_a_damaged_last_backup_is_never_a_reason_to_skip(project: Path) -> None:
     assert result.status.value == "changed"
     assert f"previous backup {first.path.name} is damaged" in result.summary
     assert take_backup(ctx).status.value == "ok"
+
+
+def test_gitignore_rules_do_not_thin_out_the_git_directory(project: Path) -> None:
+    # "logs/" in .gitignore must not drop .git/logs (the reflogs) from the backup.
+    (project / ".gitignore").write_text("logs/\n*.pack\n")
+    (project / "logs").mkdir()
+    (project / "logs" / "app.txt").write_text("ignored\n")
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "first"], check=True)
+    ctx = _ctx(project)
+    assert take_backup(ctx).status.value == "changed"
+    [backup] = store.list_backups(ctx.config.backup_dir, ctx.root)
+    paths = {e["path"] for e in backup.sidecar["entries"]}
+    assert ".git/logs/HEAD" in paths
+    assert "logs/app.txt" not in paths
