@@ -614,3 +614,39 @@ def test_gitignore_rules_do_not_thin_out_the_git_directory(project: Path) -> Non
     paths = {e["path"] for e in backup.sidecar["entries"]}
     assert ".git/logs/HEAD" in paths
     assert "logs/app.txt" not in paths
+
+
+def test_links_leaving_the_project_are_flagged_and_skippable_on_restore(
+        project: Path, tmp_path: Path) -> None:
+    (project / "a.txt").write_text("a\n")
+    (project / "etc").symlink_to("/etc")
+    (project / "sibling").symlink_to("../elsewhere")
+    (project / "inside").symlink_to("a.txt")
+    ctx = _ctx(project)
+    result = take_backup(ctx)
+    flagged = [line for line in result.details if "--skip-unsafe-links" in line]
+    assert len(flagged) == 2 and any("etc" in line for line in flagged)
+    [backup] = store.list_backups(ctx.config.backup_dir, ctx.root)
+
+    out = tmp_path / "out"
+    result = run_cli(["backup", "restore", str(backup.path), "--to", str(out)], project)
+    assert result.returncode == 1 and "--skip-unsafe-links" in result.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+    result = run_cli(["backup", "restore", str(backup.path), "--to", str(out),
+                      "--skip-unsafe-links"], project)
+    assert result.returncode == 0, result.stderr
+    assert "left out symlink etc" in result.stdout and "left out symlink sibling" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "inside", "pyproject.toml"]
+    result = run_cli(["backup", "verify", str(backup.path)], project)
+    assert result.returncode == 0 and "note: symlink etc points outside" in result.stdout
+
+
+def test_skipping_unsafe_links_never_allows_writing_through_them(project: Path,
+                                                                  tmp_path: Path) -> None:
+    archive = _hostile_archive(tmp_path / "through.tar.gz",
+                               HOSTILE["symlink-to-root-then-file"])
+    target = tmp_path / "target"
+    result = run_cli(["backup", "restore", str(archive), "--to", str(target),
+                      "--skip-unsafe-links"], project)
+    assert result.returncode == 1 and "written through the symlink" in result.stderr
+    assert not Path("/tmp/rw-test-evil-through").exists()

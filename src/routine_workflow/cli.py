@@ -338,6 +338,9 @@ def backup_verify(ctx: click.Context, archive: Path, project_root: Path | None,
     else:
         output.write_line(f"{PROG}: {report['path']}: OK, {report['files']} files "
                           f"({human(report['bytes'])}) match the manifest")
+        for name in report["escaping_links"]:
+            output.write_line(f"{PROG}: note: symlink {name} points outside the project; "
+                              "restore it with --skip-unsafe-links")
     return 0
 
 
@@ -347,22 +350,27 @@ def backup_verify(ctx: click.Context, archive: Path, project_root: Path | None,
               help="Directory to restore into (default: the project root).")
 @click.option("--force", is_flag=True,
               help="Restore into a non-empty directory, replacing the archived files there.")
+@click.option("--skip-unsafe-links", is_flag=True,
+              help="Leave out symlinks that point outside DIR (listed) instead of refusing.")
 @project_root_option
 @json_option
 @click.pass_context
 def backup_restore(ctx: click.Context, archive: Path, target: Path | None, force: bool,
-                   project_root: Path | None, as_json: bool) -> int:
+                   skip_unsafe_links: bool, project_root: Path | None, as_json: bool) -> int:
     """Verify ARCHIVE, then restore it. Unsafe paths and links are refused before writing."""
     from routine_workflow.backup.take import human
     from routine_workflow.commands.backup import restore_archive
 
-    report = restore_archive(_config(ctx, project_root=project_root), archive, target, force)
+    report = restore_archive(_config(ctx, project_root=project_root), archive, target, force,
+                             skip_unsafe_links)
     if as_json:
         output.write_json(report)
-    else:
-        output.write_line(f"{PROG}: restored {report['files']} files ({human(report['bytes'])}), "
-                          f"{report['dirs']} directories and {report['symlinks']} symlinks "
-                          f"into {report['target']}")
+        return 0
+    output.write_line(f"{PROG}: restored {report['files']} files ({human(report['bytes'])}), "
+                      f"{report['dirs']} directories and {report['symlinks']} symlinks "
+                      f"into {report['target']}")
+    for name in report["skipped_links"]:
+        output.write_line(f"{PROG}: left out symlink {name}: it points outside the target")
     return 0
 
 

@@ -17,7 +17,7 @@ import queue
 import tarfile
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -46,12 +46,15 @@ class Verified(Totals):
     items: list[Item] = field(default_factory=list)
     #: sha256 of the compressed file as read: later runs check the archive is still intact.
     archive_sha256: str = ""
+    #: symlinks leading outside the target, allowed through by ``allow_escaping_links``
+    escaping_links: list[str] = field(default_factory=list)
 
 
 MemberHook = Callable[[tarfile.TarInfo, Item, "IO[bytes] | None"], None]
 
 
-def verify(path: Path, on_member: MemberHook | None = None) -> Verified:
+def verify(path: Path, on_member: MemberHook | None = None, *,
+           allow_escaping_links: bool = False) -> Verified:
     """Re-read ``path`` and check every member against its manifest.
 
     Raises BackupError naming the member that differs, or the archive if it
@@ -83,11 +86,11 @@ def verify(path: Path, on_member: MemberHook | None = None) -> Verified:
             seen[member.name] = item
     except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
         raise BackupError(f"{path}: archive is corrupt or unreadable ({exc})") from None
-    check_links(seen)
+    escaping = check_links(seen, allow_escaping_links)
     if manifest is None:
         raise BackupError(f"{path}: no manifest; not a routine-workflow backup")
     _compare(path, manifest, seen)
-    return Verified(path, manifest, list(seen.values()), source.archive_sha256)
+    return Verified(path, manifest, list(seen.values()), source.archive_sha256, escaping)
 
 
 def _members(source: _Decompressed, path: Path,
@@ -245,19 +248,17 @@ def _check_safe(member: tarfile.TarInfo, seen: dict[str, Item]) -> None:
         raise BackupError(f"unsafe path in archive: {name!r} ({problem}); refusing it")
     if name in seen:
         raise BackupError(f"unsafe archive: {name!r} appears twice; refusing it")
-    if member.issym() and member.linkname.startswith("/"):
-        raise BackupError(f"unsafe symlink in archive: {name!r} -> {member.linkname!r} is "
-                          "absolute; refusing it")
 
 
-def check_links(seen: dict[str, Item]) -> None:
-    """Raise BackupError if a symlink leads outside the target or a path goes through one.
+def check_links(seen: dict[str, Item], allow_escaping: bool = False) -> list[str]:
+    """Raise BackupError if a path goes through a symlink or a symlink leads outside the target.
 
-    Needs the whole archive: a link's meaning depends on links stored after it.
+    With ``allow_escaping``, links that lead outside (absolute, or resolving
+    above the target) are returned instead, for the caller to leave out; a
+    path through any symlink is refused regardless. Needs the whole archive:
+    a link's meaning depends on links stored after it.
     """
     links = {n: i.target or "" for n, i in seen.items() if i.type == "symlink"}
-    if not links:
-        return
     for name in seen:
         parts = name.split("/")
         for depth in range(1, len(parts)):
@@ -265,10 +266,20 @@ def check_links(seen: dict[str, Item]) -> None:
             if prefix in links:
                 raise BackupError(f"unsafe archive: {name!r} would be written through the "
                                   f"symlink {prefix!r}; refusing it")
-    for name, target in links.items():
-        if _resolve(posixpath.dirname(name), target, links) is None:
-            raise BackupError(f"unsafe symlink in archive: {name!r} -> {target!r} points "
-                              "outside the target; refusing it")
+    escaping = escaping_links(seen.values())
+    if escaping and not allow_escaping:
+        name = escaping[0]
+        raise BackupError(f"unsafe symlink in archive: {name!r} -> {links[name]!r} points "
+                          "outside the target; refusing it (--skip-unsafe-links restores "
+                          "everything else)")
+    return escaping
+
+
+def escaping_links(items: Iterable[Item]) -> list[str]:
+    """Symlinks among ``items`` that are absolute or resolve outside their root."""
+    links = {i.path: i.target or "" for i in items if i.type == "symlink"}
+    return [name for name, target in links.items()
+            if _resolve(posixpath.dirname(name), target, links) is None]
 
 
 def unsafe_name(name: str) -> str | None:

@@ -17,7 +17,7 @@ import stat
 import sys
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -39,24 +39,31 @@ class Restored:
     dirs: int = 0
     symlinks: int = 0
     bytes: int = 0
+    #: symlinks not restored because they lead outside the target
+    skipped_links: list[str] = field(default_factory=list)
 
 
-def restore(archive: Path, target: Path, *, force: bool = False) -> Restored:
+def restore(archive: Path, target: Path, *, force: bool = False,
+            skip_unsafe_links: bool = False) -> Restored:
     """Verify ``archive``, then restore it into ``target``.
 
     A non-empty target needs ``force``: then files of the archive replace the
     target's, and the target's other files are left alone. A path that is a
     directory on one side and not on the other is refused before writing.
+    A symlink leading outside the target refuses the archive, unless
+    ``skip_unsafe_links``: then every such link is left out and reported.
     """
     target = target.absolute()
     _check_target(target, force)
-    verified = verify(archive)
-    by_path = {i.path: i for i in verified.items}
+    verified = verify(archive, allow_escaping_links=skip_unsafe_links)
+    skipped = set(verified.escaping_links)
+    by_path = {i.path: i for i in verified.items if i.path not in skipped}
     _check_conflicts(verified.items, target)
     try:
         target.mkdir(parents=True, exist_ok=True)
         extractor = _Extractor(target.resolve(), by_path)
-        verify(archive, on_member=extractor.member)
+        extractor.done.skipped_links = sorted(skipped)
+        verify(archive, on_member=extractor.member, allow_escaping_links=skip_unsafe_links)
         extractor.finish()
     except OSError as exc:
         raise BackupError(f"restore into {target} failed: {exc.filename or ''}: "
@@ -102,6 +109,8 @@ class _Extractor:
 
     def member(self, member: tarfile.TarInfo, item: Item, stream: IO[bytes] | None) -> None:
         """Write one member (called in archive order by ``verify``)."""
+        if item.path in self.done.skipped_links:
+            return
         want = self.by_path.get(item.path)
         if want is None:
             raise BackupError(f"{item.path}: not in the archive's manifest; stopping")

@@ -10,7 +10,7 @@ from typing import Any
 from routine_workflow import __version__
 from routine_workflow.backup import store
 from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
-from routine_workflow.backup.reader import verify
+from routine_workflow.backup.reader import escaping_links, verify
 from routine_workflow.backup.writer import write_archive
 from routine_workflow.fsutil import _fsync_dir, atomic_write, sha256_file
 from routine_workflow.steps.base import Status, StepContext, StepResult
@@ -48,6 +48,9 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     final, archive_size, left_out = _write(ctx, directory, current)
     pruned = store.prune(directory, root, ctx.config.keep_backups, protect=final)
     details = [f"left out {line}" for line in [*current.left_out, *left_out]]
+    details += [f"symlink {name} points outside the project: restoring this backup needs "
+                "--skip-unsafe-links (the link is then left out)"
+                for name in escaping_links(current.items)]
     details += [f"removed leftover {name}" for name in leftovers]
     details += [f"removed old backup {p.name}" for p in pruned]
     counts.update({"archive_bytes": archive_size, "pruned": len(pruned)})
@@ -91,7 +94,8 @@ def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int,
     final = store.free_name(directory, root, when)
     sidecar = store.sidecar_path(final)
     try:
-        verified = verify(tmp)
+        # Links out of the project are the user's own; restore decides about them.
+        verified = verify(tmp, allow_escaping_links=True)
         size = tmp.stat().st_size
         atomic_write(sidecar, dump({**doc, "archive": final.name, "archive_size": size,
                                     "archive_sha256": verified.archive_sha256,
