@@ -77,6 +77,7 @@ def rich_project(project: Path) -> Path:
     (project / "dangling").symlink_to("does-not-exist")
     (project / "unicode-é.txt").write_text("ünïcode\n", encoding="utf-8")
     (project / os.fsdecode(b"not-utf8-\xff.txt")).write_bytes(b"bytes\n")
+    (project / "c:looks-like-a-drive.txt").write_text("an ordinary POSIX name\n")
     # Left out: .gitignore'd, virtualenv, caches.
     (project / ".gitignore").write_text("*.log\n")
     (project / "debug.log").write_text("noise\n")

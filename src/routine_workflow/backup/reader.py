@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import os
 import posixpath
 import queue
 import tarfile
@@ -286,8 +287,11 @@ def unsafe_name(name: str) -> str | None:
     """Why a member name is unsafe to extract, or None."""
     if not name or "\x00" in name:
         return "empty"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+    if name.startswith("/"):
         return "absolute path"
+    # "c:x" is an ordinary file name on POSIX, but a drive-relative path on Windows.
+    if os.name == "nt" and len(name) > 1 and name[1] == ":":  # pragma: no cover (Windows)
+        return "drive letter"
     if ".." in name.split("/"):
         return "contains .."
     if posixpath.normpath(name) != name:
