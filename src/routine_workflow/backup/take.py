@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,17 +48,21 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     leftovers = store.remove_leftovers(directory, root)
     final, archive_size, left_out = _write(ctx, directory, current)
     pruned = store.prune(directory, root, ctx.config.keep_backups, protect=final)
-    details = [f"left out {line}" for line in [*current.left_out, *left_out]]
-    details += [f"symlink {name} points outside the project: restoring this backup needs "
-                "--skip-unsafe-links (the link is then left out)"
-                for name in escaping_links(current.items)]
-    details += [f"removed leftover {name}" for name in leftovers]
-    details += [f"removed old backup {p.name}" for p in pruned]
+    warnings = [f"left out {line}" for line in [*current.left_out, *left_out]]
+    warnings += [f"symlink {name} points outside the project: restoring this backup needs "
+                 "--skip-unsafe-links (the link is then left out)"
+                 for name in escaping_links(current.items)]
+    notes = [f"removed leftover {name}" for name in leftovers]
+    notes += [f"removed old backup {p.name}" for p in pruned]
+    for level, lines in ((logging.WARNING, warnings), (logging.INFO, notes)):
+        for line in lines:
+            ctx.logger.log(level, "%s", line, extra={"event": "backup_detail", "step": "backup"})
+    details = warnings + notes
     counts.update({"archive_bytes": archive_size, "pruned": len(pruned)})
     summary = (f"{final.name}: {current.files} files, {human(current.bytes)} -> "
                f"{human(archive_size)}, verified ({change})")
     if left_out or current.left_out:
-        summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see details)"
+        summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see the log)"
     return StepResult(Status.CHANGED, summary, details, counts)
 
 
@@ -71,6 +76,8 @@ def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
     if not backups:
         return None, "no previous backup"
     newest = backups[-1]
+    if not newest.sidecar.get("archive_sha256"):
+        return None, f"previous backup {newest.path.name} has no archive checksum"
     try:
         intact = sha256_file(newest.path) == newest.sidecar.get("archive_sha256")
     except OSError as exc:
