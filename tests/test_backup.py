@@ -651,3 +651,16 @@ def test_skipping_unsafe_links_never_allows_writing_through_them(project: Path,
                       "--skip-unsafe-links"], project)
     assert result.returncode == 1 and "written through the symlink" in result.stderr
     assert not Path("/tmp/rw-test-evil-through").exists()
+
+
+def test_an_orphan_sidecar_of_ours_is_cleaned_up(project: Path) -> None:
+    ctx = _ctx(project)
+    take_backup(ctx)
+    [backup] = store.list_backups(ctx.config.backup_dir, ctx.root)
+    # As if killed after writing the sidecar but before renaming the archive.
+    orphan = store.sidecar_path(backup.path.with_name(f"{project.name}-20000101T000000Z.tar.gz"))
+    orphan.write_bytes(store.sidecar_path(backup.path).read_bytes())
+    (project / "new.txt").write_text("change\n")
+    result = take_backup(ctx)
+    assert f"removed leftover {orphan.name}" in result.details
+    assert not orphan.exists()

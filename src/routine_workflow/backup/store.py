@@ -157,27 +157,29 @@ def remove_leftovers(directory: Path, root: Path) -> list[str]:
     writing; other projects' temp files have another prefix.
     """
     removed: list[str] = []
-    prefix = temp_prefix(root)
     try:
-        names = [p.name for p in directory.iterdir()]
+        paths = list(directory.iterdir())
     except OSError:
         return removed
-    for name in names:
-        path = directory / name
-        if name.startswith(prefix) and name.endswith(TEMP_SUFFIX):
-            leftover = True
-        elif name.endswith(SIDECAR_SUFFIX):
-            archive = path.with_name(name[: -len(SIDECAR_SUFFIX)])
-            doc = read_sidecar(archive)
-            leftover = (parse_name(archive.name, root) is not None and doc is not None
-                        and doc.get("project_root") == str(root) and not archive.exists())
-        else:
-            leftover = False
-        if leftover:
+    for path in paths:
+        if _is_leftover(path, root):
             with contextlib.suppress(FileNotFoundError):
                 remove_path(path, [directory])
-                removed.append(name)
+                removed.append(path.name)
     return removed
+
+
+def _is_leftover(path: Path, root: Path) -> bool:
+    name = path.name
+    if name.startswith(temp_prefix(root)) and name.endswith(TEMP_SUFFIX):
+        return True
+    if not name.endswith(SIDECAR_SUFFIX):
+        return False
+    # A sidecar of ours whose archive never got its final name (killed between the two).
+    archive = path.with_name(name.removesuffix(SIDECAR_SUFFIX))
+    doc = read_sidecar(archive)
+    return (parse_name(archive.name, root) is not None and doc is not None
+            and doc.get("project_root") == str(root) and not archive.exists())
 
 
 def now_utc() -> datetime:
