@@ -82,6 +82,8 @@ class Discovery:
         probe = rel + "/" if is_dir else rel
         if self._patterns.match_file(probe):
             return True
+        if rel == ".git" or rel.startswith(".git/"):
+            return False  # git never applies .gitignore to its own directory (e.g. "logs/")
         decision = False
         for base, spec in self._specs.items():
             if base and not rel.startswith(base + "/"):
