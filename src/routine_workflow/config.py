@@ -109,6 +109,9 @@ FIELDS: tuple[Field, ...] = (
     Field("clean_extra_patterns", "list", "Patterns removed in addition to clean_patterns.", ()),
     Field("reformat_engine", "choice", "Formatter pipeline: black (autoflake, isort, black) or "
           "ruff.", "black", choices=("black", "ruff")),
+    Field("dump_engine", "choice", "How dumps are written: auto (create-dump when installed or "
+          "configured, else built-in), builtin, or create-dump.", "auto",
+          choices=("auto", "builtin", "create-dump")),
     Field("log_format", "choice", "Console and file event format.", "text", "--log-format",
           choices=("text", "json")),
 )
@@ -146,6 +149,7 @@ class WorkflowConfig:
     clean_patterns: tuple[str, ...]
     clean_extra_patterns: tuple[str, ...]
     reformat_engine: str
+    dump_engine: str
     log_format: str
     #: field name -> where its value came from ("default", "pyproject.toml", "env X", "flag --x")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
