@@ -68,3 +68,29 @@ def popen_cli(args: Sequence[str], cwd: Path, **kwargs: object) -> subprocess.Po
         text=True,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def write_script(path: Path, body: str) -> Path:
+    """An executable shell script (used as --clean-script / --backup-script)."""
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def slow_script(tmp_path: Path) -> tuple[Path, Path]:
+    """A script that announces it started (a marker file), then sleeps for a minute."""
+    marker = tmp_path / "started"
+    script = write_script(tmp_path / "slow.sh", f'touch "{marker}"\nsleep 60')
+    return script, marker
+
+
+def wait_for(path: Path, timeout: float = 30.0) -> None:
+    """Poll until ``path`` exists (a step announcing it has started)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {timeout}s")
+        time.sleep(0.02)

@@ -96,7 +96,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @click.option("--verbose", "-v", is_flag=True, help="Debug output, including tool output.")
 @click.version_option(__version__, "--version", prog_name=PROG)
 @click.pass_context
-def cli(ctx: click.Context, only: tuple[str, ...], skip: tuple[str, ...], wait: float,
+def cli(ctx: click.Context, /, only: tuple[str, ...], skip: tuple[str, ...], wait: float,
         as_json: bool, quiet: bool, verbose: bool, **params: Any) -> int:
     """Keep a Python project tidy and safe: lock, prune dumps, back up, reformat, clean, dump.
 
@@ -160,12 +160,11 @@ def steps_cmd(ctx: click.Context, project_root: Path | None, as_json: bool) -> i
     from routine_workflow.commands.run import planned_steps
 
     steps = planned_steps(_config(ctx, project_root=project_root))
-    rows = [{"name": s.name, "depends_on": list(s.depends_on), "critical": s.critical,
-             "description": s.description} for s in steps]
     if as_json:
-        output.write_json(rows)
+        output.write_json([{"name": s.name, "depends_on": list(s.depends_on),
+                            "critical": s.critical, "description": s.description} for s in steps])
         return 0
-    table = [[r["name"], ", ".join(r["depends_on"]) or "-", r["description"]] for r in rows]
+    table = [[s.name, ", ".join(s.depends_on) or "-", s.description] for s in steps]
     for line in output.table(table, ["step", "depends on", "what it does"]):
         output.write_line(line)
     return 0
@@ -287,6 +286,9 @@ def history_cmd(ctx: click.Context, project_root: Path | None, as_json: bool, li
 
 
 # --- backup (issue 6) -------------------------------------------------------------------------
+
+
+# --- schedule and watch (issue 9) -------------------------------------------------------------
 
 
 # --- entry point ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from routine_workflow.errors import ConfigError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover (exercised on 3.10 only)
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 ENV_PREFIX = "ROUTINE_WORKFLOW_"
 TABLE = "tool.routine-workflow"
@@ -159,7 +159,7 @@ class WorkflowConfig:
     def with_changes(self, **changes: Any) -> WorkflowConfig:
         """A copy with some values replaced (e.g. ``dry_run``), sources marked as overrides."""
         sources = dict(self.sources)
-        sources.update({k: "override" for k in changes})
+        sources.update(dict.fromkeys(changes, "override"))
         return dataclasses.replace(self, sources=sources, **changes)
 
     def as_dict(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
@@ -21,13 +22,13 @@ def _base(kind: str) -> Path:
     home = os.environ.get(HOME_ENV)
     if home:
         return Path(home).expanduser().absolute() / kind
-    getter = {
+    getters: dict[str, Callable[..., str]] = {
         "state": platformdirs.user_state_dir,
         "log": platformdirs.user_log_dir,
         "cache": platformdirs.user_cache_dir,
         "data": platformdirs.user_data_dir,
-    }[kind]
-    return Path(getter(APP, appauthor=False))
+    }
+    return Path(getters[kind](APP, appauthor=False))
 
 
 def project_id(root: Path) -> str:

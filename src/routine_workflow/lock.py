@@ -36,6 +36,10 @@ OWNER_FILE = "owner.json"
 #: A lock directory without a readable owner may be mid-acquire (between mkdir and
 #: the owner write); it is only judged stale once it is older than this.
 DEFAULT_GRACE = 10.0
+#: A holder that has made the directory writes its record within milliseconds; a
+#: contender that sees no record yet looks again for this long before giving up,
+#: so that "busy" can name the holder.
+SETTLE = 2.0
 #: Two reads of one process's start time agree to well within this.
 START_TIME_TOLERANCE = 0.5
 
@@ -170,7 +174,10 @@ class ProjectLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LockError(f"{self.path.parent}: cannot create lock directory: {exc.strerror}")
+            raise LockError(
+                f"{self.path.parent}: cannot create lock directory: {exc.strerror}"
+            ) from None
+        settle_until: float | None = None
         while True:
             if self._try_create():
                 return
@@ -180,9 +187,13 @@ class ProjectLock:
             verdict = self.verdict(snap)
             if verdict.stale and self._break_if_stale():
                 continue
+            if snap.owner is None and not verdict.stale:
+                # Someone is mid-acquire: their record is milliseconds away.
+                settle_until = settle_until or time.monotonic() + SETTLE
+                deadline = max(deadline, settle_until)
             if time.monotonic() >= deadline:
                 raise LockBusy(self._busy_message(snap, verdict))
-            time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+            time.sleep(max(0.01, min(poll, deadline - time.monotonic())))
 
     def _try_create(self) -> bool:
         try:

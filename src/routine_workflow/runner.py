@@ -74,8 +74,7 @@ def select_steps(steps: Sequence[Step], only: Iterable[str] = (), skip: Iterable
         for name in names:
             if name not in known:
                 raise ConfigError(f"{flag}: unknown step {name!r} (known: {', '.join(known)})")
-    chosen = [s for s in steps if (not only or s.name in only) and s.name not in skip]
-    return chosen
+    return [s for s in steps if (not only or s.name in only) and s.name not in skip]
 
 
 @dataclass

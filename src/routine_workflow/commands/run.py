@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 from collections.abc import Callable, Sequence
@@ -13,7 +14,15 @@ from routine_workflow.errors import EXIT_TIMEOUT, ConfigError, Interrupted
 from routine_workflow.history import History, HistoryError
 from routine_workflow.lock import ProjectLock
 from routine_workflow.procs import terminate_children
-from routine_workflow.runner import RunReport, StepRecord, interruptible, order_steps, run_steps, select_steps, utc_now
+from routine_workflow.runner import (
+    RunReport,
+    StepRecord,
+    interruptible,
+    order_steps,
+    run_steps,
+    select_steps,
+    utc_now,
+)
 from routine_workflow.steps import Step, StepContext, builtin_steps
 
 
@@ -89,7 +98,7 @@ def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.
     return report
 
 
-def _open_history(config: WorkflowConfig, report: RunReport, logger: logs.logging.Logger) -> History | None:
+def _open_history(config: WorkflowConfig, report: RunReport, logger: logging.Logger) -> History | None:
     # The history is a record, not a safety net: a broken database is reported, never fatal.
     try:
         history = History(config.history_db)
@@ -100,7 +109,7 @@ def _open_history(config: WorkflowConfig, report: RunReport, logger: logs.loggin
     return history
 
 
-def _step_recorder(history: History | None, run_id: str, logger: logs.logging.Logger) -> Callable[[int, StepRecord], None]:
+def _step_recorder(history: History | None, run_id: str, logger: logging.Logger) -> Callable[[int, StepRecord], None]:
     def record(position: int, step: StepRecord) -> None:
         if history is None:
             return
@@ -112,7 +121,7 @@ def _step_recorder(history: History | None, run_id: str, logger: logs.logging.Lo
     return record
 
 
-def _close_history(history: History | None, report: RunReport, logger: logs.logging.Logger) -> None:
+def _close_history(history: History | None, report: RunReport, logger: logging.Logger) -> None:
     if history is None:
         return
     try:

@@ -73,11 +73,21 @@ class StepContext:
 class Step(Protocol):
     """The interface of every step, built-in or plugin."""
 
-    name: str
-    description: str
-    depends_on: tuple[str, ...]
-    #: When a critical step fails, the rest of the run is skipped (``fail_on_backup``).
-    critical: bool
+    @property
+    def name(self) -> str:
+        """Unique step name (``--steps``, history, logs)."""
+
+    @property
+    def description(self) -> str:
+        """One line for ``routine-workflow steps``."""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Names of steps that must succeed first."""
+
+    @property
+    def critical(self) -> bool:
+        """When a critical step fails, the rest of the run is skipped (``fail_on_backup``)."""
 
     def run(self, ctx: StepContext) -> StepResult:
         """Do the work (or, when ``ctx.dry_run``, report what would be done)."""

@@ -1,0 +1,131 @@
+"""Subcommands through the real CLI: steps, lock, history, logs, prompts."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from conftest import run_cli
+
+from routine_workflow import dirs
+from routine_workflow.lock import OWNER_FILE, Owner
+
+
+def test_steps_lists_run_order(project: Path) -> None:
+    result = run_cli(["steps"], project)
+    names = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert names == ["prune_dumps", "backup", "reformat", "clean_caches", "dumps"]
+    as_json = json.loads(run_cli(["steps", "--json"], project).stdout)
+    assert [s["name"] for s in as_json] == names
+    assert all("depends_on" in s for s in as_json)
+
+
+def test_lock_status_and_break(project: Path) -> None:
+    assert "is free" in run_cli(["lock", "status"], project).stdout
+    assert "nothing to break" in run_cli(["lock", "break"], project).stdout
+    lock = dirs.lock_dir(project)
+    lock.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record = {**Owner.current().to_json(), "pid": sleeper.pid,
+                  "create_time": psutil.Process(sleeper.pid).create_time()}
+        (lock / OWNER_FILE).write_text(json.dumps(record))
+        status = json.loads(run_cli(["lock", "status", "--json"], project).stdout)
+        assert status["held"] and not status["stale"]
+        assert status["owner"]["pid"] == sleeper.pid
+        refused = run_cli(["lock", "break", "--force"], project)
+        assert refused.returncode == 1
+        assert "refusing to break a live lock" in refused.stderr
+        assert lock.exists()
+        busy = run_cli(["--dry-run"], project)
+        assert busy.returncode == 75
+        assert f"pid {sleeper.pid}" in busy.stderr
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    text = run_cli(["lock", "status"], project).stdout
+    assert "stale" in text and "not running" in text
+    broken = run_cli(["lock", "break"], project)
+    assert broken.returncode == 0 and "broke lock" in broken.stdout
+    assert not lock.exists()
+
+
+def test_history_text_and_limit(project: Path) -> None:
+    assert run_cli(["history", "--json"], project).stdout.strip() == "[]"
+    for _ in range(3):
+        assert run_cli(["--dry-run", "--quiet"], project).returncode == 0
+    runs = json.loads(run_cli(["history", "--json", "-n", "2"], project).stdout)
+    assert len(runs) == 2 and all(r["dry_run"] for r in runs)
+    text = run_cli(["history"], project).stdout.splitlines()
+    assert text[0].split()[:3] == ["started", "status", "exit"] and len(text) == 4
+
+
+def test_quiet_prints_nothing_on_success(project: Path) -> None:
+    result = run_cli(["--dry-run", "--quiet"], project)
+    assert result.returncode == 0
+    assert result.stdout == "" and result.stderr == ""
+
+
+def test_json_log_format_one_object_per_event(project: Path, tmp_path: Path) -> None:
+    log_file = tmp_path / "logs" / "run.log"
+    result = run_cli(["--dry-run", "--log-format", "json", "--log-file", str(log_file)], project)
+    assert result.returncode == 0
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {e["event"] for e in events} >= {"run_start", "step_end", "run_end"}
+    run_ids = {e["run_id"] for e in events}
+    assert len(run_ids) == 1
+    file_events = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert any(e.get("step") == "reformat" for e in file_events)
+
+
+def test_text_log_file_in_log_dir(project: Path, tmp_path: Path) -> None:
+    run_cli(["--dry-run", "--log-dir", str(tmp_path / "L")], project)
+    text = (tmp_path / "L" / "routine-workflow.log").read_text()
+    assert "event=run_end" in text and "run_id=" in text
+
+
+def _pty_run(args: list[str], cwd: Path, answer: bytes) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal and answer its prompt."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "routine_workflow", *args])
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"[y/N]" not in seen and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                seen += os.read(fd, 1024)
+            except OSError:
+                break
+    os.write(fd, answer)
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def test_terminal_prompt_no_means_nothing_done(project: Path) -> None:
+    code, out = _pty_run([], project, b"n\n")
+    assert "Files will be rewritten" in out
+    assert code == 1 and "nothing done" in out
+    assert not dirs.history_db().exists()
+
+
+def test_terminal_prompt_yes_runs(project: Path) -> None:
+    code, out = _pty_run(["--steps", "prune_dumps"], project, b"y\n")
+    assert code == 0, out
+    assert "prune_dumps" in out
