@@ -13,14 +13,16 @@ alternating so both see the same warm page cache:
   install it for the benchmark only (``pip install files-to-prompt``); it is not
   a dependency of routine-workflow.
 
-Both are real processes started the same way. Prints min and median wall time,
-the ratio, what each wrote, and the head of our dump.
+Both are real processes started the same way. Prints wall and CPU time (min and median),
+the ratios, what each wrote, and the head of our dump. Each command also runs
+on an empty tree, so start-up cost can be told apart from the dump work.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,14 +61,18 @@ def count_files(tree: Path) -> tuple[int, int]:
     return files, size
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the process and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {proc.stderr[-500:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> int:
@@ -87,28 +93,50 @@ def main() -> int:
         home, dumps, peer_out = scratch / "home", scratch / "dumps", scratch / "peer.md"
         env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home),
                "ROUTINE_WORKFLOW_DUMP_DIR": str(dumps), "ROUTINE_WORKFLOW_KEEP_DUMPS": "1000"}
-        ours_argv = [ours, "--project-root", str(tree), "--steps", "dumps", "--yes", "--quiet"]
-        peer_argv = [peer, str(tree), "--markdown", "--include-hidden", "-o", str(peer_out)]
-        timed(ours_argv, env, scratch)  # warm-up: page cache, .pyc files
-        timed(peer_argv, env, scratch)
-        ours_t, peer_t = [], []
-        for _ in range(args.runs):
-            ours_t.append(timed(ours_argv, env, scratch))
-            peer_t.append(timed(peer_argv, env, scratch))
-        newest = max(dumps.glob("*.md"), key=lambda p: p.stat().st_mtime)
-        report("routine-workflow --steps dumps", ours_t, newest.stat().st_size)
-        report("files-to-prompt --markdown", peer_t, peer_out.stat().st_size)
-        print(f"ratio (files-to-prompt / routine-workflow), median: "
-              f"{statistics.median(peer_t) / statistics.median(ours_t):.2f}x, "
-              f"min: {min(peer_t) / min(ours_t):.2f}x")
+        empty = scratch / "empty"
+        empty.mkdir()
+        runs = {
+            "routine-workflow --steps dumps": [ours, "--project-root", str(tree), "--steps",
+                                               "dumps", "--yes", "--quiet"],
+            "files-to-prompt --markdown": [peer, str(tree), "--markdown", "--include-hidden",
+                                           "-o", str(peer_out)],
+            # start-up and bookkeeping alone (empty tree), to tell them from the dump work
+            "routine-workflow, empty tree": [ours, "--project-root", str(empty), "--steps",
+                                             "dumps", "--yes", "--quiet"],
+            "files-to-prompt, empty tree": [peer, str(empty), "-o", str(scratch / "e.md")],
+        }
+        for argv in runs.values():  # warm-up: page cache, .pyc files
+            timed(argv, env, scratch)
+        results: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
+        for _ in range(args.runs):  # interleaved, so load changes hit both alike
+            for label, argv in runs.items():
+                results[label].append(timed(argv, env, scratch))
+        newest = max(dumps.glob("Django*.md"), key=lambda p: p.stat().st_mtime)
+        sizes = {"routine-workflow --steps dumps": newest.stat().st_size,
+                 "files-to-prompt --markdown": peer_out.stat().st_size}
+        for label, times in results.items():
+            report(label, times, sizes.get(label))
+        ours_r, peer_r = results["routine-workflow --steps dumps"], results["files-to-prompt --markdown"]
+        for what, index in (("wall", 0), ("cpu", 1)):
+            ratio = median(peer_r, index) / median(ours_r, index)
+            work = ((median(peer_r, index) - median(results["files-to-prompt, empty tree"], index))
+                    / (median(ours_r, index)
+                       - median(results["routine-workflow, empty tree"], index)))
+            print(f"speed-up over files-to-prompt, median {what}: {ratio:.2f}x whole command, "
+                  f"{work:.2f}x dump work (start-up subtracted)")
         head = newest.read_text(encoding="utf-8").split("\n## Tree\n", 1)[0]
         print("\nhead of our dump:\n" + head)
     return 0
 
 
-def report(label: str, times: list[float], out_size: int) -> None:
-    print(f"{label:32s} min {min(times):.3f}s  median {statistics.median(times):.3f}s  "
-          f"output {out_size / 1e6:.1f} MB")
+def median(times: list[tuple[float, float]], index: int) -> float:
+    return statistics.median(t[index] for t in times)
+
+
+def report(label: str, times: list[tuple[float, float]], out_size: int | None) -> None:
+    out = f"  output {out_size / 1e6:.1f} MB" if out_size else ""
+    print(f"{label:32s} wall min {min(t[0] for t in times):.3f}s median {median(times, 0):.3f}s"
+          f"  cpu median {median(times, 1):.3f}s{out}")
 
 
 if __name__ == "__main__":

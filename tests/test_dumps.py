@@ -503,3 +503,25 @@ def test_builtin_engine_ignores_create_dump_on_path(repo: Path, tmp_path: Path,
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     result = run_step(config_for(repo))  # the fixture's pyproject says dump_engine = "builtin"
     assert result.status is Status.CHANGED, result.summary
+
+
+def test_a_body_larger_than_the_memory_limit_spills_to_disk_intact(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(codedump, "SPOOL_LIMIT", 64)  # spill after every file or two
+    config = config_for(repo)
+    run_step(config)
+    [dump] = dumps_in(config.dump_dir, repo)
+    assert {rel: d for rel, d, f in parse_dump(dump.read_bytes()) if not f} == TEXT_FILES
+    digest = hashlib.sha256(dump.read_bytes()).hexdigest()
+    assert dumpnames.sidecar(dump).read_text().split()[0] == digest
+
+
+def test_without_git_on_path_the_header_says_so(repo: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    config = config_for(repo)
+    result = run_step(config)
+    assert result.status is Status.CHANGED
+    [dump] = dumps_in(config.dump_dir, repo)
+    assert "- **Git commit:** none (not a git checkout)" in dump.read_text(encoding="utf-8")

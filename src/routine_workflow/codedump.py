@@ -163,8 +163,12 @@ def _is_earlier_dump(name: str, root: Path) -> bool:
 
 def plan_dump(config: WorkflowConfig) -> Plan:
     """Walk the project and decide, from names and sizes alone, what goes in the dump."""
+    return Plan(list(plan_items(config)))
+
+
+def plan_items(config: WorkflowConfig) -> Iterator[Item]:
+    """The files discovery finds, in walk order, skip reasons set from names and sizes."""
     root, limit = config.project_root, config.dump_max_file_size
-    plan = Plan()
     for entry in Discovery(config).walk():
         if entry.kind == "dir":
             continue
@@ -182,8 +186,7 @@ def plan_dump(config: WorkflowConfig) -> Plan:
             item.reason = "binary (by extension)"
         elif entry.size > limit:
             item.reason = f"larger than {limit:,} bytes ({entry.size:,} bytes)"
-        plan.items.append(item)
-    return plan
+        yield item
 
 
 # --- reading: sniff binaries, decode ----------------------------------------------------------
@@ -274,11 +277,16 @@ class BodyStats:
     flagged: int = 0
 
 
-def write_body(plan: Plan, sink: Sink, limit: int) -> BodyStats:
-    """Write the ``## Files`` section to ``sink``; sets skip reasons found while reading."""
+def write_body(plan: Plan, sink: Sink, limit: int, items: Iterable[Item] | None = None) -> BodyStats:
+    """Write the ``## Files`` section to ``sink``; sets skip reasons found while reading.
+
+    With ``items``, the plan is filled from it as the files are written.
+    """
     stats = BodyStats()
     sink.write(b"## Files\n")
-    for item in plan.items:
+    for item in plan.items if items is None else items:
+        if items is not None:
+            plan.items.append(item)
         if item.reason is not None:
             continue
         data = read_source(item, limit)
@@ -380,14 +388,30 @@ class _Counter:
 
 def git_commit(root: Path) -> str | None:
     """The checked-out commit of the repository holding ``root``, or None."""
+    return _git_commit_result(_start_git(root))
+
+
+def _start_git(root: Path) -> subprocess.Popen[str] | None:
+    # Started before the walk and collected after it, so git runs while we read files.
     try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
-            cwd=root, capture_output=True, text=True, timeout=30, check=False,
+        return subprocess.Popen(
+            ["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd=root, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
-    except (OSError, subprocess.SubprocessError):
+    except OSError:  # no git installed
         return None
-    commit = proc.stdout.strip()
+
+
+def _git_commit_result(proc: subprocess.Popen[str] | None) -> str | None:
+    if proc is None:
+        return None
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None
+    commit = out.strip()
     return commit if proc.returncode == 0 and commit else None
 
 
@@ -405,20 +429,32 @@ def free_dump_path(config: WorkflowConfig, when: datetime) -> Path:
 def build_dump(config: WorkflowConfig, dry_run: bool = False) -> DumpOutcome:
     """Write the dump and its ``.sha256`` sidecar atomically, or (dry run) only measure it."""
     created = datetime.now(timezone.utc).replace(microsecond=0)
-    root, limit = config.project_root, config.dump_max_file_size
-    plan = plan_dump(config)
-    meta = DumpMeta(dumpnames.project_slug(root), git_commit(root), created)
-    if dry_run:
-        counter = _Counter()
-        stats = write_body(plan, counter, limit)
+    root = config.project_root
+    git = _start_git(root)
+    try:
+        if not dry_run:
+            return _write_dump(config, Plan(), created, git)
+        plan, counter = Plan(), _Counter()
+        stats = write_body(plan, counter, config.dump_max_file_size, plan_items(config))
+        meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
         size = len(render_head(meta, plan, stats)) + counter.size
-        name = dumpnames.dump_name(root, created)
-        return DumpOutcome(config.dump_dir / name, size, plan, stats)
+        return DumpOutcome(config.dump_dir / dumpnames.dump_name(root, created), size, plan, stats)
+    finally:
+        if git is not None and git.poll() is None:  # still running only if we left early
+            git.kill()
+            git.wait()
+
+
+def _write_dump(
+    config: WorkflowConfig, plan: Plan, created: datetime, git: subprocess.Popen[str] | None
+) -> DumpOutcome:
+    root, limit = config.project_root, config.dump_max_file_size
     config.dump_dir.mkdir(parents=True, exist_ok=True)
     path = free_dump_path(config, created)
     fsutil.ensure_inside(path, config.own_dirs())
     with _Spool(config.dump_dir) as body:
-        stats = write_body(plan, body, limit)
+        stats = write_body(plan, body, limit, plan_items(config))
+        meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
         head = render_head(meta, plan, stats)
         digest, size = _write_hashed(path, head, body.chunks_out())
     try:
