@@ -525,3 +525,15 @@ def test_without_git_on_path_the_header_says_so(repo: Path, tmp_path: Path,
     assert result.status is Status.CHANGED
     [dump] = dumps_in(config.dump_dir, repo)
     assert "- **Git commit:** none (not a git checkout)" in dump.read_text(encoding="utf-8")
+
+
+def test_a_file_name_that_is_not_utf8_is_dumped_with_an_escaped_name(repo: Path) -> None:
+    odd = os.fsencode(repo) + b"/caf\xe9.py"
+    with open(odd, "wb") as handle:
+        handle.write(b"x = 1\n")
+    config = config_for(repo)
+    result = run_step(config)
+    assert result.status is Status.CHANGED
+    [dump] = dumps_in(config.dump_dir, repo)
+    files = {rel: data for rel, data, _ in parse_dump(dump.read_bytes())}
+    assert files["caf\\udce9.py"] == b"x = 1\n"

@@ -297,7 +297,7 @@ def write_body(plan: Plan, sink: Sink, limit: int, items: Iterable[Item] | None 
         if item.flagged:
             head += NOT_UTF8 + "\n\n"
             stats.flagged += 1
-        sink.write(head.encode("utf-8") + fence + language(item.rel).encode("ascii") + b"\n")
+        sink.write(_utf8(head) + fence + language(item.rel).encode("ascii") + b"\n")
         sink.write(data)
         missing_newline = bool(data) and not data.endswith(b"\n")
         sink.write(b"\n" + fence + b"\n" if missing_newline else fence + b"\n")
@@ -327,11 +327,17 @@ def render_head(meta: DumpMeta, plan: Plan, stats: BodyStats) -> bytes:
                      "characters")
     lines += [f"- **Generator:** routine-workflow {__version__}", "", "## Tree", ""]
     tree = render_tree(meta.project, ((i.rel, i.reason) for i in plan.items))
-    fence = fence_for(tree.encode("utf-8")).decode("ascii")
+    fence = fence_for(_utf8(tree)).decode("ascii")
     lines += [fence + "text", tree, fence, "", "## Skipped", ""]
     lines += [f"- {code_span(i.rel)}: {i.reason}" for i in skipped] or ["Nothing was skipped."]
     lines.append("")
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return _utf8("\n".join(lines) + "\n")
+
+
+def _utf8(text: str) -> bytes:
+    # File names that are not valid UTF-8 reach us with surrogate escapes; show their odd
+    # bytes as \xNN-style escapes rather than fail or write invalid UTF-8.
+    return text.encode("utf-8", "backslashreplace")
 
 
 def render_tree(project: str, paths: Iterable[tuple[str, str | None]]) -> str:

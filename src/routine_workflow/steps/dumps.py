@@ -140,8 +140,10 @@ def run_builtin(ctx: StepContext) -> StepResult:
     details = [f"skipped {i.rel}: {i.reason}" for i in skipped[:MAX_DETAILS]]
     if len(skipped) > MAX_DETAILS:
         details.append(f"... and {len(skipped) - MAX_DETAILS} more skipped (listed in the dump)")
-    details += [f"not UTF-8, decoded with replacement: {i.rel}"
-                for i in outcome.plan.items if i.flagged]
+    flagged = [i.rel for i in outcome.plan.items if i.flagged]
+    details += [f"not UTF-8, decoded with replacement: {rel}" for rel in flagged[:MAX_DETAILS]]
+    if len(flagged) > MAX_DETAILS:
+        details.append(f"... and {len(flagged) - MAX_DETAILS} more not UTF-8 (flagged in the dump)")
     counts = {"files": stats.files, "skipped": len(skipped), "bytes": outcome.size,
               "not_utf8": stats.flagged}
     what = f"{stats.files} files, {len(skipped)} skipped"
