@@ -276,6 +276,29 @@ class BodyStats:
     source_bytes: int = 0
     flagged: int = 0
 
+    def add(self, item: Item, size: int) -> None:
+        """Count one inlined file of ``size`` bytes."""
+        self.files += 1
+        self.source_bytes += size
+        self.flagged += item.flagged
+
+
+def render_file(item: Item, limit: int) -> tuple[bytes, bytes, bytes] | None:
+    """One file's section as (heading and opening fence, content, closing fence).
+
+    None, with ``item.reason`` set, when reading shows it cannot be inlined.
+    """
+    data = read_source(item, limit)
+    if data is None:
+        return None
+    fence = fence_for(data)
+    head = f"\n### {code_span(item.rel)}\n\n" + (NOT_UTF8 + "\n\n" if item.flagged else "")
+    if data and not data.endswith(b"\n"):
+        tail = b"\n" + fence + b"\n" + NO_NEWLINE.encode("ascii") + b"\n"
+    else:
+        tail = fence + b"\n"
+    return _utf8(head) + fence + language(item.rel).encode("ascii") + b"\n", data, tail
+
 
 def write_body(plan: Plan, sink: Sink, limit: int, items: Iterable[Item] | None = None) -> BodyStats:
     """Write the ``## Files`` section to ``sink``; sets skip reasons found while reading.
@@ -284,28 +307,18 @@ def write_body(plan: Plan, sink: Sink, limit: int, items: Iterable[Item] | None 
     """
     stats = BodyStats()
     sink.write(b"## Files\n")
-    for item in plan.items if items is None else items:
-        if items is not None:
-            plan.items.append(item)
-        if item.reason is not None:
-            continue
-        data = read_source(item, limit)
-        if data is None:
-            continue
-        fence = fence_for(data)
-        head = f"\n### {code_span(item.rel)}\n\n"
-        if item.flagged:
-            head += NOT_UTF8 + "\n\n"
-            stats.flagged += 1
-        sink.write(_utf8(head) + fence + language(item.rel).encode("ascii") + b"\n")
-        sink.write(data)
-        missing_newline = bool(data) and not data.endswith(b"\n")
-        sink.write(b"\n" + fence + b"\n" if missing_newline else fence + b"\n")
-        if missing_newline:
-            sink.write(NO_NEWLINE.encode("ascii") + b"\n")
-        stats.files += 1
-        stats.source_bytes += len(data)
+    for item in plan.items if items is None else _recorded(plan, items):
+        if item.reason is None and (parts := render_file(item, limit)) is not None:
+            for part in parts:
+                sink.write(part)
+            stats.add(item, len(parts[1]))
     return stats
+
+
+def _recorded(plan: Plan, items: Iterable[Item]) -> Iterator[Item]:
+    for item in items:
+        plan.items.append(item)
+        yield item
 
 
 def render_head(meta: DumpMeta, plan: Plan, stats: BodyStats) -> bytes:
@@ -387,7 +400,7 @@ class _Counter:
     def __init__(self) -> None:
         self.size = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes, /) -> int:
         self.size += len(data)
         return len(data)
 
