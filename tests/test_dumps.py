@@ -537,3 +537,24 @@ def test_a_file_name_that_is_not_utf8_is_dumped_with_an_escaped_name(repo: Path)
     [dump] = dumps_in(config.dump_dir, repo)
     files = {rel: data for rel, data, _ in parse_dump(dump.read_bytes())}
     assert files["caf\\udce9.py"] == b"x = 1\n"
+
+
+def test_a_dump_dir_that_cannot_be_created_fails_the_step_cleanly(repo: Path,
+                                                                  tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    config = config_for(repo).with_changes(dump_dir=blocker / "dumps")
+    result = run_step(config)
+    assert result.status is Status.FAILED
+    assert result.summary.startswith(f"cannot write the dump: {blocker / 'dumps'}: ")
+
+
+def test_long_skip_lists_are_summarised_in_the_result(project: Path) -> None:
+    for n in range(60):
+        (project / f"img{n:02}.png").write_bytes(b"\x89PNG")
+        (project / f"latin{n:02}.txt").write_bytes(b"caf\xe9\n")
+    result = run_step(config_for(project).with_changes(dump_engine="builtin"))
+    assert result.counts["skipped"] == 60
+    assert result.counts["not_utf8"] == 60
+    assert "... and 10 more skipped (listed in the dump)" in result.details
+    assert "... and 10 more not UTF-8 (flagged in the dump)" in result.details

@@ -139,11 +139,6 @@ class Plan:
     items: list[Item] = field(default_factory=list)
 
     @property
-    def inlined(self) -> list[Item]:
-        """Items that are (still) to be inlined."""
-        return [i for i in self.items if i.reason is None]
-
-    @property
     def skipped(self) -> list[Item]:
         """Items left out, each with its reason."""
         return [i for i in self.items if i.reason is not None]
@@ -216,8 +211,9 @@ def read_source(item: Item, limit: int) -> bytes | None:
     except UnicodeDecodeError:
         pass
     text = data.decode("utf-8", "replace")
-    junk = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f\x1b"))
-    if junk > JUNK_RATIO * len(text):
+    sample = text[:8192]  # enough to judge, and a 1 MB file is not scanned char by char
+    junk = sum(1 for ch in sample if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f\x1b"))
+    if junk > JUNK_RATIO * len(sample):
         item.reason = "binary (not decodable as text)"
         return None
     item.flagged = True
@@ -403,11 +399,6 @@ class _Counter:
     def write(self, data: bytes, /) -> int:
         self.size += len(data)
         return len(data)
-
-
-def git_commit(root: Path) -> str | None:
-    """The checked-out commit of the repository holding ``root``, or None."""
-    return _git_commit_result(_start_git(root))
 
 
 def _start_git(root: Path) -> subprocess.Popen[str] | None:

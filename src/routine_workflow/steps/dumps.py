@@ -135,7 +135,11 @@ def run_builtin(ctx: StepContext) -> StepResult:
     """Write the built-in Markdown dump and its checksum (or measure it in a dry run)."""
     from routine_workflow.codedump import build_dump, human_size
 
-    outcome = build_dump(ctx.config, dry_run=ctx.dry_run)
+    try:
+        outcome = build_dump(ctx.config, dry_run=ctx.dry_run)
+    except OSError as exc:  # reading problems are per file and skipped; this is the writing
+        where = exc.filename or ctx.config.dump_dir
+        return StepResult.failed(f"cannot write the dump: {where}: {exc.strerror or exc}")
     stats, skipped = outcome.stats, outcome.plan.skipped
     details = [f"skipped {i.rel}: {i.reason}" for i in skipped[:MAX_DETAILS]]
     if len(skipped) > MAX_DETAILS:
