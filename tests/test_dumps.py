@@ -558,3 +558,14 @@ def test_long_skip_lists_are_summarised_in_the_result(project: Path) -> None:
     assert result.counts["not_utf8"] == 60
     assert "... and 10 more skipped (listed in the dump)" in result.details
     assert "... and 10 more not UTF-8 (flagged in the dump)" in result.details
+
+
+def test_create_dump_with_a_dump_dir_that_cannot_be_created_fails(project: Path,
+                                                                  tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    config = config_for(plain_project(project), create_dump_run_cmd="true").with_changes(
+        dump_dir=blocker / "dumps")
+    result = run_step(config)
+    assert result.status is Status.FAILED
+    assert result.summary.startswith(f"cannot create {blocker / 'dumps'}: ")

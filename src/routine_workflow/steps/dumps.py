@@ -103,7 +103,10 @@ def run_external(ctx: StepContext, commands: list[tuple[str, list[str]]]) -> Ste
     if ctx.dry_run:
         return StepResult.skipped(f"dry run: would run {shown}")
     dump_dir = ctx.config.dump_dir
-    dump_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        dump_dir.mkdir(parents=True, exist_ok=True)  # create-dump's --dest must exist
+    except OSError as exc:
+        return StepResult.failed(f"cannot create {dump_dir}: {exc.strerror or exc}")
     before = _names(dump_dir)
     timeout = ctx.config.script_timeout
     for label, argv in commands:
