@@ -11,7 +11,7 @@ import click
 
 from routine_workflow import __version__, logs, output
 from routine_workflow.config import WorkflowConfig, load_config
-from routine_workflow.errors import EXIT_SIGINT, EXIT_USAGE, RoutineError
+from routine_workflow.errors import EXIT_SIGINT, EXIT_USAGE, ConfigError, RoutineError
 
 F = TypeVar("F", bound=Callable[..., Any])
 PROG = "routine-workflow"
@@ -24,8 +24,9 @@ def _split(values: Sequence[str] | None) -> list[str]:
 def config_options(func: F) -> F:
     """Every original flag of the workflow, each overriding pyproject and environment."""
     options = [
-        click.option("--project-root", type=click.Path(path_type=Path), default=None,
-                     help="Project to work on (default: the current directory)."),
+        click.option("--project-root", type=click.Path(path_type=Path), multiple=True,
+                     help="Project to work on (default: the current directory); repeat for "
+                          "several projects."),
         click.option("--log-dir", type=click.Path(path_type=Path), default=None,
                      help="Directory of the rotating log (default: per project, per user)."),
         click.option("--log-file", type=click.Path(path_type=Path), default=None,
@@ -54,6 +55,8 @@ def config_options(func: F) -> F:
                      help="gitignore-style pattern to leave alone (repeat, or comma-separate)."),
         click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
                      help="Log events as text lines or one JSON object per line."),
+        click.option("--parallel-steps", type=int, default=None, metavar="N",
+                     help="Run up to N independent command steps at once (default 1)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -63,8 +66,10 @@ def config_options(func: F) -> F:
 def _flags(params: dict[str, Any]) -> dict[str, Any]:
     names = ("project_root", "log_dir", "log_file", "lock_dir", "clean_script", "backup_script",
              "create_dump_script", "create_dump_run_cmd", "fail_on_backup", "auto_yes", "dry_run",
-             "max_workers", "workflow_timeout", "log_format")
+             "max_workers", "workflow_timeout", "log_format", "parallel_steps")
     flags = {name: params.get(name) for name in names}
+    roots: tuple[Path, ...] = params.get("project_root") or ()
+    flags["project_root"] = roots[0] if len(roots) == 1 else None
     patterns = _split(params.get("exclude_patterns"))
     flags["exclude_patterns"] = patterns or None
     return flags
@@ -89,15 +94,22 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @click.option("--steps", "only", multiple=True, metavar="NAMES",
               help="Run only these steps (comma-separated or repeated).")
 @click.option("--skip", multiple=True, metavar="NAMES", help="Leave these steps out.")
+@click.option("--resume", is_flag=True,
+              help="Rerun only the steps that failed or never ran in the last failed run.")
 @click.option("--wait", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
               help="If another run holds the lock, wait up to SECONDS for it (default: exit 75).")
+@click.option("--projects-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Run every project listed in this file (one path per line).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With several projects: how many run at once.")
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings, errors and failures.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug output, including tool output.")
 @click.version_option(__version__, "--version", prog_name=PROG)
 @click.pass_context
-def cli(ctx: click.Context, /, only: tuple[str, ...], skip: tuple[str, ...], wait: float,
-        as_json: bool, quiet: bool, verbose: bool, **params: Any) -> int:
+def cli(ctx: click.Context, /, only: tuple[str, ...], skip: tuple[str, ...], resume: bool,
+        wait: float, projects_file: Path | None, jobs: int, as_json: bool, quiet: bool,
+        verbose: bool, **params: Any) -> int:
     """Keep a Python project tidy and safe: lock, prune dumps, back up, reformat, clean, dump.
 
     \b
@@ -111,24 +123,88 @@ def cli(ctx: click.Context, /, only: tuple[str, ...], skip: tuple[str, ...], wai
     flags = _flags(params)
     ctx.meta["flags"] = {k: v for k, v in flags.items() if v is not None}
     logs.setup_console(-1 if quiet else (1 if verbose else 0), params.get("log_format") or "text")
+    roots = list(params.get("project_root") or ())
     if ctx.invoked_subcommand is not None:
+        if len(roots) > 1:
+            raise click.UsageError(f"{ctx.invoked_subcommand} works on one project at a time")
         return 0
-    from routine_workflow.commands.run import check_confirmation, planned_steps, run_workflow
+    if projects_file is not None or len(roots) > 1:
+        from routine_workflow.commands.fleet import read_projects_file
+
+        roots += read_projects_file(projects_file) if projects_file else []
+        extra = [*(["--steps", ",".join(only)] if only else []),
+                 *(["--skip", ",".join(skip)] if skip else []),
+                 *(["--resume"] if resume else []), "--wait", str(wait),
+                 *(["--quiet"] if quiet else []), *(["--verbose"] if verbose else [])]
+        return _run_fleet(ctx, roots, extra, jobs, as_json)
+    from routine_workflow.commands.run import (
+        check_confirmation,
+        planned_steps,
+        resume_plan,
+        run_workflow,
+    )
 
     config = _config(ctx)
     logs.setup_console(-1 if quiet else (1 if verbose else 0), config.log_format)
-    steps = planned_steps(config, _split(only), _split(skip))
+    selected = _split(only)
+    if resume:
+        if selected:
+            raise click.UsageError("--resume and --steps cannot be used together")
+        plan = resume_plan(config)
+        if plan is None or not plan[1]:
+            output.write_line(f"{PROG}: nothing to resume: the last run of {config.project_root} "
+                              "succeeded (or there is none)")
+            return 0
+        output.error_line(f"{PROG}: resuming run {plan[0]}: {', '.join(plan[1])}")
+        selected = plan[1]
+    steps = planned_steps(config, selected, _split(skip))
     ask = _prompt if sys.stdin is not None and sys.stdin.isatty() else None
     if not check_confirmation(config, steps, ask):
         output.error_line(f"{PROG}: nothing done")
         return 1
-    report = run_workflow(config, steps, wait)
+    show_progress = not (quiet or as_json) and config.log_format == "text"
+    report = run_workflow(config, steps, wait, show_progress)
     if as_json:
         output.write_json(report.as_dict())
     elif not quiet or report.exit_code:
         for line in _summary_lines(report):
             output.write_line(line)
     return report.exit_code
+
+
+def _run_fleet(ctx: click.Context, roots: list[Path], extra: list[str], jobs: int,
+               as_json: bool) -> int:
+    from routine_workflow.commands.fleet import child_args, fleet_exit_code, run_many
+
+    flags = dict(ctx.meta["flags"])
+    if not flags.get("dry_run") and not flags.get("auto_yes"):
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise ConfigError(f"refusing to run on {len(roots)} projects without "
+                                    "confirmation: stdin is not a terminal; pass --yes")
+        if not _prompt(f"Run the workflow on {len(roots)} projects? Files will be rewritten "
+                       "and deleted (a backup is taken first)."):
+            output.error_line(f"{PROG}: nothing done")
+            return 1
+        flags["auto_yes"] = True
+    args = child_args(flags, extra)
+
+    def done(outcome: Any) -> None:
+        for line in outcome.errors:
+            output.error_line(f"{outcome.root}: {line}")
+
+    outcomes = run_many(roots, args, jobs, on_done=done)
+    if as_json:
+        output.write_json([{"project_root": o.root, "exit_code": o.exit_code, "report": o.report}
+                           for o in outcomes])
+    else:
+        rows = [[o.root, str(o.exit_code), (o.report or {}).get("status", "error"),
+                 ", ".join(s["name"] for s in (o.report or {}).get("steps", [])
+                           if s["status"] == "failed") or "-"] for o in outcomes]
+        for line in output.table(rows, ["project", "exit", "status", "failed steps"]):
+            output.write_line(line)
+        ok = sum(o.exit_code == 0 for o in outcomes)
+        output.write_line(f"{PROG}: {len(outcomes)} projects: {ok} ok, {len(outcomes) - ok} not ok")
+    return fleet_exit_code(outcomes)
 
 
 def _prompt(question: str) -> bool:
@@ -154,12 +230,18 @@ def _summary_lines(report: Any) -> list[str]:
 @cli.command("steps")
 @project_root_option
 @json_option
+@click.option("--graph", type=click.Choice(["dot", "json", "mermaid"]), default=None,
+              help="Print the step graph for Graphviz, scripts or Mermaid.")
 @click.pass_context
-def steps_cmd(ctx: click.Context, project_root: Path | None, as_json: bool) -> int:
+def steps_cmd(ctx: click.Context, project_root: Path | None, as_json: bool, graph: str | None) -> int:
     """List the steps in run order with their dependencies."""
     from routine_workflow.commands.run import planned_steps
+    from routine_workflow.graph import render
 
     steps = planned_steps(_config(ctx, project_root=project_root))
+    if graph:
+        output.write_line(render(steps, graph))
+        return 0
     if as_json:
         output.write_json([{"name": s.name, "depends_on": list(s.depends_on),
                             "critical": s.critical, "description": s.description} for s in steps])

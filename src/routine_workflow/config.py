@@ -114,6 +114,12 @@ FIELDS: tuple[Field, ...] = (
           choices=("auto", "builtin", "create-dump")),
     Field("log_format", "choice", "Console and file event format.", "text", "--log-format",
           choices=("text", "json")),
+    Field("parallel_steps", "int", "How many independent command steps may run at once.", 1,
+          "--parallel-steps", minimum=1),
+    Field("on_success", "opt_str", "Command run after a successful run.", None),
+    Field("on_failure", "opt_str", "Command run after a failed, interrupted or timed-out run.",
+          None),
+    Field("notify_url", "opt_str", "URL that receives the JSON run report (HTTP POST).", None),
 )
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
@@ -151,6 +157,10 @@ class WorkflowConfig:
     reformat_engine: str
     dump_engine: str
     log_format: str
+    parallel_steps: int
+    on_success: str | None
+    on_failure: str | None
+    notify_url: str | None
     #: field name -> where its value came from ("default", "pyproject.toml", "env X", "flag --x")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: raw ``[tool.routine-workflow.steps]`` tables, for user-defined steps

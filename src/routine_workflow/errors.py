@@ -50,3 +50,10 @@ class Interrupted(BaseException):
         super().__init__(reason)
         self.reason = reason
         self.exit_code = exit_code
+
+
+class StepTimeout(BaseException):
+    """Raised in the main thread when one step's own ``timeout`` runs out.
+
+    The runner marks that step failed and goes on with the rest of the run.
+    """

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS runs (
     exit_code INTEGER,
     dry_run INTEGER NOT NULL,
     argv TEXT NOT NULL,
-    reason TEXT
+    reason TEXT,
+    plan TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS runs_by_project ON runs (project_root, started);
 CREATE TABLE IF NOT EXISTS steps (
@@ -57,8 +58,15 @@ class History:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"history database {self.path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        # Databases written before runs recorded their plan (for --resume) lack the column.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "plan" not in columns:
+            self._db.execute("ALTER TABLE runs ADD COLUMN plan TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         """Close the connection."""
@@ -73,13 +81,14 @@ class History:
         except sqlite3.Error as exc:
             raise HistoryError(f"history database {self.path}: {exc}") from None
 
-    def start_run(self, run_id: str, root: Path, started: str, dry_run: bool, argv: list[str]) -> None:
-        """Insert the row of a run that has just taken the lock."""
+    def start_run(self, run_id: str, root: Path, started: str, dry_run: bool, argv: list[str],
+                  plan: list[str]) -> None:
+        """Insert the row of a run that has just taken the lock, with the steps it plans."""
         with self._write() as db:
             db.execute(
-                "INSERT INTO runs (run_id, project_root, started, status, dry_run, argv)"
-                " VALUES (?, ?, ?, 'running', ?, ?)",
-                (run_id, str(root), started, int(dry_run), json.dumps(argv)),
+                "INSERT INTO runs (run_id, project_root, started, status, dry_run, argv, plan)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                (run_id, str(root), started, int(dry_run), json.dumps(argv), json.dumps(plan)),
             )
 
     def record_step(self, run_id: str, position: int, step: dict[str, Any]) -> None:
@@ -101,6 +110,38 @@ class History:
                 (finished, duration, status, exit_code, reason, run_id),
             )
 
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise HistoryError(f"history database {self.path}: {exc}") from None
+
+    def last_success(self, root: Path, step: str) -> str | None:
+        """When ``step`` last succeeded (ok or changed) in a real run of this project."""
+        rows = self._query(
+            "SELECT runs.started FROM steps JOIN runs USING (run_id) WHERE runs.project_root = ?"
+            " AND runs.dry_run = 0 AND steps.name = ? AND steps.status IN ('ok', 'changed')"
+            " ORDER BY runs.started DESC LIMIT 1",
+            (str(root), step),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def resumable(self, root: Path) -> tuple[str, list[str]] | None:
+        """The last real run of this project if it did not succeed: its id and the steps
+        that failed or never ran, in planned order. None if it succeeded."""
+        rows = self._query(
+            "SELECT run_id, status, plan FROM runs WHERE project_root = ? AND dry_run = 0"
+            " ORDER BY started DESC, rowid DESC LIMIT 1",
+            (str(root),),
+        )
+        if not rows or rows[0]["status"] == "ok":
+            return None
+        row = rows[0]
+        done = {r[0] for r in self._query(
+            "SELECT name FROM steps WHERE run_id = ? AND status IN ('ok', 'changed')",
+            (row["run_id"],))}
+        return row["run_id"], [name for name in json.loads(row["plan"]) if name not in done]
+
     def recent(self, root: Path | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """The newest runs (of one project, or all), each with its steps."""
         query = "SELECT * FROM runs"
@@ -115,6 +156,7 @@ class History:
             for run in runs:
                 run["argv"] = json.loads(run["argv"])
                 run["dry_run"] = bool(run["dry_run"])
+                run["plan"] = json.loads(run["plan"])
                 run["steps"] = [
                     {**dict(row), "counts": json.loads(row["counts"])}
                     for row in self._db.execute(

@@ -11,6 +11,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from types import FrameType
@@ -24,8 +25,11 @@ from routine_workflow.errors import (
     EXIT_TIMEOUT,
     ConfigError,
     Interrupted,
+    StepTimeout,
 )
+from routine_workflow.procs import terminate_children
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
+from routine_workflow.steps.command import CommandStep
 
 
 def order_steps(steps: Sequence[Step]) -> list[Step]:
@@ -87,6 +91,7 @@ class StepRecord:
     duration: float
     details: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    allowed_failure: bool = False
 
 
 @dataclass
@@ -118,21 +123,30 @@ def utc_now() -> str:
 
 
 class SignalGuard:
-    """Turns SIGINT, SIGTERM and the workflow timeout into ``Interrupted`` in the main thread.
+    """Turns SIGINT, SIGTERM and the timeouts into exceptions in the main thread.
 
-    Only the first one raises: once the run is stopping, later signals are
-    ignored so the clean-up (killing workers, releasing the lock, recording
-    the run) cannot itself be interrupted halfway.
+    The workflow timeout, SIGINT and SIGTERM raise ``Interrupted``; only the first
+    one raises: once the run is stopping, later signals are ignored so the
+    clean-up (killing workers, releasing the lock, recording the run) cannot
+    itself be interrupted halfway. A step's own timeout raises ``StepTimeout``.
     """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.stopping = False
+        self.deadline: float | None = None
+        self.step_deadline: float | None = None
 
     def handler(self, signum: int, _frame: FrameType | None) -> None:
-        """Raise ``Interrupted`` with the exit code that belongs to the signal."""
+        """Raise the exception that belongs to the signal."""
         if self.stopping:
             return
+        now = time.monotonic()
+        if signum == signal.SIGALRM and (self.deadline is None or now < self.deadline - 0.001):
+            if self.step_deadline is not None:
+                self.step_deadline = None
+                raise StepTimeout()
+            return  # a stray alarm: nothing of ours is due
         self.stopping = True
         if signum == signal.SIGALRM:
             raise Interrupted(f"workflow timeout of {self.timeout:g}s reached", EXIT_TIMEOUT)
@@ -143,7 +157,30 @@ class SignalGuard:
     def arm(self) -> None:
         """Start the workflow timeout (after the lock is taken: waiting is not working)."""
         if self.timeout > 0:
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
+            self.deadline = time.monotonic() + self.timeout
+        self._set_timer()
+
+    def _set_timer(self) -> None:
+        due = [d for d in (self.deadline, self.step_deadline) if d is not None]
+        if due:
+            signal.setitimer(signal.ITIMER_REAL, max(0.001, min(due) - time.monotonic()))
+        else:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    @contextlib.contextmanager
+    def step_timeout(self, seconds: float) -> Iterator[None]:
+        """Limit one in-process step to ``seconds`` (0: no limit of its own)."""
+        if seconds <= 0:
+            yield
+            return
+        self.step_deadline = time.monotonic() + seconds
+        self._set_timer()
+        try:
+            yield
+        finally:
+            self.step_deadline = None
+            if not self.stopping:
+                self._set_timer()
 
     def disarm(self) -> None:
         """Stop raising: from here on the run is cleaning up."""
@@ -170,58 +207,143 @@ def interruptible(timeout: float) -> Iterator[SignalGuard]:
 StepHook = Callable[[int, StepRecord], None]
 
 
+def runs_in_thread(step: Step) -> bool:
+    """Command steps only wait on a child process, so they may run beside other steps."""
+    return isinstance(step, CommandStep)
+
+
+@dataclass
+class _Run:
+    """The bookkeeping of one run_steps call."""
+
+    ctx: StepContext
+    report: RunReport
+    on_step: StepHook | None
+    guard: SignalGuard | None
+    names: set[str]
+    outcome: dict[str, bool] = field(default_factory=dict)  # name -> may dependents run
+    stop_reason: str = ""
+
+    def blocked_by(self, step: Step) -> list[str]:
+        return [d for d in step.depends_on if d in self.names and self.outcome.get(d) is False]
+
+    def ready(self, step: Step) -> bool:
+        return all(d in self.outcome for d in step.depends_on if d in self.names)
+
+    def finish(self, step: Step, record: StepRecord) -> None:
+        """Record a step that ran; its dependents may run unless it failed (and may not)."""
+        record.allowed_failure = record.status == Status.FAILED.value and bool(
+            getattr(step, "allow_failure", False))
+        failed = record.status == Status.FAILED.value and not record.allowed_failure
+        self.outcome[step.name] = not failed
+        if failed and step.critical:
+            self.stop_reason = f"skipped: run stopped because {step.name} failed"
+        _finish(self.report, record, self.on_step, self.ctx.logger)
+
+    def skip(self, step: Step, why: str) -> None:
+        """Record a step that cannot run because something before it failed."""
+        self.outcome[step.name] = False
+        _finish(self.report, StepRecord(step.name, Status.SKIPPED.value, why, 0.0),
+                self.on_step, self.ctx.logger)
+
+
 def run_steps(
     steps: Sequence[Step],
     ctx: StepContext,
     report: RunReport,
     on_step: StepHook | None = None,
+    *,
+    parallel: int = 1,
+    guard: SignalGuard | None = None,
 ) -> RunReport:
     """Run ``steps`` (already ordered) and fill ``report``.
 
     A failed step marks its dependents skipped; independent steps still run. A
-    failed *critical* step skips everything after it. ``Interrupted`` marks the
-    running step failed and the rest skipped, then propagates.
+    failed *critical* step skips everything after it. With ``parallel`` > 1,
+    up to that many ready command steps run at once beside the in-process
+    steps, which always run one at a time in the main thread (where signals
+    and timeouts arrive). ``Interrupted`` marks the running steps failed and
+    the rest skipped, then propagates.
     """
-    log = ctx.logger
-    failed: set[str] = set()
-    stop_reason = ""
-    start = time.monotonic()
+    run = _Run(ctx, report, on_step, guard, {s.name for s in steps})
     pending = list(steps)
-    step: Step | None = None
+    running: dict[Future[StepResult], Step] = {}
+    current: Step | None = None
+    start = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step") if parallel > 1 else None
     try:
-        while pending:
-            step = pending.pop(0)
-            blocked = [d for d in step.depends_on if d in failed]
-            if stop_reason or blocked:
-                why = stop_reason or f"skipped: {', '.join(blocked)} failed"
-                failed.add(step.name)
-                _finish(report, StepRecord(step.name, Status.SKIPPED.value, why, 0.0), on_step, log)
-                continue
-            result = _run_one(step, ctx)
-            _finish(report, _record(step, result), on_step, log)
-            if result.status is Status.FAILED:
-                failed.add(step.name)
-                if step.critical:
-                    stop_reason = f"skipped: run stopped because {step.name} failed"
+        while pending or running:
+            current = _next_inline(run, pending, running, pool, parallel)
+            if current is not None:
+                # Reaping every child is only safe when no command step runs beside it.
+                result = _run_one(current, ctx, guard, reap=not running)
+                run.finish(current, _record(current, result))
+                current = None
+            elif running:
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    step = running.pop(future)
+                    run.finish(step, _record(step, future.result()))
+            elif pending:  # pragma: no cover (order_steps guarantees progress)
+                raise AssertionError("no step can start")
     except Interrupted as exc:
-        if step is not None and step.name not in {r.name for r in report.steps}:
-            _finish(report, StepRecord(step.name, Status.FAILED.value, exc.reason, 0.0), on_step, log)
+        for step in [s for s in (current, *running.values()) if s is not None]:
+            if step.name not in {r.name for r in report.steps}:
+                _finish(report, StepRecord(step.name, Status.FAILED.value, exc.reason, 0.0), on_step, ctx.logger)
         for rest in pending:
-            _finish(report, StepRecord(rest.name, Status.SKIPPED.value, "not started: " + exc.reason, 0.0), on_step, log)
+            _finish(report, StepRecord(rest.name, Status.SKIPPED.value, "not started: " + exc.reason, 0.0), on_step, ctx.logger)
         report.duration = time.monotonic() - start
         raise
+    finally:
+        if pool is not None:
+            # Command steps' processes are killed by the caller (terminate_children);
+            # their threads then return at once, so not waiting here loses nothing.
+            pool.shutdown(wait=False, cancel_futures=True)
+    order = {s.name: i for i, s in enumerate(steps)}
+    report.steps.sort(key=lambda r: order.get(r.name, len(order)))
     report.duration = time.monotonic() - start
-    report.exit_code = EXIT_FAILED if any(r.status == Status.FAILED.value for r in report.steps) else EXIT_OK
-    report.status = "failed" if report.exit_code else "ok"
+    failed = any(r.status == Status.FAILED.value and not r.allowed_failure for r in report.steps)
+    report.exit_code = EXIT_FAILED if failed else EXIT_OK
+    report.status = "failed" if failed else "ok"
     return report
 
 
-def _run_one(step: Step, ctx: StepContext) -> StepResult:
+def _next_inline(run: _Run, pending: list[Step], running: dict[Future[StepResult], Step],
+                 pool: ThreadPoolExecutor | None, parallel: int) -> Step | None:
+    """Skip what cannot run, start ready command steps, and return an in-process step to run now."""
+    for step in list(pending):
+        blocked = run.blocked_by(step)
+        if run.stop_reason or blocked:
+            pending.remove(step)
+            run.skip(step, run.stop_reason or f"skipped: {', '.join(blocked)} failed")
+            continue
+        if not run.ready(step):
+            continue
+        if pool is not None and runs_in_thread(step):
+            if len(running) < parallel:
+                pending.remove(step)
+                running[pool.submit(_run_one, step, run.ctx, None, False)] = step
+            continue
+        pending.remove(step)
+        return step
+    return None
+
+
+def _run_one(step: Step, ctx: StepContext, guard: SignalGuard | None, reap: bool) -> StepResult:
     log = ctx.logger
     log.debug("started", extra={"event": "step_start", "step": step.name})
     began = time.monotonic()
+    timeout = float(getattr(step, "timeout", 0) or 0) if not runs_in_thread(step) else 0.0
     try:
-        result = step.run(ctx)
+        if guard is not None:
+            with guard.step_timeout(timeout):
+                result = step.run(ctx)
+        else:
+            result = step.run(ctx)
+    except StepTimeout:
+        if reap:  # worker processes the timed-out step left behind
+            terminate_children()
+        result = StepResult.failed(f"timed out after {timeout:g}s")
     except Exception as exc:  # a step's bug must not take the lock and history down with it
         log.exception("crashed", extra={"event": "step_crash", "step": step.name})
         result = StepResult.failed(f"internal error: {type(exc).__name__}: {exc}")
@@ -243,10 +365,12 @@ def _record(step: Step, result: StepResult) -> StepRecord:
 def _finish(report: RunReport, record: StepRecord, on_step: StepHook | None, log: logging.Logger) -> None:
     report.steps.append(record)
     level = logging.WARNING if record.status == Status.FAILED.value else logging.INFO
+    allowed = " (failure allowed)" if record.allowed_failure else ""
     log.log(
         level,
-        "%s%s",
+        "%s%s%s",
         record.status,
+        allowed,
         f" - {record.summary}" if record.summary else "",
         extra={"event": "step_end", "step": record.name, "status": record.status,
                "duration": record.duration},

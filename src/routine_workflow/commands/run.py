@@ -12,8 +12,10 @@ from routine_workflow import logs
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_TIMEOUT, ConfigError, Interrupted
 from routine_workflow.history import History, HistoryError
+from routine_workflow.hooks import run_hooks
 from routine_workflow.lock import ProjectLock
 from routine_workflow.procs import terminate_children
+from routine_workflow.progress import progress_for
 from routine_workflow.runner import (
     RunReport,
     StepRecord,
@@ -23,7 +25,8 @@ from routine_workflow.runner import (
     select_steps,
     utc_now,
 )
-from routine_workflow.steps import Step, StepContext, builtin_steps
+from routine_workflow.stepconfig import all_steps
+from routine_workflow.steps import Step, StepContext
 
 
 def new_run_id() -> str:
@@ -33,7 +36,18 @@ def new_run_id() -> str:
 
 def planned_steps(config: WorkflowConfig, only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[Step]:
     """The steps this run would execute, in order (validates names and dependencies)."""
-    return select_steps(order_steps(builtin_steps(config)), only, skip)
+    return select_steps(order_steps(all_steps(config, only)), only, skip)
+
+
+def resume_plan(config: WorkflowConfig) -> tuple[str, list[str]] | None:
+    """``--resume``: the last failed or interrupted run and the steps it still owes."""
+    if not config.history_db.exists():
+        return None
+    history = History(config.history_db)
+    try:
+        return history.resumable(config.project_root)
+    finally:
+        history.close()
 
 
 def check_confirmation(
@@ -56,7 +70,8 @@ def check_confirmation(
                "(a backup is taken first).")
 
 
-def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.0) -> RunReport:
+def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.0,
+                 show_progress: bool = False) -> RunReport:
     """Take the project lock and run ``steps``; always release the lock and record the run.
 
     Raises LockBusy when another live run holds the lock.
@@ -77,9 +92,11 @@ def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.
                                extra={"event": "lock_recovered"})
             logger.info("run %s started on %s%s", run_id, config.project_root,
                         " (dry run)" if config.dry_run else "", extra={"event": "run_start"})
-            history = _open_history(config, report, logger)
-            ctx = StepContext(config, logger, run_id)
-            run_steps(steps, ctx, report, on_step=_step_recorder(history, run_id, logger))
+            history = _open_history(config, report, [s.name for s in steps], logger)
+            ctx = StepContext(config, logger, run_id, last_success=_last_success(history, config),
+                              progress=progress_for(show_progress))
+            run_steps(steps, ctx, report, on_step=_step_recorder(history, run_id, logger),
+                      parallel=config.parallel_steps, guard=guard)
         except Interrupted as exc:
             report.exit_code = exc.exit_code
             report.status = "timeout" if exc.exit_code == EXIT_TIMEOUT else "interrupted"
@@ -95,14 +112,30 @@ def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.
             _close_history(history, report, logger)
     logger.info("run %s finished: %s (exit %d)", run_id, report.status, report.exit_code,
                 extra={"event": "run_end", "exit_code": report.exit_code})
+    if not config.dry_run:
+        run_hooks(config, report.as_dict(), logger)
     return report
 
 
-def _open_history(config: WorkflowConfig, report: RunReport, logger: logging.Logger) -> History | None:
+def _last_success(history: History | None, config: WorkflowConfig) -> Callable[[str], str | None]:
+    def last_success(step: str) -> str | None:
+        if history is None:
+            return None
+        try:
+            return history.last_success(config.project_root, step)
+        except Exception:  # a broken history means "unknown": the step runs
+            return None
+
+    return last_success
+
+
+def _open_history(config: WorkflowConfig, report: RunReport, plan: list[str],
+                  logger: logging.Logger) -> History | None:
     # The history is a record, not a safety net: a broken database is reported, never fatal.
     try:
         history = History(config.history_db)
-        history.start_run(report.run_id, config.project_root, report.started, config.dry_run, sys.argv)
+        history.start_run(report.run_id, config.project_root, report.started, config.dry_run,
+                          sys.argv, plan)
     except HistoryError as exc:
         logger.warning("%s; this run will not be recorded", exc)
         return None

@@ -1,0 +1,108 @@
+"""User-defined command steps: ``[tool.routine-workflow.steps.<name>]`` with a ``run`` command.
+
+Each attempt runs in its own process group (killed whole on timeout), with
+retries and exponential backoff; ``when`` conditions skip the step when it has
+nothing to do.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pathspec
+
+from routine_workflow.procs import run_command
+from routine_workflow.steps.base import Status, StepContext, StepResult
+
+
+@dataclass(frozen=True)
+class When:
+    """Run only if files matching ``changed`` changed since the step last succeeded,
+    and/or only if the environment variable ``env`` is set (non-empty)."""
+
+    changed: tuple[str, ...] = ()
+    env: str | None = None
+
+
+@dataclass
+class CommandStep:
+    """A step that runs a command from the project (or a ``cwd`` inside it)."""
+
+    name: str
+    argv: tuple[str, ...]
+    shell: bool = False
+    depends_on: tuple[str, ...] = ()
+    cwd: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float = 0.0
+    retries: int = 0
+    retry_delay: float = 1.0
+    allow_failure: bool = False
+    when: When = field(default_factory=When)
+    critical: bool = False
+
+    @property
+    def description(self) -> str:
+        """The command, as the user wrote it."""
+        return "run: " + (self.argv[0] if self.shell else shlex.join(self.argv))
+
+    def run(self, ctx: StepContext) -> StepResult:
+        """Run the command, retrying failures; a dry run only says what it would run."""
+        reason = self.skip_reason(ctx)
+        if reason:
+            return StepResult.skipped(reason)
+        argv = ["/bin/sh", "-c", self.argv[0]] if self.shell else list(self.argv)
+        if ctx.dry_run:
+            return StepResult.skipped(f"dry run: would {self.description}")
+        cwd = self.cwd or ctx.root
+        env = {**os.environ, **self.env}
+        attempts: list[str] = []
+        for attempt in range(1, self.retries + 2):
+            ctx.logger.info("attempt %d of %d", attempt, self.retries + 1,
+                            extra={"event": "step_attempt", "step": self.name, "attempt": attempt})
+            outcome = run_command(argv, cwd, self.timeout, ctx.logger, env=env)
+            if outcome.timed_out:
+                attempts.append(f"attempt {attempt}: timed out after {self.timeout:g}s")
+            elif outcome.returncode != 0:
+                tail = outcome.tail(3)
+                attempts.append(f"attempt {attempt}: exit {outcome.returncode}" + (f": {tail}" if tail else ""))
+            else:
+                summary = "succeeded" + (f" on attempt {attempt}" if attempt > 1 else "")
+                return StepResult(Status.OK, summary, attempts, {"attempts": attempt})
+            ctx.logger.warning("%s", attempts[-1], extra={"event": "step_attempt_failed",
+                                                          "step": self.name, "attempt": attempt})
+            if attempt <= self.retries:
+                time.sleep(self.retry_delay * 2 ** (attempt - 1))
+        result = StepResult.failed(attempts[-1], attempts)
+        result.counts["attempts"] = len(attempts)
+        return result
+
+    def skip_reason(self, ctx: StepContext) -> str:
+        """Why ``when`` says not to run now, or "" to run."""
+        if self.when.env is not None and not os.environ.get(self.when.env):
+            return f"skipped: ${self.when.env} is not set"
+        if self.when.changed:
+            since = ctx.last_success(self.name)
+            if since is not None and not _changed_since(ctx, self.when.changed, since):
+                return f"skipped: nothing matching {', '.join(self.when.changed)} changed since {since}"
+        return ""
+
+
+def _changed_since(ctx: StepContext, patterns: tuple[str, ...], since: str) -> bool:
+    from routine_workflow.discovery import Discovery
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    cutoff = datetime.fromisoformat(since).timestamp()
+    for entry in Discovery(ctx.config).files():
+        if spec.match_file(entry.rel):
+            try:
+                if entry.path.stat().st_mtime >= cutoff:
+                    return True
+            except OSError:
+                continue
+    return False
