@@ -569,3 +569,26 @@ def test_create_dump_with_a_dump_dir_that_cannot_be_created_fails(project: Path,
     result = run_step(config)
     assert result.status is Status.FAILED
     assert result.summary.startswith(f"cannot create {blocker / 'dumps'}: ")
+
+
+def test_a_timeout_mid_dump_leaves_a_whole_dump_or_none(project: Path, tmp_path: Path) -> None:
+    # Enough files that the dump takes a while; whether the timeout lands before, during or
+    # after the write, the dump dir must hold only complete dumps with matching checksums.
+    for n in range(40):
+        sub = project / f"pkg{n:02}"
+        sub.mkdir()
+        for m in range(50):
+            (sub / f"mod{m:02}.py").write_text(f"# {n} {m}\n" + "x = 1\n" * 1500)
+    for timeout in ("0.1", "0.2", "0.4", "30"):
+        dump_dir = tmp_path / f"dumps-{timeout}"
+        proc = run_cli(["--steps", "dumps", "--yes", "--workflow-timeout", timeout], project,
+                       env={"ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)})
+        assert proc.returncode in (0, 124), proc.stdout + proc.stderr
+        leftovers = [p.name for p in dump_dir.iterdir()] if dump_dir.exists() else []
+        dumps = dumps_in(dump_dir, project)
+        assert sorted(leftovers) == sorted([d.name for d in dumps]
+                                           + [dumpnames.sidecar(d).name for d in dumps])
+        for dump in dumps:
+            digest = hashlib.sha256(dump.read_bytes()).hexdigest()
+            assert dumpnames.sidecar(dump).read_text() == f"{digest}  {dump.name}\n"
+        assert (proc.returncode == 0) == (len(dumps) == 1)

@@ -462,15 +462,17 @@ def _write_dump(
     config.dump_dir.mkdir(parents=True, exist_ok=True)
     path = free_dump_path(config, created)
     fsutil.ensure_inside(path, config.own_dirs())
-    with _Spool(config.dump_dir) as body:
-        stats = write_body(plan, body, limit, plan_items(config))
-        meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
-        head = render_head(meta, plan, stats)
-        digest, size = _write_hashed(path, head, body.chunks_out())
     try:
+        with _Spool(config.dump_dir) as body:
+            stats = write_body(plan, body, limit, plan_items(config))
+            meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
+            head = render_head(meta, plan, stats)
+            digest, size = _write_hashed(path, head, body.chunks_out())
         fsutil.atomic_write(dumpnames.sidecar(path), f"{digest}  {path.name}\n".encode())
     except BaseException:
-        # A dump is only complete with its checksum; never leave one without the other.
+        # A dump is only complete with its checksum: whatever stopped us (an error, the
+        # run's timeout, a signal), never leave one without the other. The name was free
+        # when we chose it and the project lock is ours, so the file can only be ours.
         with contextlib.suppress(OSError):
             path.unlink()
         raise
