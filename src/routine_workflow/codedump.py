@@ -471,10 +471,11 @@ def _write_dump(
         fsutil.atomic_write(dumpnames.sidecar(path), f"{digest}  {path.name}\n".encode())
     except BaseException:
         # A dump is only complete with its checksum: whatever stopped us (an error, the
-        # run's timeout, a signal), never leave one without the other. The name was free
-        # when we chose it and the project lock is ours, so the file can only be ours.
-        with contextlib.suppress(OSError):
-            path.unlink()
+        # run's timeout, a signal, even after the sidecar's rename), leave both or neither.
+        # Both names were free when we chose them and the project lock is ours.
+        for written in (dumpnames.sidecar(path), path):
+            with contextlib.suppress(OSError):
+                written.unlink()
         raise
     return DumpOutcome(path, size, plan, stats, digest)
 
