@@ -78,6 +78,13 @@ class Discovery:
             return True
         if name in CACHE_DIRS:
             return not self.keep_caches
+        return self.protected_dir(path)
+
+    def protected_dir(self, path: Path) -> bool:
+        """A virtualenv (``pyvenv.cfg`` inside) or one of the tool's own dirs, whatever its name.
+
+        ``path`` is one found by walking from the root (symlinks not followed).
+        """
         if os.path.isfile(os.path.join(path, "pyvenv.cfg")):
             return True
         return (path if self._canonical_root else path.resolve()) in self._own
