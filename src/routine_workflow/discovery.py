@@ -61,6 +61,9 @@ class Discovery:
         self.use_gitignore = use_gitignore
         self._patterns = pathspec.GitIgnoreSpec.from_lines([*config.exclude_patterns, *extra_excludes])
         self._own = {p.resolve() for p in config.own_dirs()}
+        # Walked paths are the root joined with names, symlinks never followed: when the
+        # root is canonical they are too, and resolving each directory (slow) is not needed.
+        self._canonical_root = self.root == self.root.resolve()
         self._specs: dict[str, pathspec.GitIgnoreSpec] = {}
         if use_gitignore:
             self._load_ignore("", self.root / ".git" / "info" / "exclude")
@@ -75,12 +78,21 @@ class Discovery:
             return True
         if name in CACHE_DIRS:
             return not self.keep_caches
-        return (path / "pyvenv.cfg").is_file() or path.resolve() in self._own
+        return self.protected_dir(path)
+
+    def protected_dir(self, path: Path) -> bool:
+        """A virtualenv (``pyvenv.cfg`` inside) or one of the tool's own dirs, whatever its name.
+
+        ``path`` is one found by walking from the root (symlinks not followed).
+        """
+        if os.path.isfile(os.path.join(path, "pyvenv.cfg")):
+            return True
+        return (path if self._canonical_root else path.resolve()) in self._own
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         """True if gitignore rules or ``exclude_patterns`` leave ``rel`` out."""
         probe = rel + "/" if is_dir else rel
-        if self._patterns.match_file(probe):
+        if self._patterns.patterns and self._patterns.match_file(probe):
             return True
         if rel == ".git" or rel.startswith(".git/"):
             return False  # git never applies .gitignore to its own directory (e.g. "logs/")
@@ -106,34 +118,46 @@ class Discovery:
 
     def walk(self) -> Iterator[Entry]:
         """Every included entry, depth-first, sorted by name, directories before their content."""
-        yield from self._walk_dir(self.root, "")
+        # An explicit stack of per-directory scans rather than recursive generators, so each
+        # entry is yielded once instead of being passed up through every level above it.
+        stack = [self._scan(self.root, "")]
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                continue
+            yield entry
+            if entry.kind == "dir":
+                stack.append(self._scan(entry.path, entry.rel))
 
-    def _walk_dir(self, directory: Path, rel_dir: str) -> Iterator[Entry]:
-        if self.use_gitignore and (directory / ".gitignore").is_file():
-            self._load_ignore(rel_dir, directory / ".gitignore")
+    def _scan(self, directory: Path, rel_dir: str) -> Iterator[Entry]:
+        """The included entries directly inside ``directory``, sorted by name."""
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
             return
+        # Look for .gitignore in the listing we already have rather than with a stat per directory.
+        if self.use_gitignore and any(e.name == ".gitignore" and e.is_file() for e in entries):
+            self._load_ignore(rel_dir, directory / ".gitignore")
+        prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            rel = prefix + entry.name
+            path = directory / entry.name  # cheaper than Path(entry.path): one part to parse
             try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
+                # is_symlink/is_dir come from the directory listing (d_type): no stat call.
+                if entry.is_symlink():
+                    if not self.ignored(rel, is_dir=False):
+                        yield Entry(path, rel, "symlink", 0)
+                elif entry.is_dir(follow_symlinks=False):
+                    if not (self.excluded_name(entry.name, path) or self.ignored(rel, is_dir=True)):
+                        yield Entry(path, rel, "dir", 0)
+                elif not self.ignored(rel, is_dir=False):
+                    info = entry.stat(follow_symlinks=False)
+                    kind = "file" if stat.S_ISREG(info.st_mode) else "other"
+                    yield Entry(path, rel, kind, info.st_size)
+            except OSError:  # vanished or unreadable since the listing
                 continue
-            path = Path(entry.path)
-            if stat.S_ISLNK(info.st_mode):
-                if not self.ignored(rel, is_dir=False):
-                    yield Entry(path, rel, "symlink", 0)
-            elif stat.S_ISDIR(info.st_mode):
-                if self.excluded_name(entry.name, path) or self.ignored(rel, is_dir=True):
-                    continue
-                yield Entry(path, rel, "dir", 0)
-                yield from self._walk_dir(path, rel)
-            elif not self.ignored(rel, is_dir=False):
-                kind = "file" if stat.S_ISREG(info.st_mode) else "other"
-                yield Entry(path, rel, kind, info.st_size)
 
     def files(self, suffixes: Iterable[str] | None = None) -> list[Entry]:
         """Regular files (not symlinks), optionally only those with one of ``suffixes``."""
