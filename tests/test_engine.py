@@ -261,7 +261,8 @@ def test_broken_plugin_is_a_config_error(project: Path, tmp_path: Path) -> None:
     env = _plugin_env(tmp_path)
     ep = tmp_path / "site" / "rw_plugin_example-0.1.0.dist-info" / "entry_points.txt"
     ep.write_text("[routine_workflow.steps]\nbroken = no_such_module:Step\n")
-    result = run_cli(["--dry-run"], project, env=env)
+    assert run_cli(["--dry-run"], project, env=env).returncode == 0  # not asked for: not loaded
+    result = run_cli(["--dry-run", "--steps", "broken"], project, env=env)
     assert result.returncode == 2
     assert "plugin step 'broken'" in result.stderr and "No module named" in result.stderr
 
