@@ -87,6 +87,7 @@ def test_a_change_triggers_exactly_one_run_and_excluded_paths_none(watched: Path
         watcher.expect("watching")
         (watched / "a.py").write_text("x = 1\n")
         watcher.expect(r"run \S+ finished")
+        watcher.expect("watching for changes again")
         for excluded in (".venv/lib/site.py", "generated/out.py", "pkg/vendor/lib.py", "debug.log",
                          "pkg/src/.mod.py.swp", "pkg/src/__pycache__/mod.cpython-311.pyc"):
             (watched / excluded).parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,7 @@ def test_each_run_takes_the_lock(project: Path) -> None:
         watcher.expect("watching")
         (project / "a.py").write_text("x = 1\n")
         watcher.expect("not processed")
+        watcher.expect("watching for changes again")
         lock.release()
         (project / "b.py").write_text("y = 1\n")
         assert watcher.finish() == 0

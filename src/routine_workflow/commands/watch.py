@@ -138,7 +138,7 @@ def watch(
             logger.info("changed: %s", _describe(fresh, config.project_root),
                         extra={"event": "watch_change", "paths": len(fresh)})
             report = _run_once(config, steps, wait, logger)
-            since = time.time_ns()
+            since = time.time_ns()  # anything modified up to now belongs to this run
             runs += 1
             if report is not None:
                 code = report.exit_code
@@ -147,6 +147,7 @@ def watch(
                     return code
             if max_runs is not None and runs >= max_runs:
                 return code
+            logger.info("watching for changes again", extra={"event": "watch_ready"})
     except KeyboardInterrupt:
         logger.info("stopped watching %s", config.project_root, extra={"event": "watch_stop"})
         return stop.code
@@ -161,7 +162,7 @@ def _run_once(config: WorkflowConfig, steps: Sequence[Step], wait: float, logger
     try:
         return run_workflow(config, steps, wait)
     except LockBusy as exc:
-        logger.warning("%s; these changes were not processed", exc, extra={"event": "watch_busy"})
+        logger.warning("%s; changes so far were not processed", exc, extra={"event": "watch_busy"})
         return None
 
 
