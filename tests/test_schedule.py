@@ -76,6 +76,23 @@ def test_reinstall_replaces_in_place_and_remove_restores_every_byte(project: Pat
     assert crontab.read_bytes() == USER_CRONTAB
 
 
+def test_concurrent_installs_keep_every_line(tmp_path: Path) -> None:
+    crontab = tmp_path / "crontab"
+    crontab.write_bytes(b"# mine\n")
+    roots = [tmp_path / f"p{i}" for i in range(6)]
+    procs = []
+    for root in roots:
+        root.mkdir()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "routine_workflow", "schedule", "install", "--cron", "@daily",
+             "--crontab-file", str(crontab)], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    assert [p.wait(120) for p in procs] == [0] * len(roots)
+    lines = crontab.read_bytes().splitlines()
+    assert lines[0] == b"# mine" and len(lines) == 1 + len(roots)
+    assert {line.split(b" --project-root ")[1].split()[0] for line in lines[1:]} == {
+        str(r).encode() for r in roots}
+
+
 def test_appends_after_the_users_assignments(project: Path, tmp_path: Path) -> None:
     crontab = tmp_path / "crontab"
     crontab.write_bytes(b"MAILTO=me\n0 0 * * * mine\n")

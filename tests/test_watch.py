@@ -200,6 +200,23 @@ def test_filter_follows_discovery(watched: Path) -> None:
     assert not keep(2, str(watched / "a.py"))
 
 
+def test_discovery_excluded_agrees_with_walk(watched: Path) -> None:
+    from routine_workflow.discovery import Discovery
+
+    for rel in ("a.py", "pkg/src/m.py", ".venv/lib/x.py", "generated/x.py", "pkg/vendor/x.py",
+                "x.log", "pkg/src/deep/y.py", "build/lib/z.py", "pkg/src/__pycache__/m.pyc",
+                "tools/env/pyvenv.cfg", "tools/env/lib/w.py", "pkg/vendor"):
+        (watched / rel).parent.mkdir(parents=True, exist_ok=True)
+        if not (watched / rel).exists():
+            (watched / rel).write_text("x\n")
+    config = load_config({"project_root": watched})
+    walked = {e.rel for e in Discovery(config).walk()}
+    every = {p.relative_to(watched).as_posix() for p in watched.rglob("*")}
+    fresh = Discovery(config)  # no walk first: excluded() must load nested .gitignore files itself
+    assert {rel for rel in every if not fresh.excluded(rel)} == walked
+    assert "pkg/src/deep/y.py" in walked and "pkg/vendor/x.py" not in walked
+
+
 def test_modified_since_ignores_old_deleted_and_directories(tmp_path: Path) -> None:
     old = tmp_path / "old.py"
     old.write_text("x")

@@ -9,14 +9,18 @@ never run them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import filelock
 
 from routine_workflow import dirs
 from routine_workflow.commands.cronexpr import (
@@ -156,6 +160,23 @@ class CommandCrontab:
             raise RoutineError(f"crontab - failed (exit {result.returncode}): {message}")
 
 
+@contextlib.contextmanager
+def _editing() -> Iterator[None]:
+    """Serialise read-modify-write of crontabs between our own processes.
+
+    Two ``schedule install`` runs for different projects at once would
+    otherwise both read the old crontab and the second write would drop the
+    first one's line.
+    """
+    path = dirs.state_dir() / "schedule.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(path), timeout=60):
+            yield
+    except filelock.Timeout:
+        raise RoutineError(f"another schedule change holds {path}; try again") from None
+
+
 def _lines(data: bytes) -> list[bytes]:
     """Split keeping each line's own ending; only ``\\n`` separates (as cron reads it)."""
     parts = data.split(b"\n")
@@ -187,8 +208,12 @@ def install_cron(config: WorkflowConfig, expr: CronExpr, crontab: Crontab) -> Cr
     before it instead, so that no byte of it changes.
     """
     line = cron_line(config, expr)
+    with _editing():
+        return _install_line(line, project_tag(config).encode(), crontab)
+
+
+def _install_line(line: str, tag: bytes, crontab: Crontab) -> CronChange:
     new = line.encode("utf-8", "surrogateescape") + b"\n"
-    tag = project_tag(config).encode()
     lines = _lines(crontab.read())
     ours = [i for i, existing in enumerate(lines) if _is_ours(existing, tag)]
     if len(ours) == 1 and lines[ours[0]] == new:
@@ -211,12 +236,13 @@ def install_cron(config: WorkflowConfig, expr: CronExpr, crontab: Crontab) -> Cr
 def remove_cron(config: WorkflowConfig, crontab: Crontab) -> CronChange:
     """Delete this project's line(s) and nothing else."""
     tag = project_tag(config).encode()
-    lines = _lines(crontab.read())
-    kept = [line for line in lines if not _is_ours(line, tag)]
-    if len(kept) == len(lines):
-        return CronChange("", "absent", crontab.description)
+    with _editing():
+        lines = _lines(crontab.read())
+        kept = [line for line in lines if not _is_ours(line, tag)]
+        if len(kept) == len(lines):
+            return CronChange("", "absent", crontab.description)
+        crontab.write(b"".join(kept))
     removed = next(line for line in lines if _is_ours(line, tag))
-    crontab.write(b"".join(kept))
     return CronChange(removed.decode("utf-8", "replace").rstrip("\r\n"), "removed", crontab.description)
 
 

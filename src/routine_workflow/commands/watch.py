@@ -22,7 +22,7 @@ from routine_workflow import logs
 from routine_workflow.commands.run import run_workflow
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery
-from routine_workflow.errors import EXIT_SIGINT, EXIT_SIGTERM, LockBusy
+from routine_workflow.errors import EXIT_SIGINT, EXIT_SIGTERM, LockBusy, RoutineError
 from routine_workflow.fsutil import is_inside
 from routine_workflow.runner import RunReport
 from routine_workflow.steps import Step
@@ -151,6 +151,8 @@ def watch(
     except KeyboardInterrupt:
         logger.info("stopped watching %s", config.project_root, extra={"event": "watch_stop"})
         return stop.code
+    except OSError as exc:  # e.g. the inotify watch limit; say so in one line
+        raise RoutineError(f"cannot watch {config.project_root}: {exc}") from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
