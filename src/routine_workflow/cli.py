@@ -417,7 +417,10 @@ def schedule_remove(ctx: click.Context, project_root: Path | None, systemd: bool
 def schedule_show(ctx: click.Context, project_root: Path | None, systemd: bool,
                   crontab_file: Path | None, unit_dir: Path | None, as_json: bool,
                   cron_text: str | None) -> int:
-    """Show this project's schedules and their next three runs."""
+    """Show this project's schedules (crontab line, systemd timer) and their next three runs.
+
+    With --systemd, only the timer; with --cron EXPR, a preview of EXPR instead.
+    """
     from routine_workflow.commands import schedule
     from routine_workflow.commands.cronexpr import parse_cron
 
@@ -428,12 +431,12 @@ def schedule_show(ctx: click.Context, project_root: Path | None, systemd: bool,
     if as_json:
         output.write_json(info)
         return 0
-    for line in _show_lines(info, crontab is not None):
+    for line in _show_lines(info, crontab is not None, cron_wanted=not systemd):
         output.write_line(line)
     return 0
 
 
-def _show_lines(info: dict[str, Any], cron_checked: bool) -> list[str]:
+def _show_lines(info: dict[str, Any], cron_checked: bool, cron_wanted: bool) -> list[str]:
     if "preview" in info:
         preview = info["preview"]
         return [f"crontab line: {preview['line']}",
@@ -445,6 +448,8 @@ def _show_lines(info: dict[str, Any], cron_checked: bool) -> list[str]:
                   _next_line(info["cron"]["next"])]
     elif cron_checked:
         lines.append(f"cron: nothing scheduled for {info['project_root']}")
+    elif cron_wanted:
+        lines.append("cron: no crontab command here (--crontab-file PATH to look in a file)")
     if info.get("systemd"):
         unit = info["systemd"]
         lines += [f"systemd: {unit['timer']}: " + "; ".join(f"OnCalendar={c}" for c in unit["calendars"]),

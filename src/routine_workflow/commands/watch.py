@@ -23,7 +23,6 @@ from routine_workflow.commands.run import run_workflow
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery
 from routine_workflow.errors import EXIT_SIGINT, EXIT_SIGTERM, LockBusy, RoutineError
-from routine_workflow.fsutil import is_inside
 from routine_workflow.runner import RunReport
 from routine_workflow.steps import Step
 
@@ -47,7 +46,8 @@ class ProjectFilter:
         self.config = config
         self.root = config.project_root
         self._default = DefaultFilter()
-        self._own = (*config.own_dirs(), config.log_file.parent)
+        # Resolved once: the filter sees every raw event (thousands during a pip install).
+        self._own = tuple(str(d.resolve()) for d in (*config.own_dirs(), config.log_file.parent))
         self._own_files = (config.history_db.name, config.log_file.name)
         self.discovery = Discovery(config)
 
@@ -56,7 +56,7 @@ class ProjectFilter:
         if not self._default(change, path):
             return False
         target = Path(path)
-        if any(is_inside(target, own) for own in self._own):
+        if any(path == own or path.startswith(own + os.sep) for own in self._own):
             return False
         if target.name.startswith(self._own_files):  # the history db with -wal/-shm, rotated logs
             return False
