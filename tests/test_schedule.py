@@ -226,6 +226,11 @@ def test_systemd_install_writes_a_persistent_timer(project: Path, tmp_path: Path
     direct = run_cli([*args, "--on-calendar", "Sat *-*-* 04:00:00"], project)
     assert direct.returncode == 0 and "replaced" in direct.stdout
     assert "OnCalendar=Sat *-*-* 04:00:00" in _units(unit_dir)[next(n for n in units if n.endswith(".timer"))]
+    if shutil.which("systemd-analyze"):  # next runs of a systemd-only calendar come from systemd
+        assert direct.stdout.count("Sat 20") == 3
+    shown = json.loads(run_cli(["schedule", "show", "--systemd", "--json", "--unit-dir", str(unit_dir)],
+                               project).stdout)
+    assert shown["systemd"]["calendars"] == ["Sat *-*-* 04:00:00"] and "cron" not in shown
 
 
 def test_systemd_default_unit_dir_honours_xdg_config_home(project: Path, isolated_home: Path) -> None:
