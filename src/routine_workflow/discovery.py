@@ -65,6 +65,7 @@ class Discovery:
         # root is canonical they are too, and resolving each directory (slow) is not needed.
         self._canonical_root = self.root == self.root.resolve()
         self._specs: dict[str, pathspec.GitIgnoreSpec] = {}
+        self._entered: set[str] = set()  # directories whose .gitignore is loaded
         if use_gitignore:
             self._load_ignore("", self.root / ".git" / "info" / "exclude")
 
@@ -105,6 +106,35 @@ class Discovery:
                 decision = result.include
         return decision
 
+    def excluded(self, rel: str) -> bool:
+        """True if the entry at ``rel`` (POSIX, relative to the root) is not part of the project.
+
+        Decides as ``walk`` would without walking: each directory above it is
+        checked by name and gitignore rules (loading nested ``.gitignore`` files
+        on the way), then the entry itself. For watchers, which hear of one path
+        at a time.
+        """
+        parts = [part for part in rel.split("/") if part]
+        directory = self.root
+        self._enter(directory, "")
+        for depth, name in enumerate(parts[:-1], start=1):
+            directory = directory / name
+            rel_dir = "/".join(parts[:depth])
+            if self.excluded_name(name, directory) or self.ignored(rel_dir, is_dir=True):
+                return True
+            self._enter(directory, rel_dir)
+        if not parts:
+            return False
+        path = self.root / rel
+        is_dir = path.is_dir() and not path.is_symlink()
+        return (is_dir and self.excluded_name(parts[-1], path)) or self.ignored("/".join(parts), is_dir)
+
+    def _enter(self, directory: Path, rel_dir: str) -> None:
+        if self.use_gitignore and rel_dir not in self._entered:
+            self._entered.add(rel_dir)
+            if (directory / ".gitignore").is_file():
+                self._load_ignore(rel_dir, directory / ".gitignore")
+
     def _load_ignore(self, base: str, path: Path) -> None:
         try:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -137,9 +167,12 @@ class Discovery:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
             return
-        # Look for .gitignore in the listing we already have rather than with a stat per directory.
-        if self.use_gitignore and any(e.name == ".gitignore" and e.is_file() for e in entries):
-            self._load_ignore(rel_dir, directory / ".gitignore")
+        # Look for .gitignore in the listing we already have rather than with a stat per
+        # directory; excluded() may have loaded it already.
+        if self.use_gitignore and rel_dir not in self._entered:
+            self._entered.add(rel_dir)
+            if any(e.name == ".gitignore" and e.is_file() for e in entries):
+                self._load_ignore(rel_dir, directory / ".gitignore")
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
             rel = prefix + entry.name
