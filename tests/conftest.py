@@ -94,3 +94,14 @@ def wait_for(path: Path, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} did not appear within {timeout}s")
         time.sleep(0.02)
+
+
+def kill_all(processes: list) -> None:
+    """Kill psutil processes that may already have exited (orphans of a kill -9 test)."""
+    import psutil
+
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue

@@ -129,3 +129,13 @@ def test_terminal_prompt_yes_runs(project: Path) -> None:
     code, out = _pty_run(["--steps", "prune_dumps"], project, b"y\n")
     assert code == 0, out
     assert "prune_dumps" in out
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    from routine_workflow.progress import no_progress, progress_for, terminal_progress
+
+    assert progress_for(False) is no_progress
+    # Under pytest stderr is captured, not a terminal: no bar even when asked.
+    assert progress_for(True) is no_progress
+    with terminal_progress(0, "nothing") as advance:
+        advance(1)  # an empty bar is never drawn

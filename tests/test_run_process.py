@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import popen_cli, run_cli, wait_for, write_script
+from conftest import kill_all, popen_cli, run_cli, wait_for, write_script
 
 from routine_workflow import dirs
 
@@ -135,8 +135,7 @@ def test_kill_9_mid_step_then_next_run_recovers_at_once(project: Path, tmp_path:
     children = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    for child in children:  # the orphaned script is not ours to test; don't leave it around
-        child.kill()
+    kill_all(children)  # the orphaned script is not ours to test; don't leave it around
     assert (_lock_dir(project) / "owner.json").exists()
     result = run_cli(["--yes", "--steps", "clean_caches"], project, timeout=30)
     assert result.returncode == 0, result.stderr

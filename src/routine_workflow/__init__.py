@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("routine-workflow")
-except PackageNotFoundError:  # pragma: no cover (running from a source tree that is not installed)
-    __version__ = "0.0.0+unknown"
+# A literal, not importlib.metadata: reading the installed metadata costs ~30 ms
+# at every start, and pyproject.toml takes the version from here.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -109,6 +109,9 @@ FIELDS: tuple[Field, ...] = (
     Field("clean_extra_patterns", "list", "Patterns removed in addition to clean_patterns.", ()),
     Field("reformat_engine", "choice", "Formatter pipeline: black (autoflake, isort, black) or "
           "ruff.", "black", choices=("black", "ruff")),
+    Field("dump_engine", "choice", "How dumps are written: auto (create-dump when installed or "
+          "configured, else built-in), builtin, or create-dump.", "auto",
+          choices=("auto", "builtin", "create-dump")),
     Field("log_format", "choice", "Console and file event format.", "text", "--log-format",
           choices=("text", "json")),
     Field("parallel_steps", "int", "How many independent command steps may run at once.", 1,
@@ -152,6 +155,7 @@ class WorkflowConfig:
     clean_patterns: tuple[str, ...]
     clean_extra_patterns: tuple[str, ...]
     reformat_engine: str
+    dump_engine: str
     log_format: str
     parallel_steps: int
     on_success: str | None

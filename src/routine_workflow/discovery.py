@@ -61,8 +61,11 @@ class Discovery:
         self.use_gitignore = use_gitignore
         self._patterns = pathspec.GitIgnoreSpec.from_lines([*config.exclude_patterns, *extra_excludes])
         self._own = {p.resolve() for p in config.own_dirs()}
-        self._own_names = {p.name for p in self._own}
+        # Walked paths are the root joined with names, symlinks never followed: when the
+        # root is canonical they are too, and resolving each directory (slow) is not needed.
+        self._canonical_root = self.root == self.root.resolve()
         self._specs: dict[str, pathspec.GitIgnoreSpec] = {}
+        self._entered: set[str] = set()  # directories whose .gitignore is loaded
         if use_gitignore:
             self._load_ignore("", self.root / ".git" / "info" / "exclude")
 
@@ -70,10 +73,15 @@ class Discovery:
 
     def excluded_name(self, name: str, path: Path) -> bool:
         """Directories left out by name or nature, wherever they are."""
-        return self.excluded_by_name(name) or self.protected_dir(path)
+        if self.excluded_by_name(name):
+            return True
+        if name in VCS_DIRS or name in CACHE_DIRS:
+            return False  # let in on purpose (include_git, keep_caches)
+        return self.protected_dir(path)
 
     def excluded_by_name(self, name: str) -> bool:
-        """The part of ``excluded_name`` that needs no file-system access."""
+        """The part of ``excluded_name`` that needs no file-system access (clean_caches'
+        walk checks virtualenvs and the tool's own dirs itself, from listings it reads anyway)."""
         if name in VCS_DIRS:
             return not (self.include_git and name == ".git")
         if name in VENV_DIRS or name in BUILD_DIRS or name.endswith(".egg-info"):
@@ -81,20 +89,21 @@ class Discovery:
         return name in CACHE_DIRS and not self.keep_caches
 
     def protected_dir(self, path: Path) -> bool:
-        """A virtualenv (``pyvenv.cfg`` inside) or one of the tool's own dirs, whatever its name."""
-        if (path / "pyvenv.cfg").is_file():
+        """A virtualenv (``pyvenv.cfg`` inside) or one of the tool's own dirs, whatever its name.
+
+        ``path`` is one found by walking from the root (symlinks not followed).
+        """
+        if os.path.isfile(os.path.join(path, "pyvenv.cfg")):
             return True
-        # resolve() costs a system call per path component: only pay it when the name could
-        # match an own dir, or the path is a symlink (whose name may differ from its target's).
-        if path.name not in self._own_names and not path.is_symlink():
-            return False
-        return path.resolve() in self._own
+        return (path if self._canonical_root else path.resolve()) in self._own
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         """True if gitignore rules or ``exclude_patterns`` leave ``rel`` out."""
         probe = rel + "/" if is_dir else rel
-        if self._patterns.match_file(probe):
+        if self._patterns.patterns and self._patterns.match_file(probe):
             return True
+        if rel == ".git" or rel.startswith(".git/"):
+            return False  # git never applies .gitignore to its own directory (e.g. "logs/")
         decision = False
         for base, spec in self._specs.items():
             if base and not rel.startswith(base + "/"):
@@ -103,6 +112,35 @@ class Discovery:
             if result.include is not None:
                 decision = result.include
         return decision
+
+    def excluded(self, rel: str) -> bool:
+        """True if the entry at ``rel`` (POSIX, relative to the root) is not part of the project.
+
+        Decides as ``walk`` would without walking: each directory above it is
+        checked by name and gitignore rules (loading nested ``.gitignore`` files
+        on the way), then the entry itself. For watchers, which hear of one path
+        at a time.
+        """
+        parts = [part for part in rel.split("/") if part]
+        directory = self.root
+        self._enter(directory, "")
+        for depth, name in enumerate(parts[:-1], start=1):
+            directory = directory / name
+            rel_dir = "/".join(parts[:depth])
+            if self.excluded_name(name, directory) or self.ignored(rel_dir, is_dir=True):
+                return True
+            self._enter(directory, rel_dir)
+        if not parts:
+            return False
+        path = self.root / rel
+        is_dir = path.is_dir() and not path.is_symlink()
+        return (is_dir and self.excluded_name(parts[-1], path)) or self.ignored("/".join(parts), is_dir)
+
+    def _enter(self, directory: Path, rel_dir: str) -> None:
+        if self.use_gitignore and rel_dir not in self._entered:
+            self._entered.add(rel_dir)
+            if (directory / ".gitignore").is_file():
+                self._load_ignore(rel_dir, directory / ".gitignore")
 
     def _load_ignore(self, base: str, path: Path) -> None:
         try:
@@ -117,34 +155,49 @@ class Discovery:
 
     def walk(self) -> Iterator[Entry]:
         """Every included entry, depth-first, sorted by name, directories before their content."""
-        yield from self._walk_dir(self.root, "")
+        # An explicit stack of per-directory scans rather than recursive generators, so each
+        # entry is yielded once instead of being passed up through every level above it.
+        stack = [self._scan(self.root, "")]
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                continue
+            yield entry
+            if entry.kind == "dir":
+                stack.append(self._scan(entry.path, entry.rel))
 
-    def _walk_dir(self, directory: Path, rel_dir: str) -> Iterator[Entry]:
-        if self.use_gitignore and (directory / ".gitignore").is_file():
-            self._load_ignore(rel_dir, directory / ".gitignore")
+    def _scan(self, directory: Path, rel_dir: str) -> Iterator[Entry]:
+        """The included entries directly inside ``directory``, sorted by name."""
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
             return
+        # Look for .gitignore in the listing we already have rather than with a stat per
+        # directory; excluded() may have loaded it already.
+        if self.use_gitignore and rel_dir not in self._entered:
+            self._entered.add(rel_dir)
+            if any(e.name == ".gitignore" and e.is_file() for e in entries):
+                self._load_ignore(rel_dir, directory / ".gitignore")
+        prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            rel = prefix + entry.name
+            path = directory / entry.name  # cheaper than Path(entry.path): one part to parse
             try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
+                # is_symlink/is_dir come from the directory listing (d_type): no stat call.
+                if entry.is_symlink():
+                    if not self.ignored(rel, is_dir=False):
+                        yield Entry(path, rel, "symlink", 0)
+                elif entry.is_dir(follow_symlinks=False):
+                    if not (self.excluded_name(entry.name, path) or self.ignored(rel, is_dir=True)):
+                        yield Entry(path, rel, "dir", 0)
+                elif not self.ignored(rel, is_dir=False):
+                    info = entry.stat(follow_symlinks=False)
+                    kind = "file" if stat.S_ISREG(info.st_mode) else "other"
+                    yield Entry(path, rel, kind, info.st_size)
+            except OSError:  # vanished or unreadable since the listing
                 continue
-            path = Path(entry.path)
-            if stat.S_ISLNK(info.st_mode):
-                if not self.ignored(rel, is_dir=False):
-                    yield Entry(path, rel, "symlink", 0)
-            elif stat.S_ISDIR(info.st_mode):
-                if self.excluded_name(entry.name, path) or self.ignored(rel, is_dir=True):
-                    continue
-                yield Entry(path, rel, "dir", 0)
-                yield from self._walk_dir(path, rel)
-            elif not self.ignored(rel, is_dir=False):
-                kind = "file" if stat.S_ISREG(info.st_mode) else "other"
-                yield Entry(path, rel, kind, info.st_size)
 
     def files(self, suffixes: Iterable[str] | None = None) -> list[Entry]:
         """Regular files (not symlinks), optionally only those with one of ``suffixes``."""

@@ -102,6 +102,7 @@ def setup_console(verbosity: int, log_format: str) -> logging.Logger:
 def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
     """Add the rotating file log (5 MB x 5) and the run id filter."""
     logger = get_logger()
+    _end_run(logger)
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
@@ -115,6 +116,17 @@ def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
     for existing in logger.handlers:
         existing.addFilter(RunIdFilter(run_id))
     return logger
+
+
+def _end_run(logger: logging.Logger) -> None:
+    """Drop the previous run's file log and run id, so a process running many runs (watch)
+    neither writes each line twice nor stamps every line with the first run's id."""
+    for handler in list(logger.handlers):
+        for run_filter in [f for f in handler.filters if isinstance(f, RunIdFilter)]:
+            handler.removeFilter(run_filter)
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            logger.removeHandler(handler)
+            handler.close()
 
 
 def close() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,12 @@ def all_steps(config: WorkflowConfig, selected: Iterable[str] = ()) -> list[Step
         _only_keys(table, OVERRIDE_KEYS, step.name, "built-in")
         if _enabled(table, step.name):
             steps.append(_override(step, table))
-    plugins = load_plugins(config)
+    # Scanning installed packages for entry points costs tens of milliseconds at every
+    # start; only pay it when a table or --steps names a step we do not know.
+    known = {s.name for s in steps} | set(config.step_tables)
+    wanted = {n for n, t in tables.items() if not (isinstance(t, dict) and "run" in t)}
+    wanted |= selected - known
+    plugins = load_plugins(config) if wanted else {}
     for name, table in tables.items():
         table = _table(table, name)
         if "run" in table:
@@ -195,6 +199,8 @@ def _when(table: Mapping[str, Any], name: str) -> When:
 
 def load_plugins(config: WorkflowConfig) -> dict[str, Step]:
     """Steps offered by installed packages; an entry point may be a step or a factory(config)."""
+    from importlib.metadata import entry_points
+
     found: dict[str, Step] = {}
     for ep in entry_points(group=PLUGIN_GROUP):
         try:

@@ -15,6 +15,7 @@ from routine_workflow.history import History, HistoryError
 from routine_workflow.hooks import run_hooks
 from routine_workflow.lock import ProjectLock
 from routine_workflow.procs import terminate_children
+from routine_workflow.progress import progress_for
 from routine_workflow.runner import (
     RunReport,
     StepRecord,
@@ -69,7 +70,8 @@ def check_confirmation(
                "(a backup is taken first).")
 
 
-def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.0) -> RunReport:
+def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.0,
+                 show_progress: bool = False) -> RunReport:
     """Take the project lock and run ``steps``; always release the lock and record the run.
 
     Raises LockBusy when another live run holds the lock.
@@ -91,7 +93,8 @@ def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.
             logger.info("run %s started on %s%s", run_id, config.project_root,
                         " (dry run)" if config.dry_run else "", extra={"event": "run_start"})
             history = _open_history(config, report, [s.name for s in steps], logger)
-            ctx = StepContext(config, logger, run_id, last_success=_last_success(history, config))
+            ctx = StepContext(config, logger, run_id, last_success=_last_success(history, config),
+                              progress=progress_for(show_progress))
             run_steps(steps, ctx, report, on_step=_step_recorder(history, run_id, logger),
                       parallel=config.parallel_steps, guard=guard)
         except Interrupted as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.progress import ProgressFactory, no_progress
 
 
 class Status(str, enum.Enum):
@@ -56,6 +57,9 @@ class StepContext:
     options: dict[str, Any] = field(default_factory=dict)
     #: When a step last succeeded on this project (ISO time from the history), or None.
     last_success: Callable[[str], str | None] = field(default=lambda _name: None)
+    #: ``with ctx.progress(total, label) as advance: advance(n)`` draws a bar on a terminal
+    #: only (never in cron mail, CI logs or with --json/--quiet).
+    progress: ProgressFactory = field(default=no_progress)
 
     @property
     def dry_run(self) -> bool:

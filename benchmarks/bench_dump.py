@@ -1,0 +1,143 @@
+"""Benchmark: routine-workflow's built-in dump vs files-to-prompt on a copy of the Django sdist.
+
+    python benchmarks/bench_dump.py [--runs 7]
+
+Fetches ``Django-5.1.4.tar.gz`` with ``pip download --no-deps --no-binary :all:``
+into ``benchmarks/.work/`` (gitignored) unless it is already there, unpacks a
+fresh copy into a temporary directory outside any git repository, then times,
+alternating so both see the same warm page cache:
+
+* ``routine-workflow --steps dumps --yes`` (the whole CLI: start-up, lock,
+  discovery, dump, checksum, fsync, history), and
+* ``files-to-prompt <tree> --markdown --include-hidden -o out.md``, the peer;
+  install it for the benchmark only (``pip install files-to-prompt``); it is not
+  a dependency of routine-workflow.
+
+Both are real processes started the same way. Prints wall and CPU time (min and median),
+the ratios, what each wrote, and the head of our dump. Each command also runs
+on an empty tree, so start-up cost can be told apart from the dump work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+SDIST = "Django-5.1.4.tar.gz"
+
+
+def fetch() -> Path:
+    archive = WORK / SDIST
+    if not archive.is_file():
+        WORK.mkdir(exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                        "--no-binary", ":all:", "django==5.1.4", "-d", str(WORK)], check=True)
+    return archive
+
+
+def unpack(archive: Path, into: Path) -> Path:
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into / SDIST.removesuffix(".tar.gz")
+
+
+def count_files(tree: Path) -> tuple[int, int]:
+    files = size = 0
+    for dirpath, _dirs, names in os.walk(tree):
+        for name in names:
+            files += 1
+            size += os.lstat(os.path.join(dirpath, name)).st_size
+    return files, size
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the process and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({proc.returncode}): {proc.stderr[-500:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    ours = shutil.which("routine-workflow")
+    peer = shutil.which("files-to-prompt")
+    if ours is None or peer is None:
+        raise SystemExit("need routine-workflow and files-to-prompt on PATH "
+                         "(pip install -e . files-to-prompt)")
+    archive = fetch()
+    with tempfile.TemporaryDirectory(prefix="bench-dump-") as tmp:
+        scratch = Path(tmp)
+        tree = unpack(archive, scratch / "src")
+        files, size = count_files(tree)
+        print(f"tree: {tree.name}: {files:,} files, {size / 1e6:.1f} MB")
+        home, dumps, peer_out = scratch / "home", scratch / "dumps", scratch / "peer.md"
+        env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home),
+               "ROUTINE_WORKFLOW_DUMP_DIR": str(dumps), "ROUTINE_WORKFLOW_KEEP_DUMPS": "1000"}
+        empty = scratch / "empty"
+        empty.mkdir()
+        runs = {
+            "routine-workflow --steps dumps": [ours, "--project-root", str(tree), "--steps",
+                                               "dumps", "--yes", "--quiet"],
+            "files-to-prompt --markdown": [peer, str(tree), "--markdown", "--include-hidden",
+                                           "-o", str(peer_out)],
+            # start-up and bookkeeping alone (empty tree), to tell them from the dump work
+            "routine-workflow, empty tree": [ours, "--project-root", str(empty), "--steps",
+                                             "dumps", "--yes", "--quiet"],
+            "files-to-prompt, empty tree": [peer, str(empty), "-o", str(scratch / "e.md")],
+        }
+        for argv in runs.values():  # warm-up: page cache, .pyc files
+            timed(argv, env, scratch)
+        results: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
+        for _ in range(args.runs):  # interleaved, so load changes hit both alike
+            for label, argv in runs.items():
+                results[label].append(timed(argv, env, scratch))
+        newest = max(dumps.glob("Django*.md"), key=lambda p: p.stat().st_mtime)
+        sizes = {"routine-workflow --steps dumps": newest.stat().st_size,
+                 "files-to-prompt --markdown": peer_out.stat().st_size}
+        for label, times in results.items():
+            report(label, times, sizes.get(label))
+        ours_r, peer_r = results["routine-workflow --steps dumps"], results["files-to-prompt --markdown"]
+        for what, index in (("wall", 0), ("cpu", 1)):
+            ratio = median(peer_r, index) / median(ours_r, index)
+            work = ((median(peer_r, index) - median(results["files-to-prompt, empty tree"], index))
+                    / (median(ours_r, index)
+                       - median(results["routine-workflow, empty tree"], index)))
+            print(f"speed-up over files-to-prompt, median {what}: {ratio:.2f}x whole command, "
+                  f"{work:.2f}x dump work (start-up subtracted)")
+        head = newest.read_text(encoding="utf-8").split("\n## Tree\n", 1)[0]
+        print("\nhead of our dump:\n" + head)
+    return 0
+
+
+def median(times: list[tuple[float, float]], index: int) -> float:
+    return statistics.median(t[index] for t in times)
+
+
+def report(label: str, times: list[tuple[float, float]], out_size: int | None) -> None:
+    out = f"  output {out_size / 1e6:.1f} MB" if out_size else ""
+    print(f"{label:32s} wall min {min(t[0] for t in times):.3f}s median {median(times, 0):.3f}s"
+          f"  cpu median {median(times, 1):.3f}s{out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The backup directory: names, sidecars, listing, retention and leftovers.
+
+An archive is ``<project>-<YYYYmmddTHHMMSSZ>[-N].tar.gz`` with a sidecar
+``<archive>.manifest.json`` beside it. The sidecar is written (atomically)
+before the archive gets its final name, so a final-named archive always has
+one; an archive of ours is a name that parses *and* a sidecar that names this
+project. Nothing else in the directory is ever deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from routine_workflow import dirs
+from routine_workflow.backup.manifest import FORMAT
+from routine_workflow.dumpnames import STAMP_FORMAT, project_slug
+from routine_workflow.fsutil import remove_path
+
+SUFFIX = ".tar.gz"
+SIDECAR_SUFFIX = ".manifest.json"
+TEMP_SUFFIX = ".partial"
+
+
+@dataclass
+class Backup:
+    """One archive of ours with what its sidecar says."""
+
+    path: Path
+    created: datetime
+    serial: int
+    sidecar: dict[str, Any]
+
+    @property
+    def sort_key(self) -> tuple[datetime, int]:
+        """Oldest first."""
+        return (self.created, self.serial)
+
+    def as_json(self) -> dict[str, Any]:
+        """What ``backup list --json`` prints for this archive."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            size = None
+        return {
+            "path": str(self.path),
+            "created": self.created.isoformat(),
+            "size": size,
+            "files": self.sidecar.get("files"),
+            "bytes": self.sidecar.get("bytes"),
+            "verified": bool(self.sidecar.get("verified")),
+        }
+
+
+def sidecar_path(archive: Path) -> Path:
+    """The manifest file that belongs beside ``archive``."""
+    return archive.with_name(archive.name + SIDECAR_SUFFIX)
+
+
+def archive_name(root: Path, when: datetime, serial: int = 0) -> str:
+    """The final name of a backup of ``root`` taken at ``when`` (UTC)."""
+    stamp = when.astimezone(timezone.utc).strftime(STAMP_FORMAT)
+    return f"{project_slug(root)}-{stamp}{f'-{serial}' if serial else ''}{SUFFIX}"
+
+
+def parse_name(name: str, root: Path) -> tuple[datetime, int] | None:
+    """(time, serial) of a backup name of this project, or None if it is not one."""
+    match = re.fullmatch(re.escape(project_slug(root)) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?"
+                         + re.escape(SUFFIX), name)
+    if match is None:
+        return None
+    try:
+        when = datetime.strptime(match.group(1), STAMP_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return when, int(match.group(2) or 0)
+
+
+def free_name(directory: Path, root: Path, when: datetime) -> Path:
+    """A new final archive path that sorts after every existing one of the same second.
+
+    Two runs in one second get serials; a serial is never reused after a prune,
+    or the newest backup would sort (and be pruned) as the oldest.
+    """
+    taken = [-1]
+    for path in directory.iterdir():
+        name = path.name.removesuffix(SIDECAR_SUFFIX)
+        parsed = parse_name(name, root)
+        if parsed is not None and parsed[0] == when:
+            taken.append(parsed[1])
+    return directory / archive_name(root, when, max(taken) + 1)
+
+
+def temp_prefix(root: Path) -> str:
+    """Prefix of this project's in-progress archives (hidden, never a final name)."""
+    return f".{dirs.project_id(root)}."
+
+
+def read_sidecar(archive: Path) -> dict[str, Any] | None:
+    """The sidecar's JSON, or None if missing, unreadable or not ours."""
+    try:
+        doc = json.loads(sidecar_path(archive).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        return None
+    return doc
+
+
+def list_backups(directory: Path, root: Path) -> list[Backup]:
+    """This project's archives in ``directory``, oldest first."""
+    found: list[Backup] = []
+    try:
+        names = [p.name for p in directory.iterdir()]
+    except OSError:
+        return []
+    for name in names:
+        parsed = parse_name(name, root)
+        if parsed is None:
+            continue
+        path = directory / name
+        sidecar = read_sidecar(path)
+        if sidecar is None or sidecar.get("project_root") != str(root) or not path.is_file():
+            continue
+        found.append(Backup(path, parsed[0], parsed[1], sidecar))
+    return sorted(found, key=lambda b: b.sort_key)
+
+
+def prune(directory: Path, root: Path, keep: int, protect: Path | None = None) -> list[Path]:
+    """Delete all but the newest ``keep`` archives of this project (and their sidecars).
+
+    ``protect`` (the archive just written) is never deleted, even if a clock
+    that went backwards makes it sort as old.
+    """
+    removed: list[Path] = []
+    backups = [b for b in list_backups(directory, root) if b.path != protect]
+    keep -= protect is not None
+    for old in backups[: max(0, len(backups) - keep)]:
+        # Sidecar last: an archive without one would no longer be recognised as ours.
+        remove_path(old.path, [directory])
+        removed.append(old.path)
+        with contextlib.suppress(FileNotFoundError):
+            remove_path(sidecar_path(old.path), [directory])
+    return removed
+
+
+def remove_leftovers(directory: Path, root: Path) -> list[str]:
+    """Remove what an interrupted backup of this project left: temp archives, orphan sidecars.
+
+    Only called under the project lock, so no other backup of this project is
+    writing; other projects' temp files have another prefix.
+    """
+    removed: list[str] = []
+    try:
+        paths = list(directory.iterdir())
+    except OSError:
+        return removed
+    for path in paths:
+        if _is_leftover(path, root):
+            with contextlib.suppress(FileNotFoundError):
+                remove_path(path, [directory])
+                removed.append(path.name)
+    return removed
+
+
+def _is_leftover(path: Path, root: Path) -> bool:
+    name = path.name
+    if name.startswith(temp_prefix(root)) and name.endswith(TEMP_SUFFIX):
+        return True
+    if not name.endswith(SIDECAR_SUFFIX):
+        return False
+    # A sidecar of ours whose archive never got its final name (killed between the two).
+    archive = path.with_name(name.removesuffix(SIDECAR_SUFFIX))
+    doc = read_sidecar(archive)
+    return (parse_name(archive.name, root) is not None and doc is not None
+            and doc.get("project_root") == str(root) and not archive.exists())
+
+
+def now_utc() -> datetime:
+    """The current time in UTC, to the second (archive names have no finer resolution)."""
+    return datetime.fromtimestamp(int(time.time()), tz=timezone.utc)

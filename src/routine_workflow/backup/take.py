@@ -1,0 +1,129 @@
+"""The backup step's work: skip if nothing changed, else write, verify, publish, prune."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from routine_workflow import __version__
+from routine_workflow.backup import store
+from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
+from routine_workflow.backup.reader import escaping_links, verify
+from routine_workflow.backup.writer import write_archive
+from routine_workflow.fsutil import _fsync_dir, atomic_write, sha256_file
+from routine_workflow.steps.base import Status, StepContext, StepResult
+
+
+def take_backup(ctx: StepContext) -> StepResult:
+    """Run the backup step; OSError and BackupError become a failed result with one line."""
+    directory = ctx.config.backup_dir
+    try:
+        return _take(ctx, directory)
+    except BackupError as exc:
+        return StepResult.failed(str(exc))
+    except OSError as exc:
+        where = exc.filename or directory
+        return StepResult.failed(f"cannot write backup to {directory}: {where}: "
+                                 f"{exc.strerror or exc}; nothing was changed in the project")
+
+
+def _take(ctx: StepContext, directory: Path) -> StepResult:
+    root = ctx.root
+    current = scan(ctx.config)
+    latest, why_not = _previous(directory, root)
+    change = why_not if latest is None else first_change(current, latest.sidecar, root)
+    counts = {"files": current.files, "bytes": current.bytes}
+    if change is None and latest is not None:
+        if not ctx.dry_run:
+            store.prune(directory, root, ctx.config.keep_backups)
+        return StepResult(Status.OK, f"unchanged since {latest.path.name} (verified); "
+                          "no new backup needed", counts=counts)
+    if ctx.dry_run:
+        return StepResult.skipped(f"dry run: would archive {current.files} files "
+                                  f"({human(current.bytes)}) into {directory} ({change})")
+    directory.mkdir(parents=True, exist_ok=True)
+    leftovers = store.remove_leftovers(directory, root)
+    final, archive_size, left_out = _write(ctx, directory, current)
+    pruned = store.prune(directory, root, ctx.config.keep_backups, protect=final)
+    warnings = [f"left out {line}" for line in [*current.left_out, *left_out]]
+    warnings += [f"symlink {name} points outside the project: restoring this backup needs "
+                 "--skip-unsafe-links (the link is then left out)"
+                 for name in escaping_links(current.items)]
+    notes = [f"removed leftover {name}" for name in leftovers]
+    notes += [f"removed old backup {p.name}" for p in pruned]
+    for level, lines in ((logging.WARNING, warnings), (logging.INFO, notes)):
+        for line in lines:
+            ctx.logger.log(level, "%s", line, extra={"event": "backup_detail", "step": "backup"})
+    details = warnings + notes
+    counts.update({"archive_bytes": archive_size, "pruned": len(pruned)})
+    summary = (f"{final.name}: {current.files} files, {human(current.bytes)} -> "
+               f"{human(archive_size)}, verified ({change})")
+    if left_out or current.left_out:
+        summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see the log)"
+    return StepResult(Status.CHANGED, summary, details, counts)
+
+
+def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
+    """The newest backup if it is still byte for byte what was verified; else None and why.
+
+    Hashing the compressed archive is cheap (a fraction of re-verifying it) and
+    means a damaged or truncated last backup is never the reason to skip.
+    """
+    backups = store.list_backups(directory, root)
+    if not backups:
+        return None, "no previous backup"
+    newest = backups[-1]
+    if not newest.sidecar.get("archive_sha256"):
+        return None, f"previous backup {newest.path.name} has no archive checksum"
+    try:
+        intact = sha256_file(newest.path) == newest.sidecar.get("archive_sha256")
+    except OSError as exc:
+        return None, f"previous backup {newest.path.name}: {exc.strerror}"
+    if not (intact and newest.sidecar.get("verified")):
+        return None, f"previous backup {newest.path.name} is damaged"
+    return newest, ""
+
+
+def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int, list[str]]:
+    """Write to a temp name, verify, write the sidecar, then give the archive its final name."""
+    root = ctx.root
+    when = store.now_utc()
+    meta: dict[str, Any] = {
+        "project_root": str(root), "created": when.isoformat(), "created_ts": int(when.timestamp()),
+        "scan_started_ns": current.started_ns, "tool_version": __version__,
+        "compression": "gzip", "run_id": ctx.run_id,
+    }
+    workers = min(ctx.config.max_workers, os.cpu_count() or 1)
+    tmp, doc, left_out = write_archive(current.items, root, directory, meta, workers=workers)
+    final = store.free_name(directory, root, when)
+    sidecar = store.sidecar_path(final)
+    try:
+        # Links out of the project are the user's own; restore decides about them.
+        verified = verify(tmp, allow_escaping_links=True)
+        size = tmp.stat().st_size
+        atomic_write(sidecar, dump({**doc, "archive": final.name, "archive_size": size,
+                                    "archive_sha256": verified.archive_sha256,
+                                    "verified": True, "verified_at": _now()}))
+        tmp.replace(final)
+    except BaseException:
+        for leftover in (tmp, sidecar):
+            leftover.unlink(missing_ok=True)
+        raise
+    _fsync_dir(directory)
+    return final, size, left_out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def human(size: float) -> str:
+    """Bytes as a short human-readable figure (1024-based)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover (the loop always returns)

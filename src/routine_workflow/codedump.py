@@ -1,0 +1,534 @@
+"""The built-in code dump: one Markdown file with a header, a tree and every text source file.
+
+Layout (``docs/dumps.md`` documents it for readers and for parsers)::
+
+    # Code dump: <project>            header: project, git commit, UTC time, counts, size
+    ## Tree                           the files below (and the skipped ones, marked)
+    ## Skipped                        what was left out and why
+    ## Files
+    ### `<path>`
+    ```<language>                     a longer fence when the file itself contains ```
+    <the file's exact bytes>
+    ```
+    \\ No newline at end of file       only when the file does not end with one
+
+UTF-8 files are copied byte for byte, so a dump can be read back exactly.
+Files that are not UTF-8 are decoded with replacement characters and flagged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Protocol
+
+from routine_workflow import __version__, dumpnames, fsutil
+from routine_workflow.config import WorkflowConfig
+from routine_workflow.discovery import Discovery
+
+#: Keep a dump's body in memory up to this size, then spill to a temporary file.
+SPOOL_LIMIT = 64 << 20
+NO_NEWLINE = "\\ No newline at end of file"
+NOT_UTF8 = "> Not valid UTF-8: decoded with replacement characters (U+FFFD); not byte-exact."
+#: A file whose decoded text is more than this share of junk is binary, NUL or not.
+JUNK_RATIO = 0.3
+
+BINARY_SUFFIXES = frozenset({
+    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".icns", ".webp", ".tif", ".tiff", ".psd",
+    ".xcf", ".heic", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar",
+    ".whl", ".egg", ".jar", ".war", ".deb", ".rpm", ".dmg", ".iso", ".pyc", ".pyo", ".pyd",
+    ".so", ".dll", ".dylib", ".exe", ".o", ".a", ".lib", ".obj", ".class", ".bin", ".wasm",
+    ".ttf", ".otf", ".woff", ".woff2", ".eot", ".mp3", ".mp4", ".m4a", ".wav", ".ogg", ".flac",
+    ".avi", ".mov", ".mkv", ".webm", ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx",
+    ".odt", ".ods", ".sqlite", ".sqlite3", ".db", ".mo", ".pkl", ".pickle", ".npy", ".npz",
+    ".parquet", ".h5", ".hdf5", ".onnx", ".pt", ".safetensors",
+})
+
+LANGUAGES = {
+    ".py": "python", ".pyi": "python", ".pyx": "cython", ".pxd": "cython",
+    ".md": "markdown", ".rst": "rst", ".txt": "text",
+    ".toml": "toml", ".cfg": "ini", ".ini": "ini", ".yaml": "yaml", ".yml": "yaml",
+    ".json": "json", ".xml": "xml", ".html": "html", ".htm": "html", ".css": "css",
+    ".scss": "scss", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
+    ".ts": "typescript", ".tsx": "tsx", ".jsx": "jsx", ".vue": "vue", ".svg": "svg",
+    ".sh": "bash", ".bash": "bash", ".zsh": "zsh", ".fish": "fish", ".ps1": "powershell",
+    ".bat": "batch", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp",
+    ".rs": "rust", ".go": "go", ".java": "java", ".kt": "kotlin", ".rb": "ruby",
+    ".php": "php", ".pl": "perl", ".lua": "lua", ".r": "r", ".sql": "sql",
+    ".swift": "swift", ".cs": "csharp", ".scala": "scala", ".tex": "latex",
+    ".po": "po", ".pot": "po", ".csv": "csv", ".tsv": "tsv", ".diff": "diff", ".patch": "diff",
+    ".j2": "jinja", ".jinja": "jinja", ".jinja2": "jinja", ".tpl": "text",
+    ".graphql": "graphql", ".proto": "protobuf", ".tf": "hcl", ".nix": "nix",
+}
+NAMED_LANGUAGES = {
+    "Makefile": "makefile", "makefile": "makefile", "GNUmakefile": "makefile",
+    "Dockerfile": "dockerfile", "Containerfile": "dockerfile", "CMakeLists.txt": "cmake",
+    "Justfile": "just", "justfile": "just", ".gitignore": "gitignore", ".dockerignore": "gitignore",
+    ".editorconfig": "ini", "setup.cfg": "ini", "tox.ini": "ini", "Pipfile": "toml",
+}
+
+
+def language(rel: str) -> str:
+    """The fence's language tag for a path (``text`` when unknown)."""
+    name = rel.rsplit("/", 1)[-1]
+    if name in NAMED_LANGUAGES:
+        return NAMED_LANGUAGES[name]
+    if name.startswith("Dockerfile"):
+        return "dockerfile"
+    dot = name.rfind(".")
+    return LANGUAGES.get(name[dot:].lower(), "text") if dot > 0 else "text"
+
+
+def fence_for(data: bytes) -> bytes:
+    """A backtick fence longer than any backtick run in ``data`` (CommonMark closes on >=)."""
+    run = 3
+    # A few substring searches (C speed) instead of a regex over every file.
+    while b"`" * run in data:
+        run += 1
+    return b"`" * run
+
+
+def code_span(text: str) -> str:
+    """``text`` as an inline code span, whatever backticks or spaces it holds."""
+    runs = re.findall(r"`+", text) if "`" in text else []
+    ticks = "`" * (max(map(len, runs)) + 1 if runs else 1)
+    # CommonMark strips one space from each side when both are there, so pad to keep them.
+    spaced = text[:1] == " " and text[-1:] == " " and text.strip(" ") != ""
+    if (runs and (text[0] == "`" or text[-1] == "`")) or spaced:
+        text = f" {text} "
+    return f"{ticks}{text}{ticks}"
+
+
+def human_size(size: int) -> str:
+    """Bytes as B, KiB, MiB or GiB with one decimal."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+# --- planning: which files, without reading them ----------------------------------------------
+
+
+@dataclass
+class Item:
+    """One path shown in the dump: inlined (``reason`` None) or skipped with a reason."""
+
+    path: Path
+    rel: str
+    size: int
+    reason: str | None = None
+    flagged: bool = False  # decoded with replacement characters
+
+
+@dataclass
+class Plan:
+    """Everything discovery found, in walk order (depth-first, by name)."""
+
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> list[Item]:
+        """Items left out, each with its reason."""
+        return [i for i in self.items if i.reason is not None]
+
+
+def _is_earlier_dump(name: str, root: Path) -> bool:
+    if "_dump_" not in name:  # the cheap test first: this runs for every file
+        return False
+    # Dumps written into the project itself (dump_dir == root, or copied around) never
+    # end up inside the next dump; nor do sidecars or a temp file a SIGKILL left behind.
+    if name.endswith(dumpnames.SIDECAR_SUFFIX):
+        name = name[: -len(dumpnames.SIDECAR_SUFFIX)]
+    elif name.startswith(".") and name.endswith(".rw-tmp"):
+        name = name[1:].split(".md.", 1)[0] + ".md"
+    return dumpnames.parse_dump_name(name, root) is not None
+
+
+def plan_dump(config: WorkflowConfig) -> Plan:
+    """Walk the project and decide, from names and sizes alone, what goes in the dump."""
+    return Plan(list(plan_items(config)))
+
+
+def plan_items(config: WorkflowConfig) -> Iterator[Item]:
+    """The files discovery finds, in walk order, skip reasons set from names and sizes."""
+    root, limit = config.project_root, config.dump_max_file_size
+    for entry in Discovery(config).walk():
+        if entry.kind == "dir":
+            continue
+        item = Item(entry.path, entry.rel, entry.size)
+        name = entry.rel.rsplit("/", 1)[-1]
+        if entry.kind == "symlink":
+            item.reason = "symlink (not followed)"
+        elif entry.kind != "file":
+            item.reason = "not a regular file"
+        elif "\n" in entry.rel or "\r" in entry.rel:
+            item.reason = "name contains a line break"
+        elif _is_earlier_dump(name, root):
+            item.reason = "an earlier dump"
+        elif name[name.rfind("."):].lower() in BINARY_SUFFIXES:
+            item.reason = "binary (by extension)"
+        elif entry.size > limit:
+            item.reason = f"larger than {limit:,} bytes ({entry.size:,} bytes)"
+        yield item
+
+
+# --- reading: sniff binaries, decode ----------------------------------------------------------
+
+
+def read_source(item: Item, limit: int) -> bytes | None:
+    """The file's bytes ready to inline, or None with ``item.reason`` set (binary, too big...)."""
+    try:
+        data = _read_regular(item.path, limit)
+    except OSError as exc:
+        item.reason = f"unreadable: {exc.strerror or exc}"
+        return None
+    if data is None:
+        item.reason = "not a regular file"
+        return None
+    if len(data) > limit:  # it grew since discovery looked
+        item.reason = f"larger than {limit:,} bytes"
+        return None
+    if b"\0" in data:  # git's own test for binary content
+        item.reason = "binary (contains NUL bytes)"
+        return None
+    if data.isascii():
+        return data
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", "replace")
+    sample = text[:8192]  # enough to judge, and a 1 MB file is not scanned char by char
+    junk = sum(1 for ch in sample if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f\x1b"))
+    if junk > JUNK_RATIO * len(sample):
+        item.reason = "binary (not decodable as text)"
+        return None
+    item.flagged = True
+    return text.encode("utf-8")
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    # O_NOFOLLOW and O_NONBLOCK: a file swapped for a symlink or a FIFO since the walk is
+    # neither followed nor waited on; fstat then tells what was really opened. Raw os.read
+    # calls: no buffered file object per file, which is most of the cost of small files.
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        want = limit + 1
+        blocks = []
+        while want > 0:
+            block = os.read(fd, min(want, max(info.st_size + 1, 1 << 16)))
+            if not block:
+                break
+            blocks.append(block)
+            want -= len(block)
+        return blocks[0] if len(blocks) == 1 else b"".join(blocks)
+    finally:
+        os.close(fd)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+class Sink(Protocol):
+    """Where the file sections go: a file, or a byte counter in a dry run."""
+
+    def write(self, data: bytes, /) -> int:
+        """Write ``data``; return how many bytes."""
+
+
+@dataclass
+class DumpMeta:
+    """What the header says about the dump."""
+
+    project: str
+    commit: str | None
+    created: datetime
+
+
+@dataclass
+class BodyStats:
+    """Counts gathered while the file sections are written."""
+
+    files: int = 0
+    source_bytes: int = 0
+    flagged: int = 0
+
+    def add(self, item: Item, size: int) -> None:
+        """Count one inlined file of ``size`` bytes."""
+        self.files += 1
+        self.source_bytes += size
+        self.flagged += item.flagged
+
+
+def render_file(item: Item, limit: int) -> tuple[bytes, bytes, bytes] | None:
+    """One file's section as (heading and opening fence, content, closing fence).
+
+    None, with ``item.reason`` set, when reading shows it cannot be inlined.
+    """
+    data = read_source(item, limit)
+    if data is None:
+        return None
+    fence = fence_for(data)
+    head = f"\n### {code_span(item.rel)}\n\n" + (NOT_UTF8 + "\n\n" if item.flagged else "")
+    if data and not data.endswith(b"\n"):
+        tail = b"\n" + fence + b"\n" + NO_NEWLINE.encode("ascii") + b"\n"
+    else:
+        tail = fence + b"\n"
+    return _utf8(head) + fence + language(item.rel).encode("ascii") + b"\n", data, tail
+
+
+def write_body(plan: Plan, sink: Sink, limit: int, items: Iterable[Item] | None = None) -> BodyStats:
+    """Write the ``## Files`` section to ``sink``; sets skip reasons found while reading.
+
+    With ``items``, the plan is filled from it as the files are written.
+    """
+    stats = BodyStats()
+    sink.write(b"## Files\n")
+    for item in plan.items if items is None else _recorded(plan, items):
+        if item.reason is None and (parts := render_file(item, limit)) is not None:
+            for part in parts:
+                sink.write(part)
+            stats.add(item, len(parts[1]))
+    return stats
+
+
+def _recorded(plan: Plan, items: Iterable[Item]) -> Iterator[Item]:
+    for item in items:
+        plan.items.append(item)
+        yield item
+
+
+def render_head(meta: DumpMeta, plan: Plan, stats: BodyStats) -> bytes:
+    """Header, tree and the list of skipped files (everything before ``## Files``)."""
+    skipped = plan.skipped
+    commit = code_span(meta.commit) if meta.commit else "none (not a git checkout)"
+    total = f"{human_size(stats.source_bytes)} ({stats.source_bytes:,} bytes of source)"
+    lines = [
+        f"# Code dump: {meta.project}",
+        "",
+        f"- **Project:** {meta.project}",
+        f"- **Git commit:** {commit}",
+        f"- **Created (UTC):** {meta.created.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        f"- **Files:** {stats.files:,} inlined, {len(skipped):,} skipped",
+        f"- **Total size:** {total}",
+    ]
+    if stats.flagged:
+        lines.append(f"- **Not UTF-8:** {stats.flagged:,} file(s), decoded with replacement "
+                     "characters")
+    lines += [f"- **Generator:** routine-workflow {__version__}", "", "## Tree", ""]
+    tree = render_tree(meta.project, ((i.rel, i.reason) for i in plan.items))
+    fence = fence_for(_utf8(tree)).decode("ascii")
+    lines += [fence + "text", tree, fence, "", "## Skipped", ""]
+    lines += [f"- {code_span(i.rel)}: {i.reason}" for i in skipped] or ["Nothing was skipped."]
+    lines.append("")
+    return _utf8("\n".join(lines) + "\n")
+
+
+def _utf8(text: str) -> bytes:
+    # File names that are not valid UTF-8 reach us with surrogate escapes; show their odd
+    # bytes as \xNN-style escapes rather than fail or write invalid UTF-8.
+    return text.encode("utf-8", "backslashreplace")
+
+
+def render_tree(project: str, paths: Iterable[tuple[str, str | None]]) -> str:
+    """A ``tree``-style drawing of ``paths`` in the given order; skipped ones are marked."""
+    top: dict[str, dict | str | None] = {}  # type: ignore[type-arg]
+    for rel, reason in paths:
+        node = top
+        *parents, name = rel.split("/")
+        for part in parents:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[name] = reason
+    out = [f"{project}/"]
+    _draw(top, "", out)
+    return "\n".join(out)
+
+
+def _draw(node: dict, prefix: str, out: list[str]) -> None:  # type: ignore[type-arg]
+    names = list(node)
+    for index, name in enumerate(names):
+        last = index == len(names) - 1
+        child = node[name]
+        branch = "└── " if last else "├── "
+        if isinstance(child, dict):
+            out.append(f"{prefix}{branch}{name}/")
+            _draw(child, prefix + ("    " if last else "│   "), out)
+        else:
+            out.append(f"{prefix}{branch}{name}" + (f"  [skipped: {child}]" if child else ""))
+
+
+# --- the whole dump ---------------------------------------------------------------------------
+
+
+@dataclass
+class DumpOutcome:
+    """What was (or, in a dry run, would be) written."""
+
+    path: Path
+    size: int
+    plan: Plan
+    stats: BodyStats
+    sha256: str | None = None
+
+
+class _Counter:
+    """A write-only sink that only counts bytes (dry run)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes, /) -> int:
+        self.size += len(data)
+        return len(data)
+
+
+def _start_git(root: Path) -> subprocess.Popen[str] | None:
+    # Started before the walk and collected after it, so git runs while we read files.
+    try:
+        return subprocess.Popen(
+            ["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd=root, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+    except OSError:  # no git installed
+        return None
+
+
+def _git_commit_result(proc: subprocess.Popen[str] | None) -> str | None:
+    if proc is None:
+        return None
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None
+    commit = out.strip()
+    return commit if proc.returncode == 0 and commit else None
+
+
+def free_dump_path(config: WorkflowConfig, when: datetime) -> Path:
+    """A dump path in ``dump_dir`` that does not exist yet (two runs in one second)."""
+    from datetime import timedelta
+
+    while True:
+        path = config.dump_dir / dumpnames.dump_name(config.project_root, when)
+        if not path.exists() and not dumpnames.sidecar(path).exists():
+            return path
+        when += timedelta(seconds=1)
+
+
+def build_dump(config: WorkflowConfig, dry_run: bool = False) -> DumpOutcome:
+    """Write the dump and its ``.sha256`` sidecar atomically, or (dry run) only measure it."""
+    created = datetime.now(timezone.utc).replace(microsecond=0)
+    root = config.project_root
+    git = _start_git(root)
+    try:
+        if not dry_run:
+            return _write_dump(config, Plan(), created, git)
+        plan, counter = Plan(), _Counter()
+        stats = write_body(plan, counter, config.dump_max_file_size, plan_items(config))
+        meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
+        size = len(render_head(meta, plan, stats)) + counter.size
+        return DumpOutcome(config.dump_dir / dumpnames.dump_name(root, created), size, plan, stats)
+    finally:
+        if git is not None and git.poll() is None:  # still running only if we left early
+            git.kill()
+            git.wait()
+
+
+def _write_dump(
+    config: WorkflowConfig, plan: Plan, created: datetime, git: subprocess.Popen[str] | None
+) -> DumpOutcome:
+    root, limit = config.project_root, config.dump_max_file_size
+    config.dump_dir.mkdir(parents=True, exist_ok=True)
+    path = free_dump_path(config, created)
+    fsutil.ensure_inside(path, config.own_dirs())
+    try:
+        with _Spool(config.dump_dir) as body:
+            stats = write_body(plan, body, limit, plan_items(config))
+            meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
+            head = render_head(meta, plan, stats)
+            digest, size = _write_hashed(path, head, body.chunks_out())
+        fsutil.atomic_write(dumpnames.sidecar(path), f"{digest}  {path.name}\n".encode())
+    except BaseException:
+        # A dump is only complete with its checksum: whatever stopped us (an error, the
+        # run's timeout, a signal, even after the sidecar's rename), leave both or neither.
+        # Both names were free when we chose them and the project lock is ours.
+        for written in (dumpnames.sidecar(path), path):
+            with contextlib.suppress(OSError):
+                written.unlink()
+        raise
+    return DumpOutcome(path, size, plan, stats, digest)
+
+
+def _write_hashed(path: Path, head: bytes, body: Iterable[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256(head)
+    size = len(head)
+    with fsutil.atomic_writer(path) as out:
+        out.write(head)
+        for chunk in body:
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class _Spool:
+    """The dump's body: chunks kept in memory, spilled to an unnamed temp file past a limit."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.chunks: list[bytes] = []
+        self.held = 0
+        self.file: IO[bytes] | None = None
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.chunks.clear()
+        if self.file is not None:
+            self.file.close()
+
+    def write(self, data: bytes, /) -> int:
+        self.chunks.append(data)
+        self.held += len(data)
+        if self.held > SPOOL_LIMIT:
+            self._spill()
+        return len(data)
+
+    def _spill(self) -> None:
+        if self.file is None:
+            self.file = tempfile.TemporaryFile(dir=self.directory)  # noqa: SIM115 (closed in __exit__)
+        self.file.writelines(self.chunks)
+        self.chunks.clear()
+        self.held = 0
+
+    def chunks_out(self) -> Iterator[bytes]:
+        """Everything written, in order."""
+        if self.file is None:
+            yield from self.chunks
+            return
+        self._spill()
+        self.file.seek(0)
+        while chunk := self.file.read(1 << 20):
+            yield chunk

@@ -1,0 +1,65 @@
+"""``backup list``, ``backup verify`` and ``backup restore``."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from routine_workflow.config import WorkflowConfig
+
+
+def list_backups(config: WorkflowConfig) -> list[dict[str, Any]]:
+    """This project's backups, newest first, JSON-friendly."""
+    from routine_workflow.backup import store
+
+    backups = store.list_backups(config.backup_dir, config.project_root)
+    return [b.as_json() for b in reversed(backups)]
+
+
+def find_archive(config: WorkflowConfig, archive: Path) -> Path:
+    """``archive`` as given, or the archive of that name in the backup directory."""
+    if not archive.exists() and not archive.is_absolute() and len(archive.parts) == 1:
+        candidate = config.backup_dir / archive
+        if candidate.exists():
+            return candidate
+    return archive
+
+
+def verify_archive(config: WorkflowConfig, archive: Path) -> dict[str, Any]:
+    """Verify one archive; BackupError (exit 1) names what is wrong."""
+    from routine_workflow.backup.manifest import BackupError
+    from routine_workflow.backup.reader import verify
+
+    path = find_archive(config, archive)
+    if not path.is_file():
+        raise BackupError(f"{archive}: no such backup archive")
+    # Integrity only: links leading out of the project are reported, and refused by restore.
+    verified = verify(path, allow_escaping_links=True)
+    return {"path": str(path), "files": verified.files, "bytes": verified.bytes,
+            "entries": len(verified.items), "created": verified.manifest.get("created"),
+            "verified": True, "escaping_links": verified.escaping_links}
+
+
+def restore_archive(config: WorkflowConfig, archive: Path, target: Path | None,
+                    force: bool, skip_unsafe_links: bool = False) -> dict[str, Any]:
+    """Restore ``archive`` into ``target`` (default: the project root).
+
+    Restoring into the project takes the project's lock, so it never races a
+    run that is reformatting the same files (busy: exit 75).
+    """
+    from routine_workflow.backup.manifest import BackupError
+    from routine_workflow.backup.restore import restore
+    from routine_workflow.fsutil import is_inside
+    from routine_workflow.lock import ProjectLock
+
+    path = find_archive(config, archive)
+    if not path.is_file():
+        raise BackupError(f"{archive}: no such backup archive")
+    target = target or config.project_root
+    inside = is_inside(target, config.project_root)
+    with ProjectLock(config.lock_dir) if inside else contextlib.nullcontext():
+        done = restore(path, target, force=force, skip_unsafe_links=skip_unsafe_links)
+    return {"archive": str(path), "target": str(done.target), "files": done.files,
+            "dirs": done.dirs, "symlinks": done.symlinks, "bytes": done.bytes,
+            "skipped_links": done.skipped_links}
