@@ -199,3 +199,18 @@ def test_dump_that_cannot_be_deleted_fails_the_step(
     assert names[1] in result.summary  # newest of the old ones comes first
     assert result.counts["removed"] == 0 and result.counts["failed"] == 4
     assert len(os.listdir(dump_dir)) == 6
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ({}, False),  # nothing configured, create-dump not on PATH: the built-in writes dumps
+    ({"create_dump_run_cmd": "true"}, True),
+    ({"create_dump_run_cmd": "true", "dump_engine": "builtin"}, False),
+    ({"dump_engine": "create-dump"}, True),  # wanted but not installed: its names still count
+])
+def test_create_dump_in_use_agrees_with_the_dumps_step(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    flags: dict[str, str], expected: bool,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    config = load_config({"project_root": project, **flags})
+    assert prune_dumps.create_dump_in_use(config) is expected

@@ -3,8 +3,9 @@
 Only files whose *names* parse as a dump of this project are ever touched:
 
 - ours (``dumpnames``): ``<project>_dump_<YYYYmmddTHHMMSSZ>.md`` + ``.md.sha256``;
-- create-dump's, when create-dump is the dump tool (``--create-dump-script``,
-  ``--create-dump-run-cmd``, or ``create-dump`` on PATH):
+- create-dump's, when create-dump is the dump tool (as the dumps step decides:
+  ``dump_engine``, ``--create-dump-script``, ``--create-dump-run-cmd``, or
+  ``create-dump`` on PATH):
   ``<project folder>_all_create_dump_<YYYYmmdd_HHMMSS>.md`` (or ``.md.gz``) with a
   ``.sha256`` sidecar, either beside the full name or in place of the suffix.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -54,9 +54,17 @@ class Dump:
 
 
 def create_dump_in_use(config: WorkflowConfig) -> bool:
-    """True when dumps are written by create-dump rather than the built-in writer."""
-    return (config.create_dump_script is not None or config.create_dump_run_cmd is not None
-            or shutil.which("create-dump") is not None)
+    """True when the dumps step hands over to create-dump (or a configured dump command).
+
+    Asks the dumps step itself, so the two steps can never disagree; a create-dump
+    that is wanted but cannot run still counts (its old dumps are still its own).
+    """
+    from routine_workflow.steps.dumps import external_commands
+
+    try:
+        return external_commands(config) is not None
+    except ValueError:
+        return True
 
 
 def parse_create_dump_name(name: str, root: Path) -> datetime | None:
