@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+CREATE_DUMP_STAMP = "%Y%m%d_%H%M%S"
 SIDECAR_SUFFIX = ".sha256"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -28,11 +29,27 @@ def dump_name(root: Path, when: datetime | None = None) -> str:
 
 def parse_dump_name(name: str, root: Path) -> datetime | None:
     """The UTC time in a dump name of this project, or None if ``name`` is not one of ours."""
-    match = re.fullmatch(re.escape(project_slug(root)) + r"_dump_(\d{8}T\d{6}Z)\.md", name)
+    pattern = re.escape(project_slug(root)) + r"_dump_(\d{8}T\d{6}Z)\.md"
+    return _stamp_in(pattern, name, STAMP_FORMAT)
+
+
+def parse_create_dump_name(name: str, root: Path) -> datetime | None:
+    """The UTC time in a name create-dump gives a dump of ``root``, or None.
+
+    create-dump (``create_dump/workflow/single.py``) writes
+    ``{root.name}_all_create_dump_{%Y%m%d_%H%M%S}.md``, gzipped as ``.md.gz`` on request.
+    """
+    pattern = re.escape(root.name or "project") + r"_all_create_dump_(\d{8}_\d{6})\.md(?:\.gz)?"
+    return _stamp_in(pattern, name, CREATE_DUMP_STAMP)
+
+
+def _stamp_in(pattern: str, name: str, stamp_format: str) -> datetime | None:
+    """The UTC time captured by ``pattern``'s group if ``name`` matches it whole and is a real date."""
+    match = re.fullmatch(pattern, name)
     if match is None:
         return None
     try:
-        return datetime.strptime(match.group(1), STAMP_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(match.group(1), stamp_format).replace(tzinfo=timezone.utc)
     except ValueError:
         return None
 

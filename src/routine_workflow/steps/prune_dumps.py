@@ -18,25 +18,24 @@ symlink or directory with a dump's name) is left alone.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.dumpnames import SIDECAR_SUFFIX, parse_dump_name, sidecar
+from routine_workflow.dumpnames import (
+    SIDECAR_SUFFIX,
+    parse_create_dump_name,
+    parse_dump_name,
+    sidecar,
+)
 from routine_workflow.errors import RoutineError
 from routine_workflow.fsutil import remove_path
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 
 NAME = "prune_dumps"
 DESCRIPTION = "Delete old code dumps, keeping the newest keep_dumps."
-
-#: create-dump's own naming (create_dump/workflow/single.py: ``{root.name}_all_create_dump_``
-#: ``{%Y%m%d_%H%M%S}.md``, optionally gzipped; its canonical pattern also names ``.sha256``).
-CREATE_DUMP_STAMP = "%Y%m%d_%H%M%S"
-
 
 @dataclass(frozen=True)
 class Dump:
@@ -65,18 +64,6 @@ def create_dump_in_use(config: WorkflowConfig) -> bool:
         return external_commands(config) is not None
     except ValueError:
         return True
-
-
-def parse_create_dump_name(name: str, root: Path) -> datetime | None:
-    """The UTC time in a create-dump dump name of this project, or None."""
-    prefix = re.escape(root.name or "project")
-    match = re.fullmatch(prefix + r"_all_create_dump_(\d{8}_\d{6})\.md(?:\.gz)?", name)
-    if match is None:
-        return None
-    try:
-        return datetime.strptime(match.group(1), CREATE_DUMP_STAMP).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 def _create_dump_sidecars(path: Path) -> tuple[Path, ...]:
