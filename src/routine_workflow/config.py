@@ -109,6 +109,8 @@ FIELDS: tuple[Field, ...] = (
     Field("clean_extra_patterns", "list", "Patterns removed in addition to clean_patterns.", ()),
     Field("reformat_engine", "choice", "Formatter pipeline: black (autoflake, isort, black) or "
           "ruff.", "black", choices=("black", "ruff")),
+    Field("reformat_file_timeout", "float", "Seconds one file may spend in the reformat pipeline "
+          "before it is left as is and reported (0: no limit).", 120.0, minimum=0),
     Field("log_format", "choice", "Console and file event format.", "text", "--log-format",
           choices=("text", "json")),
 )
@@ -146,6 +148,7 @@ class WorkflowConfig:
     clean_patterns: tuple[str, ...]
     clean_extra_patterns: tuple[str, ...]
     reformat_engine: str
+    reformat_file_timeout: float
     log_format: str
     #: field name -> where its value came from ("default", "pyproject.toml", "env X", "flag --x")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
