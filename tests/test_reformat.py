@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
-from routine_workflow.config import load_config
+from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.formatting import CHANGED, Pipeline
 from routine_workflow.reformat_cache import tool_versions
 from routine_workflow.steps.reformat import batches, reformat, write_if_unmodified
-from conftest import run_cli
 
 PYPROJECT = """\
 [project]
@@ -37,21 +37,27 @@ FILES: dict[str, bytes] = {
     "pkg/core.py": (
         b"import sys, os\nimport requests\nfrom mylib import tool\nimport json\n"
         b"from collections import OrderedDict, defaultdict\n\n"
-        b"thing = {'a':1, 'b':[1,2,3], 'c':tool(requests, sys.argv, defaultdict, 'long string here')}\n"
+        b"thing = {'a':1, 'b':[1,2,3], "
+        b"'c':tool(requests, sys.argv, defaultdict, 'long string here')}\n"
         b"def f(x,y = 2):\n  return  x+y\n"
     ),
-    "pkg/util.py": b"def helper(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q):\n    return 'x'\n",
+    "pkg/util.py": (
+        b"def helper(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q):\n    return 'x'\n"
+    ),
     "pkg/skipped.py": (
         b"# isort: skip_file\nimport sys\nimport os\nimport abc\nprint(sys.path,  os.sep,abc)\n"
     ),
     "pkg/fmtoff.py": (
-        b"import os\n# fmt: off\nmatrix = [\n  1,0,0,\n  0,1,0,\n]\n# fmt: on\nother = [\n  1,2\n]\n"
+        b"import os\n# fmt: off\nmatrix = [\n  1,0,0,\n  0,1,0,\n]\n# fmt: on\n"
+        b"other = [\n  1,2\n]\n"
     ),
     "pkg/crlf.py": b"import sys\r\nimport os\r\nx = {  'a':1 }\r\nprint(sys.argv,x)\r\n",
     "pkg/mixed.py": b"import sys\nimport os\r\nx = {  'a':1 }\r\nprint(sys.argv,x)\n",
     "pkg/bom.py": b"\xef\xbb\xbfimport sys\nimport os\nprint( sys.argv )\n",
     "pkg/cookie.py": b"# -*- coding: latin-1 -*-\nimport os\nname = '\xe9t\xe9'\nprint( name )\n",
-    "pkg/stub.pyi": b"import sys\nimport os\ndef f(x:int)->int: ...\nclass C:\n    def m(self)->None: ...\n",
+    "pkg/stub.pyi": (
+        b"import sys\nimport os\ndef f(x:int)->int: ...\nclass C:\n    def m(self)->None: ...\n"
+    ),
     "pkg/done.py": b"import sys\n\nprint(sys.argv)\n",
     "scripts/tool.py": b"#!/usr/bin/env python3\nimport os, sys\nprint(sys.argv)\n",
 }
@@ -118,7 +124,7 @@ def test_byte_identical_on_real_code(tmp_path: Path) -> None:
     result = run_cli(["reformat"], ours)
     assert result.returncode == 0, result.stderr
     assert snapshot(ours) == snapshot(theirs)
-    assert snapshot(ours) != {**{"pyproject.toml": PYPROJECT.encode()}, **files}
+    assert snapshot(ours) != {"pyproject.toml": PYPROJECT.encode(), **files}
 
 
 BAD = {
@@ -149,8 +155,8 @@ def test_workflow_step_fails_on_bad_file_and_passes_once_excluded(tmp_path: Path
     result = run_cli(["--steps", "reformat", "--yes"], root)
     assert result.returncode == 1
     assert "bad/syntax.py" in result.stderr
-    result = run_cli(["--steps", "reformat", "--yes", "--exclude-patterns", "bad/syntax.py,bad/latin.py"],
-                     root)
+    excluded = ["--exclude-patterns", "bad/syntax.py,bad/latin.py"]
+    result = run_cli(["--steps", "reformat", "--yes", *excluded], root)
     assert result.returncode == 0, result.stderr
 
 
@@ -221,7 +227,8 @@ def test_file_rewritten_by_another_process_is_not_clobbered(tmp_path: Path) -> N
     outcome = Pipeline(root).process(str(target))
     assert outcome.status == CHANGED
     # Another process rewrites the file after the pipeline read it.
-    subprocess.run([sys.executable, "-c", f"open({str(target)!r}, 'w').write('y = 2\\n')"], check=True)
+    rewrite = f"open({str(target)!r}, 'w').write('y = 2\\n')"
+    subprocess.run([sys.executable, "-c", rewrite], check=True)
     assert not write_if_unmodified(target, outcome.digest, outcome.new or b"", [root])
     assert target.read_bytes() == b"y = 2\n"
     # Unmodified: the write goes through, keeping the mode.
@@ -256,7 +263,7 @@ def test_batches_put_largest_first() -> None:
 # --- the cache -------------------------------------------------------------------------------
 
 
-def _config(root: Path):  # type: ignore[no-untyped-def]
+def _config(root: Path) -> WorkflowConfig:
     return load_config({"project_root": root, "max_workers": 2})
 
 
@@ -280,7 +287,8 @@ def test_warm_run_hits_cache_without_importing_the_tools(tmp_path: Path) -> None
 
 
 def test_cache_invalidated_when_black_config_changes(tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "p", {"a.py": b"x = ['aaaaaaaaaa', 'bbbbbbbbbb', 'cccccccccc', 'dd']\n"})
+    line = b"x = ['aaaaaaaaaa', 'bbbbbbbbbb', 'cccccccccc', 'dd']\n"
+    root = make_tree(tmp_path / "p", {"a.py": line})
     first = reformat(_config(root))
     assert first.cached == 0 and first.changed == []  # 58 columns fit in 60
     assert reformat(_config(root)).cached == 1

@@ -113,9 +113,10 @@ class Pipeline:
             raise ConfigError(f"black configuration: {exc.format_message()}") from None
         params = ctx.params
         required = params["required_version"]
-        if required and required not in (black.__version__, black.__version__.split(".")[0]):
+        version = str(vars(black)["__version__"])
+        if required and required not in (version, version.split(".")[0]):
             raise ConfigError(f"[tool.black] required-version {required!r} does not match the "
-                              f"installed black {black.__version__}")
+                              f"installed black {version}")
         self.black_mode = black.Mode(
             target_versions=set(params["target_version"] or ()),
             line_length=params["line_length"],
@@ -129,7 +130,7 @@ class Pipeline:
             python_cell_magics=set(params["python_cell_magics"]),
             enabled_features=set(params["enable_unstable_feature"]),
         )
-        self.black_root = black.find_project_root((str(self.root),))[0] or self.root
+        self.black_root = black.files.find_project_root((str(self.root),))[0] or self.root
         self.black_include = params["include"]
         self.black_use_gitignore = params["exclude"] is None
         self.black_excludes = (
@@ -167,7 +168,8 @@ class Pipeline:
 
     def excluded(self, path: Path) -> str:
         """Why one of the tools would leave ``path`` out ("" if none would)."""
-        return self._black_excluded(path) or self._isort_skipped(path) or self._autoflake_excluded(path)
+        return (self._black_excluded(path) or self._isort_skipped(path)
+                or self._autoflake_excluded(path))
 
     def _chain(self, path: Path) -> list[Path]:
         """The directories between the project root and ``path``, then ``path`` itself."""
@@ -189,7 +191,7 @@ class Pipeline:
                 return "black: matches a .gitignore file"
             normalized = "/" + rel + ("/" if is_dir else "")
             for what, pattern in zip(("exclude", "extend-exclude", "force-exclude"),
-                                     self.black_excludes):
+                                     self.black_excludes, strict=True):
                 if path_is_excluded(normalized, pattern):
                     return f"black: matches {what}"
             if is_dir and self.black_use_gitignore:
@@ -296,8 +298,10 @@ class Pipeline:
         return output.getvalue() if changed else text
 
     def _black(self, file: Path, data: bytes) -> bytes:
-        import black
         from dataclasses import replace
+
+        import black
+        from black.report import NothingChanged
 
         mode = replace(self.black_mode, is_pyi=True) if file.suffix == ".pyi" else self.black_mode
         header = b""
@@ -309,13 +313,14 @@ class Pipeline:
         src, encoding, newline = black.decode_bytes(body, mode)
         try:
             dst = black.format_file_contents(src, fast=False, mode=mode)
-        except black.NothingChanged:
+        except NothingChanged:
             return data
         header_str = header.decode(encoding)
         if newline != "\n" and header_str.endswith(newline):
             header_str = header_str[: -len(newline)] + "\n"
         buffer = io.BytesIO()
-        with io.TextIOWrapper(buffer, encoding=encoding, newline=newline, write_through=True) as out:
+        with io.TextIOWrapper(buffer, encoding=encoding, newline=newline,
+                              write_through=True) as out:
             out.write(header_str + dst)
             out.flush()
             return buffer.getvalue()
@@ -349,9 +354,9 @@ def _one_line(exc: BaseException) -> str:
 
 def _tool_error(exc: Exception) -> str:
     module = type(exc).__module__.split(".")[0]
-    tool = module if module in ("black", "blib2to3", "isort", "autoflake", "pyflakes") else "pipeline"
-    if tool == "blib2to3":
-        tool = "black"
+    tools = {"black": "black", "blib2to3": "black", "isort": "isort", "autoflake": "autoflake",
+             "pyflakes": "autoflake"}
+    tool = tools.get(module, "the pipeline")
     return f"{tool} cannot format it: {type(exc).__name__}: {_one_line(exc)[:300]}"
 
 
@@ -389,13 +394,15 @@ def init_worker(root: str, file_timeout: float) -> None:
 
 def process_batch(paths: list[str]) -> list[Outcome]:
     """Worker entry point: each file of a batch, each under its own time limit."""
-    assert _PIPELINE is not None, "init_worker() did not run"
+    pipeline = _PIPELINE
+    if pipeline is None:
+        raise RuntimeError("process_batch() runs in a pool whose initializer is init_worker()")
     outcomes = []
     for path in paths:
         if _FILE_TIMEOUT > 0:
             signal.setitimer(signal.ITIMER_REAL, _FILE_TIMEOUT)
         try:
-            outcomes.append(_PIPELINE.process(path))
+            outcomes.append(pipeline.process(path))
         except FileTimeout as exc:  # fired outside format_bytes (e.g. while compiling)
             outcomes.append(Outcome(path, FAILED, reason=str(exc), cacheable=False))
         finally:

@@ -38,7 +38,7 @@ def tool_versions() -> dict[str, str]:
     """Installed versions of the tools (and the interpreter), without importing them."""
     from importlib import metadata
 
-    versions = {"python": "%d.%d.%d" % sys.version_info[:3]}
+    versions = {"python": ".".join(str(part) for part in sys.version_info[:3])}
     for name in TOOLS:
         try:
             versions[name] = metadata.version(name)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -24,8 +23,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from routine_workflow import formatting
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError, RoutineError
+from routine_workflow.formatting import CHANGED, EXCLUDED, FAILED, Outcome, digest_bytes
+from routine_workflow.reformat_cache import ReformatCache, fingerprint, tool_versions
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 
 NAME = "reformat"
@@ -138,9 +140,6 @@ def reformat(
     ``versions`` overrides the tool versions that go into the cache fingerprint
     (the installed ones by default).
     """
-    from routine_workflow import reformat_cache
-    from routine_workflow.formatting import digest_bytes
-
     if config.reformat_engine != "black":
         raise RoutineError(f"reformat_engine {config.reformat_engine!r} is not available in this "
                            "version; use reformat_engine = \"black\"")
@@ -149,9 +148,8 @@ def reformat(
     report = ReformatReport(check=check)
     root = config.project_root
     entries = _project_files(config, paths)
-    fp = reformat_cache.fingerprint(root, versions or reformat_cache.tool_versions(),
-                                    {"engine": config.reformat_engine})
-    cache = reformat_cache.ReformatCache.load(config.cache_dir, fp)
+    fp = fingerprint(root, versions or tool_versions(), {"engine": config.reformat_engine})
+    cache = ReformatCache.load(config.cache_dir, fp)
     todo: list[tuple[str, int]] = []
     report.seen = len(entries)
     for rel, path in entries:
@@ -189,7 +187,7 @@ def _project_files(config: WorkflowConfig, paths: Sequence[Path] | None) -> list
     root = config.project_root
     wanted = []
     for given in paths:
-        absolute = Path(os.path.abspath(given))
+        absolute = Path.cwd() / given  # as the shell meant it; symlinks are not resolved
         if absolute != root and root not in absolute.parents:
             raise ConfigError(f"{given}: not inside the project root {root}")
         if not absolute.exists():
@@ -200,43 +198,37 @@ def _project_files(config: WorkflowConfig, paths: Sequence[Path] | None) -> list
 
 
 def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:
-    if status == "failed":
+    if status == FAILED:
         report.failed.append(Failure(rel, reason))
-    elif status == "excluded":
+    elif status == EXCLUDED:
         report.excluded += 1
     else:
         report.unchanged += 1
 
 
-def _settle(outcome: object, report: ReformatReport, cache: object, config: WorkflowConfig, *,
-            check: bool, diff: bool, log: logging.Logger) -> None:
+def _settle(outcome: Outcome, report: ReformatReport, cache: ReformatCache,
+            config: WorkflowConfig, *, check: bool, diff: bool, log: logging.Logger) -> None:
     """Count one outcome, write it (unless checking) and teach the cache what is final."""
-    from routine_workflow.formatting import CHANGED, Outcome
-    from routine_workflow.reformat_cache import ReformatCache
-
-    assert isinstance(outcome, Outcome) and isinstance(cache, ReformatCache)
     path = Path(outcome.path)
     rel = path.relative_to(config.project_root).as_posix()
     if outcome.status != CHANGED:
         _count(report, rel, outcome.status, outcome.reason)
-        if outcome.status == "failed":
+        if outcome.status == FAILED:
             log.debug("%s: %s", rel, outcome.reason, extra={"event": "reformat_failed"})
         if outcome.cacheable and outcome.digest:
             cache.record(rel, outcome.digest, outcome.status, outcome.reason)
         return
-    assert outcome.new is not None
+    new = outcome.new or b""
     if diff:
-        report.diffs.append(unified_diff(rel, path.read_bytes(), outcome.new, outcome.encoding))
+        report.diffs.append(unified_diff(rel, path.read_bytes(), new, outcome.encoding))
     if check:
         report.changed.append(rel)
         return
-    if write_if_unmodified(path, outcome.digest, outcome.new, (config.project_root,)):
+    if write_if_unmodified(path, outcome.digest, new, (config.project_root,)):
         report.changed.append(rel)
         log.debug("reformatted %s", rel, extra={"event": "reformatted"})
-        from routine_workflow.formatting import digest_bytes
-
-        # Like black's cache: the pipeline's output is its own fixed point.
-        cache.record(rel, digest_bytes(outcome.new), "unchanged")
+        # Like black's cache: the pipeline's output is taken to be its own fixed point.
+        cache.record(rel, digest_bytes(new), formatting.UNCHANGED)
     else:
         report.modified.append(rel)
         cache.forget(rel)
@@ -250,7 +242,6 @@ def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Pat
     Keeps the file's mode (``fsutil.atomic_write``). Returns False, writing nothing,
     when another process changed the file since the pipeline read it.
     """
-    from routine_workflow.formatting import digest_bytes
     from routine_workflow.fsutil import atomic_write, ensure_inside
 
     ensure_inside(path, roots)
@@ -295,11 +286,10 @@ def batches(todo: Sequence[tuple[str, int]]) -> list[list[str]]:
 
 
 def _run_pool(root: Path, todo: Sequence[tuple[str, int]], workers: int,
-              file_timeout: float) -> Iterator[object]:
+              file_timeout: float) -> Iterator[Outcome]:
     """Outcomes of every file in ``todo``, as workers finish them."""
     import multiprocessing
 
-    from routine_workflow import formatting
     from routine_workflow.procs import terminate_children
 
     # Configure the tools here first: a bad [tool.black] is one clear error, and forked
@@ -311,7 +301,7 @@ def _run_pool(root: Path, todo: Sequence[tuple[str, int]], workers: int,
     pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(groups))), mp_context=context,
                                initializer=formatting.init_worker,
                                initargs=(str(root), file_timeout))
-    futures: dict[Future[list[formatting.Outcome]], list[str]] = {
+    futures: dict[Future[list[Outcome]], list[str]] = {
         pool.submit(formatting.process_batch, group): group for group in groups
     }
     try:
@@ -321,8 +311,7 @@ def _run_pool(root: Path, todo: Sequence[tuple[str, int]], workers: int,
             except BrokenProcessPool:
                 # A worker died (killed, out of memory): its files are reported, not lost.
                 for path in futures[future]:
-                    yield formatting.Outcome(path, "failed", reason="the worker process died",
-                                             cacheable=False)
+                    yield Outcome(path, FAILED, reason="the worker process died", cacheable=False)
     except BaseException:
         for future in futures:
             future.cancel()
