@@ -314,7 +314,8 @@ def reformat_cmd(ctx: click.Context, paths: tuple[Path, ...], project_root: Path
         output.write_json({**report.counts(), "duration": round(report.duration, 3),
                            "changed_files": sorted(report.changed),
                            "failures": [{"path": f.rel, "reason": f.reason} for f in report.failed],
-                           "modified_files": sorted(report.modified)})
+                           "modified_files": sorted(report.modified),
+                           "excluded_files": sorted(report.excluded)})
         return exit_code(report, check)
     for text in report.diffs:
         output.write_line(text.rstrip("\n"))

@@ -139,7 +139,8 @@ class Pipeline:
             params["extend_exclude"],
             params["force_exclude"],
         )
-        self._gitignores: dict[Path, Any] = {}
+        self._gitignores: dict[Path, dict[Path, Any]] = {}
+        self._dir_reasons: dict[Path, str] = {}
 
     def _load_isort(self) -> None:
         import isort
@@ -167,61 +168,71 @@ class Pipeline:
     # -- exclusion ---------------------------------------------------------------------------
 
     def excluded(self, path: Path) -> str:
-        """Why one of the tools would leave ``path`` out ("" if none would)."""
-        return (self._black_excluded(path) or self._isort_skipped(path)
-                or self._autoflake_excluded(path))
+        """Why one of the tools would leave ``path`` out ("" if none would).
 
-    def _chain(self, path: Path) -> list[Path]:
-        """The directories between the project root and ``path``, then ``path`` itself."""
-        rel = path.relative_to(self.root)
-        return [self.root.joinpath(*rel.parts[: i + 1]) for i in range(len(rel.parts))]
+        Each tool walks the tree from the project root and prunes excluded
+        directories; verdicts on directories are remembered.
+        """
+        return self._dir_reason(path.parent) or self._item_reason(path, is_dir=False)
 
-    def _black_excluded(self, path: Path) -> str:
-        # The per-file form of black's gen_python_files() walk from the project root.
-        from black.files import _path_is_ignored, get_gitignore, path_is_excluded
+    def _dir_reason(self, directory: Path) -> str:
+        if directory == self.root or self.root not in directory.parents:
+            return ""
+        if directory not in self._dir_reasons:
+            self._dir_reasons[directory] = (self._dir_reason(directory.parent)
+                                            or self._item_reason(directory, is_dir=True))
+        return self._dir_reasons[directory]
 
-        gitignores: dict[Path, Any] = {}
-        if self.black_use_gitignore:
-            gitignores[self.black_root] = self._gitignore(self.black_root, get_gitignore)
-            gitignores[self.root] = self._gitignore(self.root, get_gitignore)
-        for child in self._chain(path):
-            is_dir = child != path
-            rel = child.relative_to(self.black_root).as_posix()
-            if gitignores and _path_is_ignored(rel, self.black_root, gitignores):
-                return "black: matches a .gitignore file"
-            normalized = "/" + rel + ("/" if is_dir else "")
-            for what, pattern in zip(("exclude", "extend-exclude", "force-exclude"),
-                                     self.black_excludes, strict=True):
-                if path_is_excluded(normalized, pattern):
-                    return f"black: matches {what}"
-            if is_dir and self.black_use_gitignore:
-                gitignores[child] = self._gitignore(child, get_gitignore)
-            elif not is_dir and not self.black_include.search(normalized):
-                return "black: does not match include"
+    def _item_reason(self, item: Path, is_dir: bool) -> str:
+        return (self._black_excluded(item, is_dir) or self._isort_skipped(item)
+                or self._autoflake_excluded(item))
+
+    def _black_excluded(self, item: Path, is_dir: bool) -> str:
+        # One step of black's gen_python_files() walk from the project root.
+        from black.files import _path_is_ignored, path_is_excluded
+
+        rel = item.relative_to(self.black_root).as_posix()
+        gitignores = self._black_gitignores(item.parent)
+        if gitignores and _path_is_ignored(rel, self.black_root, gitignores):
+            return "black: matches a .gitignore file"
+        normalized = "/" + rel + ("/" if is_dir else "")
+        for what, pattern in zip(("exclude", "extend-exclude", "force-exclude"),
+                                 self.black_excludes, strict=True):
+            if path_is_excluded(normalized, pattern):
+                return f"black: matches {what}"
+        if not is_dir and not self.black_include.search(normalized):
+            return "black: does not match include"
         return ""
 
-    def _gitignore(self, directory: Path, loader: Any) -> Any:
+    def _black_gitignores(self, directory: Path) -> dict[Path, Any]:
+        """The .gitignore specs black applies to the children of ``directory``, in its order."""
+        from black.files import get_gitignore
+
+        if not self.black_use_gitignore:
+            return {}
         if directory not in self._gitignores:
-            self._gitignores[directory] = loader(directory)
+            if directory == self.root:
+                chain = {self.black_root: get_gitignore(self.black_root)}
+                chain[self.root] = get_gitignore(self.root)
+            else:
+                chain = {**self._black_gitignores(directory.parent),
+                         directory: get_gitignore(directory)}
+            self._gitignores[directory] = chain
         return self._gitignores[directory]
 
-    def _isort_skipped(self, path: Path) -> str:
-        for item in self._chain(path):
-            if self.isort_config.is_skipped(item):
-                return "isort: skipped by its settings"
-        return ""
+    def _isort_skipped(self, item: Path) -> str:
+        return "isort: skipped by its settings" if self.isort_config.is_skipped(item) else ""
 
-    def _autoflake_excluded(self, path: Path) -> str:
+    def _autoflake_excluded(self, item: Path) -> str:
         import fnmatch
 
-        for item in self._chain(path):
-            # autoflake -r . sees "./a/b.py" and rejects hidden names itself.
-            name = "./" + item.relative_to(self.root).as_posix()
-            if item.name.startswith("."):
-                return "autoflake: hidden file or directory"
-            if any(fnmatch.fnmatch(item.name, p) or fnmatch.fnmatch(name, p)
-                   for p in self.autoflake_exclude):
-                return "autoflake: matches exclude"
+        # autoflake -r . sees "./a/b.py" and rejects hidden names itself.
+        name = "./" + item.relative_to(self.root).as_posix()
+        if item.name.startswith("."):
+            return "autoflake: hidden file or directory"
+        if any(fnmatch.fnmatch(item.name, p) or fnmatch.fnmatch(name, p)
+               for p in self.autoflake_exclude):
+            return "autoflake: matches exclude"
         return ""
 
     # -- formatting --------------------------------------------------------------------------

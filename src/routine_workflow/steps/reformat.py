@@ -54,7 +54,7 @@ class ReformatReport:
     seen: int = 0
     changed: list[str] = field(default_factory=list)  # written, or would be with --check
     unchanged: int = 0
-    excluded: int = 0
+    excluded: list[str] = field(default_factory=list)  # left out by a tool's own settings
     cached: int = 0
     failed: list[Failure] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)  # changed by someone else meanwhile
@@ -64,7 +64,7 @@ class ReformatReport:
     def counts(self) -> dict[str, int]:
         """The numbers a summary, the history and ``--json`` show."""
         return {"seen": self.seen, "changed": len(self.changed), "unchanged": self.unchanged,
-                "cached": self.cached, "failed": len(self.failed), "excluded": self.excluded,
+                "cached": self.cached, "failed": len(self.failed), "excluded": len(self.excluded),
                 "modified": len(self.modified)}
 
     def summary(self) -> str:
@@ -73,7 +73,7 @@ class ReformatReport:
         parts = [f"{self.seen} files", f"{len(self.changed)} {verb}", f"{self.unchanged} unchanged",
                  f"{self.cached} cached", f"{len(self.failed)} failed"]
         if self.excluded:
-            parts.append(f"{self.excluded} excluded by tool settings")
+            parts.append(f"{len(self.excluded)} excluded by tool settings")
         if self.modified:
             parts.append(f"{len(self.modified)} modified during the run (skipped)")
         return ", ".join(parts) + f" in {self.duration:.2f}s"
@@ -201,7 +201,7 @@ def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:
     if status == FAILED:
         report.failed.append(Failure(rel, reason))
     elif status == EXCLUDED:
-        report.excluded += 1
+        report.excluded.append(rel)
     else:
         report.unchanged += 1
 
