@@ -341,3 +341,92 @@ def test_other_engine_is_reported_not_faked(tmp_path: Path, engine: str) -> None
     result = run_cli(["--steps", "reformat", "--yes"], root)
     assert result.returncode == 1
     assert (root / "a.py").read_bytes() == b"import os\n"
+
+
+OTHER_PYPROJECT = """\
+[project]
+name = "demo2"
+requires-python = ">=3.10"
+
+[tool.black]
+line-length = 70
+skip-magic-trailing-comma = true
+skip-source-first-line = true
+
+[tool.autoflake]
+remove-unused-variables = true
+expand-star-imports = true
+"""
+
+ISORT_CFG = "[settings]\nprofile = google\nforce_single_line = true\nline_length = 70\n"
+
+OTHER_FILES: dict[str, bytes] = {
+    "app/main.py": (
+        b"import os, sys\nfrom typing import List, Dict\n"
+        b"def f():\n    unused = 1\n    return sys.argv\n"
+    ),
+    "app/script.py": b"this first line is not python\nimport sys\nprint( sys.argv )\n",
+    "app/star.py": b"import os\nfrom math import *\nprint(pi, sqrt(2))\n",
+    "app/trailing.py": b"import sys\nx = [\n    1,\n    2,\n]\nprint(sys, x)\n",
+    "app/__init__.py": b"from .main import f\nfrom .star import *\n",
+}
+
+
+def test_byte_identical_with_other_settings(tmp_path: Path) -> None:
+    """isort settings from .isort.cfg, autoflake's own table, more black options."""
+    theirs = make_tree(tmp_path / "theirs", OTHER_FILES, OTHER_PYPROJECT)
+    ours = make_tree(tmp_path / "ours", OTHER_FILES, OTHER_PYPROJECT)
+    for root in (theirs, ours):
+        (root / ".isort.cfg").write_text(ISORT_CFG)
+    run_the_three_clis(theirs, tmp_path)
+    result = run_cli(["reformat", "--json"], ours)
+    assert json.loads(result.stdout)["failures"] == [], result.stdout
+    expected, got = snapshot(theirs), snapshot(ours)
+    assert got == expected
+    assert got["app/script.py"] == b"this first line is not python\nimport sys\n\nprint(sys.argv)\n"
+    assert b"unused" not in got["app/main.py"]
+    assert b"from typing import" not in got["app/main.py"]
+    assert b"x = [1, 2]" in got["app/trailing.py"]
+
+
+def test_autoflake_defaults_can_be_turned_off(tmp_path: Path) -> None:
+    pyproject = PYPROJECT + "\n[tool.autoflake]\nremove-all-unused-imports = false\n"
+    root = make_tree(tmp_path / "p", {"a.py": b"import requests\nimport os\nx = 1\n"}, pyproject)
+    assert run_cli(["reformat"], root).returncode == 0
+    # Only standard-library imports are removed without --remove-all-unused-imports.
+    assert (root / "a.py").read_bytes() == b"import requests\n\nx = 1\n"
+
+
+def test_isort_skip_settings_exclude_a_file(tmp_path: Path) -> None:
+    pyproject = PYPROJECT + 'skip_glob = ["legacy/*"]\n'
+    files = {"legacy/old.py": b"import os\nx=1\n", "new.py": b"import os\nx=1\n"}
+    root = make_tree(tmp_path / "p", files, pyproject)
+    result = run_cli(["reformat", "--json"], root)
+    assert json.loads(result.stdout)["excluded_files"] == ["legacy/old.py"]
+    assert (root / "legacy/old.py").read_bytes() == files["legacy/old.py"]
+    assert (root / "new.py").read_bytes() == b"x = 1\n"
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ('required-version = "1"', "required-version"),
+    ('target-version = "py310"', "target-version"),
+])
+def test_bad_black_configuration_is_one_line_exit_2(tmp_path: Path, setting: str,
+                                                     message: str) -> None:
+    pyproject = PYPROJECT.replace("line-length = 60", f"line-length = 60\n{setting}")
+    root = make_tree(tmp_path / "p", {"a.py": b"import os\n"}, pyproject)
+    result = run_cli(["reformat"], root)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (root / "a.py").read_bytes() == b"import os\n"
+
+
+def test_reformat_waits_for_no_one_when_a_run_holds_the_lock(tmp_path: Path) -> None:
+    from routine_workflow.lock import ProjectLock
+
+    root = make_tree(tmp_path / "p", {"a.py": b"import os\n"})
+    with ProjectLock(_config(root).lock_dir):
+        result = run_cli(["reformat"], root)
+        assert result.returncode == 75
+        assert run_cli(["reformat", "--check"], root).returncode == 1  # reading needs no lock
+    assert (root / "a.py").read_bytes() == b"import os\n"
