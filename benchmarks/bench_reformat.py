@@ -77,7 +77,7 @@ def django_tree() -> Path:
         if (sdist / name).is_file():
             shutil.copy2(sdist / name, pristine / name)
     shutil.copytree(sdist / "django", pristine / "django")
-    return pristine
+    return as_repository(pristine)
 
 
 def stdlib_tree(with_tests: bool) -> Path:
@@ -97,7 +97,18 @@ def stdlib_tree(with_tests: bool) -> Path:
                 dst = pristine / src.relative_to(source)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
-    return pristine
+    return as_repository(pristine)
+
+
+def as_repository(tree: Path) -> Path:
+    """Make ``tree`` a git repository of its own, as a real project is.
+
+    black and isort look upwards for their project root and configuration and stop
+    at ``.git``; without it a tree under benchmarks/.work/ would pick up this
+    repository's settings (and its .gitignore, which ignores .work/).
+    """
+    subprocess.run(["git", "init", "-q", str(tree)], check=True)
+    return tree
 
 
 def fresh_copy(pristine: Path, name: str) -> Path:
@@ -191,21 +202,29 @@ def touch_one(tree: Path) -> Path:
 
 
 def compare(ours: Path, theirs: Path, report: dict) -> tuple[int, list[str], list[str]]:
-    """(differing accepted files, rejected files, excluded files)."""
+    """(differing files among those all three tools accept, rejected files, files left out).
+
+    Left out: what our discovery skips (virtualenvs, build dirs, ...) plus what a
+    tool's own settings exclude; the CLI pipeline may still have run some tools there.
+    """
+    from routine_workflow.config import load_config
+    from routine_workflow.discovery import python_files
+
     rejected = sorted(f["path"] for f in report["failures"])
-    excluded = sorted(report["excluded_files"])
-    skip = set(rejected) | set(excluded)
+    considered = {e.rel for e in python_files(load_config({"project_root": ours}))}
+    accepted = considered - set(rejected) - set(report["excluded_files"])
+    left_out = sorted(
+        path.relative_to(ours).as_posix() for path in ours.rglob("*.py*")
+        if path.is_file() and path.relative_to(ours).as_posix() not in accepted | set(rejected)
+    )
     differing = []
-    for path in sorted(ours.rglob("*.py*")):
-        rel = path.relative_to(ours).as_posix()
-        if rel in skip or not path.is_file():
-            continue
+    for rel in sorted(accepted):
         other = theirs / rel
-        if not other.is_file() or other.read_bytes() != path.read_bytes():
+        if not other.is_file() or other.read_bytes() != (ours / rel).read_bytes():
             differing.append(rel)
     for rel in differing[:10]:
         print(f"    differs: {rel}")
-    return len(differing), rejected, excluded
+    return len(differing), rejected, left_out
 
 
 # --- the benchmark ---------------------------------------------------------------------------
@@ -268,8 +287,8 @@ def print_table(results: list[dict], repeat: int, workers: int) -> None:
               f"three tools accept")
         print(f"{r['tree']:8} rejected by a tool ({len(r['rejected'])}): "
               f"{', '.join(r['rejected']) or '-'}")
-        print(f"{r['tree']:8} excluded by a tool's settings ({len(r['excluded'])}): "
-              f"{', '.join(r['excluded'][:20]) or '-'}")
+        print(f"{r['tree']:8} left out by discovery or a tool's settings ({len(r['excluded'])}): "
+              f"{', '.join(r['excluded'][:12]) or '-'}")
 
 
 def interpreter_start() -> float:

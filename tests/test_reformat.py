@@ -430,3 +430,46 @@ def test_reformat_waits_for_no_one_when_a_run_holds_the_lock(tmp_path: Path) -> 
         assert result.returncode == 75
         assert run_cli(["reformat", "--check"], root).returncode == 1  # reading needs no lock
     assert (root / "a.py").read_bytes() == b"import os\n"
+
+
+def test_sigterm_mid_run_leaves_every_file_old_or_new(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import psutil
+    from conftest import popen_cli
+
+    body = b"".join(b"import os\ndef f%d(a,b):\n    return [a,b,%d]\n" % (i, i) for i in range(100))
+    files = {f"m{i:03d}.py": body for i in range(120)}
+    root = make_tree(tmp_path / "p", files)
+    formatted = Pipeline(root).process(str(root / "m000.py")).new
+    proc = popen_cli(["--steps", "reformat", "--yes", "--workers", "2"], root)
+    me = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 30
+    workers: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = me.children(recursive=True)
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the pool never started"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    states = {(root / rel).read_bytes() for rel in files}
+    assert states <= {body, formatted}
+    assert not list(root.glob(".*.rw-tmp"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+def test_unwritable_file_is_reported_and_the_rest_processed(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "p", {"ro/a.py": b"import os\nx=1\n", "b.py": b"import os\ny=2\n"})
+    (root / "ro").chmod(0o555)
+    try:
+        result = run_cli(["reformat"], root)
+    finally:
+        (root / "ro").chmod(0o755)
+    assert result.returncode == 1
+    assert "ro/a.py: cannot write" in result.stderr
+    assert (root / "b.py").read_bytes() == b"y = 2\n"

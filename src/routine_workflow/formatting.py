@@ -73,8 +73,11 @@ class Outcome:
     cacheable: bool = True
 
 
-class FileTimeout(Exception):
-    """Raised inside a worker when one file exceeds its time limit."""
+class FileTimeout(BaseException):
+    """Raised inside a worker when one file exceeds its time limit.
+
+    A BaseException so that no ``except Exception`` inside a tool can swallow it.
+    """
 
 
 def digest_bytes(data: bytes) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -187,7 +188,9 @@ def _project_files(config: WorkflowConfig, paths: Sequence[Path] | None) -> list
     root = config.project_root
     wanted = []
     for given in paths:
-        absolute = Path.cwd() / given  # as the shell meant it; symlinks are not resolved
+        # As the shell meant it: relative to the current directory, ".." taken
+        # lexically, symlinks not resolved (discovery never follows them either).
+        absolute = Path(os.path.normpath(Path.cwd() / given))
         if absolute != root and root not in absolute.parents:
             raise ConfigError(f"{given}: not inside the project root {root}")
         if not absolute.exists():
@@ -224,7 +227,12 @@ def _settle(outcome: Outcome, report: ReformatReport, cache: ReformatCache,
     if check:
         report.changed.append(rel)
         return
-    if write_if_unmodified(path, outcome.digest, new, (config.project_root,)):
+    try:
+        written = write_if_unmodified(path, outcome.digest, new, (config.project_root,))
+    except OSError as exc:  # a read-only file or directory: report it, go on with the rest
+        report.failed.append(Failure(rel, f"cannot write: {exc.strerror}"))
+        return
+    if written:
         report.changed.append(rel)
         log.debug("reformatted %s", rel, extra={"event": "reformatted"})
         # Like black's cache: the pipeline's output is taken to be its own fixed point.
@@ -313,9 +321,9 @@ def _run_pool(root: Path, todo: Sequence[tuple[str, int]], workers: int,
                 for path in futures[future]:
                     yield Outcome(path, FAILED, reason="the worker process died", cacheable=False)
     except BaseException:
-        for future in futures:
-            future.cancel()
+        # Workers first: the executor then fails what is pending as "broken" by itself
+        # (cancelling futures first races its management thread into a traceback).
         terminate_children()
+        pool.shutdown(wait=True)
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=True)
