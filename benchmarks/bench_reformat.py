@@ -158,14 +158,16 @@ def cpu_seconds() -> float:
 
 
 CPU: dict[str, list[float]] = {}
+#: The console scripts, as a user runs them: ``python -m`` would put the tree itself first on
+#: sys.path, and a copy of the standard library would then shadow the real one.
+BIN = Path(sys.executable).parent
 LOAD_BEFORE = ""
 
 
 def run_ours(tree: Path, home: Path, workers: int) -> tuple[float, int, dict]:
     """(seconds, peak bytes, JSON report) of `routine-workflow reformat` in ``tree``."""
     env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home)}
-    argv = [sys.executable, "-m", "routine_workflow", "reformat", "--json", "--workers",
-            str(workers)]
+    argv = [str(BIN / "routine-workflow"), "reformat", "--json", "--workers", str(workers)]
     start, cpu = time.perf_counter(), cpu_seconds()
     proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -186,7 +188,7 @@ def run_cli_pipeline(tree: Path, black_cache: Path) -> float:
     env = {**os.environ, "BLACK_CACHE_DIR": str(black_cache)}
     start, cpu = time.perf_counter(), cpu_seconds()
     for argv in CLI_STEPS:
-        subprocess.run([sys.executable, "-m", *argv], cwd=tree, env=env,
+        subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=tree, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     CPU.setdefault("cli", []).append(cpu_seconds() - cpu)
     return time.perf_counter() - start

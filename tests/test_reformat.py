@@ -473,3 +473,14 @@ def test_unwritable_file_is_reported_and_the_rest_processed(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "ro/a.py: cannot write" in result.stderr
     assert (root / "b.py").read_bytes() == b"y = 2\n"
+
+
+def test_tool_directories_inside_the_project_are_not_reformatted(tmp_path: Path) -> None:
+    pyproject = PYPROJECT + '\n[tool.routine-workflow]\ncache-dir = "cachehere"\n'
+    files = {"cachehere/x.py": b"import os\nx=1\n", "src/y.py": b"import os\ny=1\n",
+             "src/data.txt": b"import os\n"}
+    root = make_tree(tmp_path / "p", files, pyproject)
+    result = run_cli(["reformat", "--json"], root)
+    assert json.loads(result.stdout)["seen"] == 1
+    assert (root / "cachehere/x.py").read_bytes() == files["cachehere/x.py"]
+    assert (root / "src/y.py").read_bytes() == b"y = 1\n"

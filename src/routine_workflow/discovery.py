@@ -75,7 +75,9 @@ class Discovery:
             return True
         if name in CACHE_DIRS:
             return not self.keep_caches
-        return (path / "pyvenv.cfg").is_file() or path.resolve() in self._own
+        # The walk starts at the resolved root and never follows a symlink, so ``path`` is
+        # already canonical: no resolve() (a realpath per directory) is needed.
+        return path in self._own or (path / "pyvenv.cfg").is_file()
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         """True if gitignore rules or ``exclude_patterns`` leave ``rel`` out."""
@@ -102,11 +104,16 @@ class Discovery:
 
     # -- walking ------------------------------------------------------------------------------
 
-    def walk(self) -> Iterator[Entry]:
-        """Every included entry, depth-first, sorted by name, directories before their content."""
-        yield from self._walk_dir(self.root, "")
+    def walk(self, file_suffixes: tuple[str, ...] | None = None) -> Iterator[Entry]:
+        """Every included entry, depth-first, sorted by name, directories before their content.
 
-    def _walk_dir(self, directory: Path, rel_dir: str) -> Iterator[Entry]:
+        With ``file_suffixes``, non-directory entries whose names end otherwise are not
+        reported (and cost no ignore-rule matching).
+        """
+        yield from self._walk_dir(self.root, "", file_suffixes)
+
+    def _walk_dir(self, directory: Path, rel_dir: str,
+                  suffixes: tuple[str, ...] | None = None) -> Iterator[Entry]:
         if self.use_gitignore and (directory / ".gitignore").is_file():
             self._load_ignore(rel_dir, directory / ".gitignore")
         try:
@@ -115,6 +122,9 @@ class Discovery:
         except OSError:
             return
         for entry in entries:
+            if suffixes is not None and not entry.name.endswith(suffixes) and not entry.is_dir(
+                    follow_symlinks=False):
+                continue
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:
                 info = entry.stat(follow_symlinks=False)
@@ -128,7 +138,7 @@ class Discovery:
                 if self.excluded_name(entry.name, path) or self.ignored(rel, is_dir=True):
                     continue
                 yield Entry(path, rel, "dir", 0)
-                yield from self._walk_dir(path, rel)
+                yield from self._walk_dir(path, rel, suffixes)
             elif not self.ignored(rel, is_dir=False):
                 kind = "file" if stat.S_ISREG(info.st_mode) else "other"
                 yield Entry(path, rel, kind, info.st_size)
@@ -136,10 +146,7 @@ class Discovery:
     def files(self, suffixes: Iterable[str] | None = None) -> list[Entry]:
         """Regular files (not symlinks), optionally only those with one of ``suffixes``."""
         wanted = tuple(suffixes) if suffixes is not None else None
-        return [
-            e for e in self.walk()
-            if e.kind == "file" and (wanted is None or e.rel.endswith(wanted))
-        ]
+        return [e for e in self.walk(wanted) if e.kind == "file"]
 
 
 def python_files(config: WorkflowConfig) -> list[Entry]:
