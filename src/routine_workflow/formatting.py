@@ -27,6 +27,7 @@ compile gets none of the tools.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import os
@@ -404,6 +405,12 @@ def init_worker(root: str, file_timeout: float) -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
     if _PIPELINE is None or _PIPELINE.root != Path(root).resolve():
         prime(Path(root))  # not forked from a primed parent (spawn start method)
+    # black builds large trees full of reference cycles; the cyclic collector running
+    # during formatting costs 10-20% of the CPU. Workers collect once per batch instead
+    # (a batch is at most ~64 KB of source or one large file), with the imported
+    # modules frozen out of every collection.
+    gc.freeze()
+    gc.disable()
 
 
 def process_batch(paths: list[str]) -> list[Outcome]:
@@ -421,6 +428,7 @@ def process_batch(paths: list[str]) -> list[Outcome]:
             outcomes.append(Outcome(path, FAILED, reason=str(exc), cacheable=False))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+    gc.collect()
     return outcomes
 
 
