@@ -484,3 +484,43 @@ def test_tool_directories_inside_the_project_are_not_reformatted(tmp_path: Path)
     assert json.loads(result.stdout)["seen"] == 1
     assert (root / "cachehere/x.py").read_bytes() == files["cachehere/x.py"]
     assert (root / "src/y.py").read_bytes() == b"y = 1\n"
+
+
+def test_worker_entry_points_in_a_real_process(tmp_path: Path) -> None:
+    """init_worker + process_batch as a pool worker runs them, in a process of their own."""
+    body = b"".join(b"def f%d(a,b):\n    return [a,b,%d]\n" % (i, i) for i in range(300))
+    root = make_tree(tmp_path / "p", {"ok.py": b"import os\nx=1\n", "big.py": body})
+    code = (
+        "import json, sys\n"
+        "from routine_workflow import formatting as f\n"
+        "f.init_worker(sys.argv[1], float(sys.argv[2]))\n"
+        "out = f.process_batch([sys.argv[1] + '/ok.py', sys.argv[1] + '/big.py'])\n"
+        "print(json.dumps([[o.status, o.reason, o.cacheable] for o in out]))\n"
+    )
+    quick = subprocess.run([sys.executable, "-c", code, str(root), "0.001"],
+                           capture_output=True, text=True, check=True)
+    _ok, big = json.loads(quick.stdout)
+    assert big[0] == "failed" and "per-file limit" in big[1] and big[2] is False
+    relaxed = subprocess.run([sys.executable, "-c", code, str(root), "0"],
+                             capture_output=True, text=True, check=True)
+    assert [o[0] for o in json.loads(relaxed.stdout)] == ["changed", "changed"]
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"# -*- coding: no-such-codec -*-\nx = 1\n", "cannot decode"),
+    (b"x = 1\x00\n", "does not compile"),
+    (b"\xef\xbb\xbf# -*- coding: latin-1 -*-\nx = 1\n", "cannot decode"),
+    (b"def f():\n\treturn 1\n        return 2\n", "does not compile"),
+])
+def test_undecodable_or_uncompilable_sources(tmp_path: Path, data: bytes, reason: str) -> None:
+    root = make_tree(tmp_path / "p", {"a.py": data})
+    outcome = Pipeline(root).process(str(root / "a.py"))
+    assert outcome.status == "failed" and outcome.reason.startswith(reason), outcome.reason
+    assert (root / "a.py").read_bytes() == data
+
+
+def test_unreadable_path_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "p", {"a.py": b"x = 1\n"})
+    outcome = Pipeline(root).process(str(root / "gone.py"))
+    assert outcome.status == "failed" and outcome.reason.startswith("cannot read")
+    assert outcome.cacheable is False
