@@ -112,6 +112,8 @@ FIELDS: tuple[Field, ...] = (
     Field("dump_engine", "choice", "How dumps are written: auto (create-dump when installed or "
           "configured, else built-in), builtin, or create-dump.", "auto",
           choices=("auto", "builtin", "create-dump")),
+    Field("reformat_file_timeout", "float", "Seconds one file may spend in the reformat pipeline "
+          "before it is left as is and reported (0: no limit).", 120.0, minimum=0),
     Field("log_format", "choice", "Console and file event format.", "text", "--log-format",
           choices=("text", "json")),
     Field("parallel_steps", "int", "How many independent command steps may run at once.", 1,
@@ -156,6 +158,7 @@ class WorkflowConfig:
     clean_extra_patterns: tuple[str, ...]
     reformat_engine: str
     dump_engine: str
+    reformat_file_timeout: float
     log_format: str
     parallel_steps: int
     on_success: str | None

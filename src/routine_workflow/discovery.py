@@ -153,11 +153,15 @@ class Discovery:
 
     # -- walking ------------------------------------------------------------------------------
 
-    def walk(self) -> Iterator[Entry]:
-        """Every included entry, depth-first, sorted by name, directories before their content."""
+    def walk(self, file_suffixes: tuple[str, ...] | None = None) -> Iterator[Entry]:
+        """Every included entry, depth-first, sorted by name, directories before their content.
+
+        With ``file_suffixes``, non-directory entries whose names end otherwise are not
+        reported (and cost no ignore-rule matching).
+        """
         # An explicit stack of per-directory scans rather than recursive generators, so each
         # entry is yielded once instead of being passed up through every level above it.
-        stack = [self._scan(self.root, "")]
+        stack = [self._scan(self.root, "", file_suffixes)]
         while stack:
             entry = next(stack[-1], None)
             if entry is None:
@@ -165,9 +169,10 @@ class Discovery:
                 continue
             yield entry
             if entry.kind == "dir":
-                stack.append(self._scan(entry.path, entry.rel))
+                stack.append(self._scan(entry.path, entry.rel, file_suffixes))
 
-    def _scan(self, directory: Path, rel_dir: str) -> Iterator[Entry]:
+    def _scan(self, directory: Path, rel_dir: str,
+              suffixes: tuple[str, ...] | None = None) -> Iterator[Entry]:
         """The included entries directly inside ``directory``, sorted by name."""
         try:
             with os.scandir(directory) as it:
@@ -182,6 +187,9 @@ class Discovery:
                 self._load_ignore(rel_dir, directory / ".gitignore")
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
+            if suffixes is not None and not entry.name.endswith(suffixes) and not entry.is_dir(
+                    follow_symlinks=False):
+                continue
             rel = prefix + entry.name
             path = directory / entry.name  # cheaper than Path(entry.path): one part to parse
             try:
@@ -202,10 +210,7 @@ class Discovery:
     def files(self, suffixes: Iterable[str] | None = None) -> list[Entry]:
         """Regular files (not symlinks), optionally only those with one of ``suffixes``."""
         wanted = tuple(suffixes) if suffixes is not None else None
-        return [
-            e for e in self.walk()
-            if e.kind == "file" and (wanted is None or e.rel.endswith(wanted))
-        ]
+        return [e for e in self.walk(wanted) if e.kind == "file"]
 
 
 def python_files(config: WorkflowConfig) -> list[Entry]:

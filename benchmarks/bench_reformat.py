@@ -1,0 +1,326 @@
+"""Benchmark: `routine-workflow reformat` vs `autoflake ... && isort . && black .`.
+
+Two real trees, fetched or copied at run time into benchmarks/.work/ (gitignored):
+
+* django: the django 5.1.4 sdist (``pip download --no-deps --no-binary :all:``); the
+  tree is its ``django/`` package with the sdist's own pyproject.toml, setup.cfg,
+  tox.ini and .editorconfig at the root, so django's black and isort settings apply.
+* stdlib: a copy of this interpreter's standard library (``--stdlib-tests`` keeps its
+  test suites; by default they are left out to keep a run short).
+
+For each tree, with the same tool versions and configuration, paired runs:
+
+1. cold: a fresh copy; ours with an empty cache vs the CLI pipeline with black's cache empty;
+2. warm: the same command again on its own output;
+3. one file changed in the warm tree;
+4. the peak memory (summed RSS of the process tree) of ours, cold.
+
+It also checks that both cold outputs are byte-identical on every file all three tools
+accept, and lists the files a tool rejects or excludes (ours leaves them untouched; the CLI
+pipeline may have half-processed them).
+
+    python benchmarks/bench_reformat.py                 # both trees, 3 repetitions
+    python benchmarks/bench_reformat.py --repeat 1 --trees django
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+DJANGO = "django==5.1.4"
+CLI_STEPS = (
+    ["autoflake", "--in-place", "--remove-all-unused-imports", "--ignore-init-module-imports",
+     "-r", "."],
+    ["isort", "."],
+    ["black", "-q", "."],
+)
+
+
+# --- trees -----------------------------------------------------------------------------------
+
+
+def django_tree() -> Path:
+    """The pristine django tree (downloaded once)."""
+    pristine = WORK / "pristine-django"
+    if pristine.is_dir():
+        return pristine
+    download = WORK / "download"
+    download.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--no-binary", ":all:", DJANGO, "-d", str(download)], check=True)
+    archive = next(download.glob("[Dd]jango-5.1.4.tar.gz"))
+    unpacked = WORK / "unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(unpacked, filter="data")
+    sdist = next(unpacked.iterdir())
+    pristine.mkdir()
+    for name in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
+        if (sdist / name).is_file():
+            shutil.copy2(sdist / name, pristine / name)
+    shutil.copytree(sdist / "django", pristine / "django")
+    return as_repository(pristine)
+
+
+def stdlib_tree(with_tests: bool) -> Path:
+    """A pristine copy of this interpreter's standard library (.py files only)."""
+    pristine = WORK / ("pristine-stdlib-tests" if with_tests else "pristine-stdlib")
+    if pristine.is_dir():
+        return pristine
+    source = Path(sysconfig.get_paths()["stdlib"])
+    skip = {"site-packages", "__pycache__"}
+    if not with_tests:
+        skip |= {"test", "tests", "idle_test"}
+    for dirpath, dirnames, filenames in os.walk(source):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in filenames:
+            if name.endswith(".py"):
+                src = Path(dirpath) / name
+                dst = pristine / src.relative_to(source)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+    return as_repository(pristine)
+
+
+def as_repository(tree: Path) -> Path:
+    """Make ``tree`` a git repository of its own, as a real project is.
+
+    black and isort look upwards for their project root and configuration and stop
+    at ``.git``; without it a tree under benchmarks/.work/ would pick up this
+    repository's settings (and its .gitignore, which ignores .work/).
+    """
+    subprocess.run(["git", "init", "-q", str(tree)], check=True)
+    return tree
+
+
+def fresh_copy(pristine: Path, name: str) -> Path:
+    """A new copy of ``pristine`` under .work/runs/."""
+    target = WORK / "runs" / name
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(pristine, target)
+    return target
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+class PeakRss:
+    """Polls the summed RSS of a process and its children."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    with contextlib.suppress(psutil.Error):
+                        total += p.memory_info().rss
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                return
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of every child process waited for so far (workers included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+CPU: dict[str, list[float]] = {}
+#: The console scripts, as a user runs them: ``python -m`` would put the tree itself first on
+#: sys.path, and a copy of the standard library would then shadow the real one.
+BIN = Path(sys.executable).parent
+LOAD_BEFORE = ""
+
+
+def run_ours(tree: Path, home: Path, workers: int) -> tuple[float, int, dict]:
+    """(seconds, peak bytes, JSON report) of `routine-workflow reformat` in ``tree``."""
+    env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home)}
+    argv = [str(BIN / "routine-workflow"), "reformat", "--json", "--workers", str(workers)]
+    start, cpu = time.perf_counter(), cpu_seconds()
+    proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    rss = PeakRss(proc.pid)
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    CPU.setdefault("ours", []).append(cpu_seconds() - cpu)
+    peak = rss.stop()
+    try:
+        report = json.loads(out)
+    except ValueError:
+        raise SystemExit(f"ours failed (exit {proc.returncode}): {err[-2000:]}") from None
+    return elapsed, peak, report
+
+
+def run_cli_pipeline(tree: Path, black_cache: Path) -> float:
+    """Seconds for the three CLIs in ``tree``, each from the project root."""
+    env = {**os.environ, "BLACK_CACHE_DIR": str(black_cache)}
+    start, cpu = time.perf_counter(), cpu_seconds()
+    for argv in CLI_STEPS:
+        subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=tree, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    CPU.setdefault("cli", []).append(cpu_seconds() - cpu)
+    return time.perf_counter() - start
+
+
+def touch_one(tree: Path) -> Path:
+    """Make one mid-sized file need formatting again."""
+    files = sorted(tree.rglob("*.py"), key=lambda p: p.stat().st_size)
+    target = files[len(files) // 2]
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write("\nbenchmark_marker = {  'a':1 }\n")
+    return target
+
+
+def compare(ours: Path, theirs: Path, report: dict) -> tuple[int, list[str], list[str]]:
+    """(differing files among those all three tools accept, rejected files, files left out).
+
+    Left out: what our discovery skips (virtualenvs, build dirs, ...) plus what a
+    tool's own settings exclude; the CLI pipeline may still have run some tools there.
+    """
+    from routine_workflow.config import load_config
+    from routine_workflow.discovery import python_files
+
+    rejected = sorted(f["path"] for f in report["failures"])
+    considered = {e.rel for e in python_files(load_config({"project_root": ours}))}
+    accepted = considered - set(rejected) - set(report["excluded_files"])
+    left_out = sorted(
+        path.relative_to(ours).as_posix() for path in ours.rglob("*.py*")
+        if path.is_file() and path.relative_to(ours).as_posix() not in accepted | set(rejected)
+    )
+    differing = []
+    for rel in sorted(accepted):
+        other = theirs / rel
+        if not other.is_file() or other.read_bytes() != (ours / rel).read_bytes():
+            differing.append(rel)
+    for rel in differing[:10]:
+        print(f"    differs: {rel}")
+    return len(differing), rejected, left_out
+
+
+# --- the benchmark ---------------------------------------------------------------------------
+
+
+def bench_tree(name: str, pristine: Path, repeat: int, workers: int) -> dict:
+    """Paired runs on one tree; returns the medians and the identity check."""
+    rows: dict[str, list[float]] = {k: [] for k in (
+        "cold_ours", "cold_cli", "warm_ours", "warm_cli", "one_ours", "one_cli",
+        "cold_ours_cpu", "cold_cli_cpu")}
+    peaks: list[int] = []
+    check: tuple[int, list[str], list[str]] | None = None
+    report: dict = {}
+    for i in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="rw-bench-") as tmp:
+            home, black_cache = Path(tmp) / "home", Path(tmp) / "black-cache"
+            ours_tree = fresh_copy(pristine, f"{name}-ours")
+            cli_tree = fresh_copy(pristine, f"{name}-cli")
+            seconds, peak, report = run_ours(ours_tree, home, workers)
+            rows["cold_ours"].append(seconds)
+            peaks.append(peak)
+            rows["cold_cli"].append(run_cli_pipeline(cli_tree, black_cache))
+            rows["cold_ours_cpu"].append(CPU["ours"][-1])
+            rows["cold_cli_cpu"].append(CPU["cli"][-1])
+            if check is None:
+                check = compare(ours_tree, cli_tree, report)
+            rows["warm_ours"].append(run_ours(ours_tree, home, workers)[0])
+            rows["warm_cli"].append(run_cli_pipeline(cli_tree, black_cache))
+            touch_one(ours_tree)
+            touch_one(cli_tree)
+            rows["one_ours"].append(run_ours(ours_tree, home, workers)[0])
+            rows["one_cli"].append(run_cli_pipeline(cli_tree, black_cache))
+        print(f"  {name} run {i + 1}/{repeat}: cold {rows['cold_ours'][-1]:.2f}s vs "
+              f"{rows['cold_cli'][-1]:.2f}s", flush=True)
+    assert check is not None
+    medians = {k: statistics.median(v) for k, v in rows.items()}
+    return {"tree": name, "files": report.get("seen", 0), "medians": medians,
+            "peak_mb": max(peaks) / 2**20, "differing": check[0], "rejected": check[1],
+            "excluded": check[2]}
+
+
+def print_table(results: list[dict], repeat: int, workers: int) -> None:
+    print()
+    print(f"reformat benchmark: {workers} workers, median of {repeat} paired run(s), "
+          f"python {sys.version.split()[0]}, load average before: {LOAD_BEFORE}")
+    print(f"{'tree':8} {'files':>6} {'case':22} {'ours':>9} {'CLI pipeline':>13} {'ratio':>7}")
+    for r in results:
+        m = r["medians"]
+        for case, key in (("cold", "cold"), ("warm, nothing changed", "warm"),
+                          ("one file changed", "one")):
+            ours, cli = m[f"{key}_ours"], m[f"{key}_cli"]
+            print(f"{r['tree']:8} {r['files']:>6} {case:22} {ours:>8.2f}s {cli:>12.2f}s "
+                  f"{ours / cli:>6.3f}x")
+        print(f"{r['tree']:8} {r['files']:>6} {'cold, CPU time':22} {m['cold_ours_cpu']:>8.2f}s "
+              f"{m['cold_cli_cpu']:>12.2f}s {m['cold_ours_cpu'] / m['cold_cli_cpu']:>6.3f}x")
+        warm_per_k = (m["warm_ours"] * 1000 / r["files"]) if r["files"] else 0.0
+        print(f"{r['tree']:8} peak memory of ours (process tree): {r['peak_mb']:.0f} MB; "
+              f"warm run {warm_per_k:.3f}s per 1,000 files (including interpreter start)")
+        print(f"{r['tree']:8} byte-identity: {r['differing']} differing file(s) among those all "
+              f"three tools accept")
+        print(f"{r['tree']:8} rejected by a tool ({len(r['rejected'])}): "
+              f"{', '.join(r['rejected']) or '-'}")
+        print(f"{r['tree']:8} left out by discovery or a tool's settings ({len(r['excluded'])}): "
+              f"{', '.join(r['excluded'][:12]) or '-'}")
+
+
+def interpreter_start() -> float:
+    """Median seconds for `python -c pass`, to put the warm figure in context."""
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trees", default="django,stdlib", help="comma-separated: django,stdlib")
+    parser.add_argument("--repeat", type=int, default=3, help="paired runs per tree")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--stdlib-tests", action="store_true",
+                        help="include the standard library's test suites (much longer)")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    global LOAD_BEFORE
+    LOAD_BEFORE = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    results = []
+    for name in args.trees.split(","):
+        pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)
+        results.append(bench_tree(name, pristine, args.repeat, args.workers))
+    print_table(results, args.repeat, args.workers)
+    print(f"interpreter start (python -c pass): {interpreter_start():.3f}s")
+
+
+if __name__ == "__main__":
+    main()

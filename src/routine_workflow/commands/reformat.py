@@ -1,0 +1,30 @@
+"""``reformat [PATHS] [--check] [--diff]``: the reformat step on its own, for CI and by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from routine_workflow import logs
+from routine_workflow.config import WorkflowConfig
+from routine_workflow.errors import EXIT_FAILED, EXIT_OK
+from routine_workflow.lock import ProjectLock
+from routine_workflow.steps.reformat import ReformatReport, reformat
+
+
+def run_reformat(config: WorkflowConfig, paths: Sequence[Path], check: bool,
+                 diff: bool) -> ReformatReport:
+    """Run one reformat pass. Writing takes the project lock, so it never races a workflow run;
+    ``--check`` and ``--diff`` write nothing and need no lock."""
+    logger = logs.get_logger()
+    if check or diff or config.dry_run:
+        return reformat(config, paths=paths, check=True, diff=diff, logger=logger)
+    with ProjectLock(config.lock_dir):
+        return reformat(config, paths=paths, check=False, diff=False, logger=logger)
+
+
+def exit_code(report: ReformatReport, check: bool) -> int:
+    """1 if a file failed, or (with ``--check``) if a file would change; else 0."""
+    if report.failed or (check and report.changed):
+        return EXIT_FAILED
+    return EXIT_OK

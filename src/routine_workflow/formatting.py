@@ -1,0 +1,437 @@
+"""The reformat pipeline for one file: autoflake -> isort -> black, as their CLIs would run.
+
+This module is what the reformat step's worker processes run. It imports the
+three tools (only when a ``Pipeline`` is built, so importing this module stays
+cheap) and configures each exactly as its command line does when run from the
+project root:
+
+* autoflake: ``autoflake --in-place --remove-all-unused-imports
+  --ignore-init-module-imports -r .`` plus ``[tool.autoflake]`` (which may turn
+  the two defaults off); only ``*.py`` files and files with a python shebang,
+  as autoflake itself decides; ``--ignore-init-module-imports`` applies to
+  files named ``__init__.py`` only.
+* isort: ``isort .`` — ``Config(settings_path=root)`` resolves pyproject,
+  ``.isort.cfg``, ``setup.cfg``, ``tox.ini`` and ``.editorconfig`` as the CLI
+  does; a file is written only when isort reports a change.
+* black: ``black .`` — the click context of black's own command parses
+  ``[tool.black]`` (and infers target versions from ``requires-python``),
+  and the file is decoded and re-encoded as ``format_file_in_place`` does
+  (encoding cookie, BOM, the first line's line ending). ``fast=False``: black's
+  AST-equivalence and stability checks stay on.
+
+Each stage sees the bytes the previous CLI would have written, so the result is
+byte-identical to the three commands run in sequence. A file that any tool's own
+settings exclude is left out entirely; a file that cannot be decoded or does not
+compile gets none of the tools.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import os
+import re
+import signal
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from routine_workflow.errors import ConfigError
+
+#: Outcome statuses of one file.
+UNCHANGED = "unchanged"
+CHANGED = "changed"
+EXCLUDED = "excluded"
+FAILED = "failed"
+
+_SHEBANG = re.compile(r"^#!.*\bpython[3]?\b\s*$")  # autoflake's PYTHON_SHEBANG_REGEX
+_AUTOFLAKE_DEFAULTS = {"remove_all_unused_imports": True, "ignore_init_module_imports": True}
+_AUTOFLAKE_BOOLS = (
+    "expand_star_imports", "remove_all_unused_imports", "remove_duplicate_keys",
+    "remove_unused_variables", "remove_rhs_for_unused_variables", "ignore_init_module_imports",
+    "ignore_pass_statements", "ignore_pass_after_docstring",
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the pipeline made of one file.
+
+    ``digest`` is the sha256 of the bytes that were read; ``new`` holds the
+    formatted bytes when ``status`` is ``changed``. ``cacheable`` is False for
+    outcomes that may differ on another try (a time limit, an I/O error).
+    """
+
+    path: str
+    status: str
+    digest: str = ""
+    new: bytes | None = None
+    reason: str = ""
+    encoding: str = "utf-8"
+    cacheable: bool = True
+
+
+class FileTimeout(BaseException):
+    """Raised inside a worker when one file exceeds its time limit.
+
+    A BaseException so that no ``except Exception`` inside a tool can swallow it.
+    """
+
+
+def digest_bytes(data: bytes) -> str:
+    """The content hash the cache and the not-modified-since-read check use."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class Pipeline:
+    """The three tools configured for one project root, ready to format files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self._load_black()
+        self._load_isort()
+        self._load_autoflake()
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def _load_black(self) -> None:
+        import black
+        import black.files
+        import click
+
+        # black memoises what it reads from disk; a long-lived process (tests, an IDE) must
+        # see today's pyproject.toml and .gitignore, as a fresh `black` would.
+        for name in ("_load_toml", "_find_project_root_cached", "get_gitignore",
+                     "_cached_resolve", "find_user_pyproject_toml"):
+            clear = getattr(getattr(black.files, name, None), "cache_clear", None)
+            if clear is not None:
+                clear()
+        try:
+            # black's own click command reads [tool.black] (or the user-level config)
+            # and converts every value exactly as `black .` would.
+            ctx = black.main.make_context("black", [str(self.root)])
+        except click.ClickException as exc:
+            raise ConfigError(f"black configuration: {exc.format_message()}") from None
+        params = ctx.params
+        required = params["required_version"]
+        version = str(vars(black)["__version__"])
+        if required and required not in (version, version.split(".")[0]):
+            raise ConfigError(f"[tool.black] required-version {required!r} does not match the "
+                              f"installed black {version}")
+        self.black_mode = black.Mode(
+            target_versions=set(params["target_version"] or ()),
+            line_length=params["line_length"],
+            is_pyi=params["pyi"],
+            is_ipynb=False,
+            skip_source_first_line=params["skip_source_first_line"],
+            string_normalization=not params["skip_string_normalization"],
+            magic_trailing_comma=not params["skip_magic_trailing_comma"],
+            preview=params["preview"],
+            unstable=params["unstable"],
+            python_cell_magics=set(params["python_cell_magics"]),
+            enabled_features=set(params["enable_unstable_feature"]),
+        )
+        self.black_root = black.files.find_project_root((str(self.root),))[0] or self.root
+        self.black_include = params["include"]
+        self.black_use_gitignore = params["exclude"] is None
+        self.black_excludes = (
+            black.re_compile_maybe_verbose(black.const.DEFAULT_EXCLUDES)
+            if params["exclude"] is None else params["exclude"],
+            params["extend_exclude"],
+            params["force_exclude"],
+        )
+        self._gitignores: dict[Path, dict[Path, Any]] = {}
+        self._dir_reasons: dict[Path, str] = {}
+
+    def _load_isort(self) -> None:
+        import isort
+
+        self.isort_config = isort.Config(settings_path=str(self.root))
+
+    def _load_autoflake(self) -> None:
+        import autoflake
+
+        raw = autoflake.find_and_process_config({"files": [str(self.root)]}) or {}
+        merged, ok = autoflake.merge_configuration_file({"files": [str(self.root)]})
+        if not ok:
+            raise ConfigError("[tool.autoflake]: invalid configuration (see autoflake's message)")
+        given = {str(k).replace("-", "_") for k in raw}
+        options = {name: merged[name] for name in _AUTOFLAKE_BOOLS}
+        for name, default in _AUTOFLAKE_DEFAULTS.items():
+            if name not in given:  # our defaults are the documented command's flags
+                options[name] = default
+        self.autoflake_options = options
+        self.autoflake_imports = merged["imports"].split(",") if "imports" in merged else None
+        self.autoflake_exclude = {
+            part.strip() for part in merged.get("exclude", "").split(",") if part.strip()
+        }
+
+    # -- exclusion ---------------------------------------------------------------------------
+
+    def excluded(self, path: Path) -> str:
+        """Why one of the tools would leave ``path`` out ("" if none would).
+
+        Each tool walks the tree from the project root and prunes excluded
+        directories; verdicts on directories are remembered.
+        """
+        return self._dir_reason(path.parent) or self._item_reason(path, is_dir=False)
+
+    def _dir_reason(self, directory: Path) -> str:
+        if directory == self.root or self.root not in directory.parents:
+            return ""
+        if directory not in self._dir_reasons:
+            self._dir_reasons[directory] = (self._dir_reason(directory.parent)
+                                            or self._item_reason(directory, is_dir=True))
+        return self._dir_reasons[directory]
+
+    def _item_reason(self, item: Path, is_dir: bool) -> str:
+        return (self._black_excluded(item, is_dir) or self._isort_skipped(item)
+                or self._autoflake_excluded(item))
+
+    def _black_excluded(self, item: Path, is_dir: bool) -> str:
+        # One step of black's gen_python_files() walk from the project root.
+        from black.files import _path_is_ignored, path_is_excluded
+
+        rel = item.relative_to(self.black_root).as_posix()
+        gitignores = self._black_gitignores(item.parent)
+        if gitignores and _path_is_ignored(rel, self.black_root, gitignores):
+            return "black: matches a .gitignore file"
+        normalized = "/" + rel + ("/" if is_dir else "")
+        for what, pattern in zip(("exclude", "extend-exclude", "force-exclude"),
+                                 self.black_excludes, strict=True):
+            if path_is_excluded(normalized, pattern):
+                return f"black: matches {what}"
+        if not is_dir and not self.black_include.search(normalized):
+            return "black: does not match include"
+        return ""
+
+    def _black_gitignores(self, directory: Path) -> dict[Path, Any]:
+        """The .gitignore specs black applies to the children of ``directory``, in its order."""
+        from black.files import get_gitignore
+
+        if not self.black_use_gitignore:
+            return {}
+        if directory not in self._gitignores:
+            if directory == self.root:
+                chain = {self.black_root: get_gitignore(self.black_root)}
+                chain[self.root] = get_gitignore(self.root)
+            else:
+                chain = {**self._black_gitignores(directory.parent),
+                         directory: get_gitignore(directory)}
+            self._gitignores[directory] = chain
+        return self._gitignores[directory]
+
+    def _isort_skipped(self, item: Path) -> str:
+        return "isort: skipped by its settings" if self.isort_config.is_skipped(item) else ""
+
+    def _autoflake_excluded(self, item: Path) -> str:
+        import fnmatch
+
+        # autoflake -r . sees "./a/b.py" and rejects hidden names itself.
+        name = "./" + item.relative_to(self.root).as_posix()
+        if item.name.startswith("."):
+            return "autoflake: hidden file or directory"
+        if any(fnmatch.fnmatch(item.name, p) or fnmatch.fnmatch(name, p)
+               for p in self.autoflake_exclude):
+            return "autoflake: matches exclude"
+        return ""
+
+    # -- formatting --------------------------------------------------------------------------
+
+    def process(self, path: str) -> Outcome:
+        """Read ``path`` and run the pipeline; never raises for a bad file."""
+        file = Path(path)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False)
+        digest = digest_bytes(data)
+        why = self.excluded(file.absolute())
+        if why:
+            return Outcome(path, EXCLUDED, digest, reason=why)
+        try:
+            encoding, text = decode(data)
+        except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+            return Outcome(path, FAILED, digest, reason=f"cannot decode: {_one_line(exc)}")
+        problem = compile_error(text, path, self.black_mode.skip_source_first_line)
+        if problem:
+            return Outcome(path, FAILED, digest, reason=f"does not compile: {problem}",
+                           encoding=encoding)
+        try:
+            new = self.format_bytes(file, data, encoding, text)
+        except FileTimeout as exc:
+            return Outcome(path, FAILED, digest, reason=str(exc), encoding=encoding,
+                           cacheable=False)
+        except Exception as exc:  # a tool refused or crashed: the file stays as it is
+            return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
+        if new == data:
+            return Outcome(path, UNCHANGED, digest, encoding=encoding)
+        problem = compile_error(new.decode(encoding), path, self.black_mode.skip_source_first_line)
+        if problem:
+            return Outcome(path, FAILED, digest, encoding=encoding,
+                           reason=f"the formatted output would not compile ({problem}); left as is")
+        return Outcome(path, CHANGED, digest, new, encoding=encoding)
+
+    def format_bytes(self, file: Path, data: bytes, encoding: str, text: str) -> bytes:
+        """The bytes the three CLIs would leave on disk, in order, starting from ``data``."""
+        current = data
+        fixed = self._autoflake(file, text)
+        if fixed != text:
+            current, text = fixed.encode(encoding), fixed
+        sorted_text = self._isort(file, text)
+        if sorted_text != text:
+            current = sorted_text.encode(encoding)
+        return self._black(file, current)
+
+    def _autoflake(self, file: Path, text: str) -> str:
+        if not (file.name.endswith(".py") or _SHEBANG.match(text.splitlines()[0] if text else "")):
+            return text  # autoflake only touches what it thinks is a Python file
+        import autoflake
+
+        options = dict(self.autoflake_options)
+        options["ignore_init_module_imports"] = (
+            options["ignore_init_module_imports"] and file.name == "__init__.py"
+        )
+        return str(autoflake.fix_code(text, additional_imports=self.autoflake_imports, **options))
+
+    def _isort(self, file: Path, text: str) -> str:
+        from isort import api
+        from isort.exceptions import ExistingSyntaxErrors, FileSkipped, IntroducedSyntaxErrors
+
+        output = io.StringIO(newline="")
+        try:
+            changed = api.sort_stream(
+                io.StringIO(text, newline=""), output, config=self.isort_config,
+                file_path=file.resolve(), disregard_skip=True,
+            )
+        except (FileSkipped, ExistingSyntaxErrors, IntroducedSyntaxErrors):
+            return text  # `isort .` skips the file (``# isort: skip_file``, atomic mode)
+        # `isort .` writes only when it reports a change (it ignores trailing whitespace).
+        return output.getvalue() if changed else text
+
+    def _black(self, file: Path, data: bytes) -> bytes:
+        from dataclasses import replace
+
+        import black
+        from black.report import NothingChanged
+
+        mode = replace(self.black_mode, is_pyi=True) if file.suffix == ".pyi" else self.black_mode
+        header = b""
+        body = data
+        if mode.skip_source_first_line:
+            newline_at = data.find(b"\n")
+            split = len(data) if newline_at < 0 else newline_at + 1
+            header, body = data[:split], data[split:]
+        src, encoding, newline = black.decode_bytes(body, mode)
+        try:
+            dst = black.format_file_contents(src, fast=False, mode=mode)
+        except NothingChanged:
+            return data
+        header_str = header.decode(encoding)
+        if newline != "\n" and header_str.endswith(newline):
+            header_str = header_str[: -len(newline)] + "\n"
+        buffer = io.BytesIO()
+        with io.TextIOWrapper(buffer, encoding=encoding, newline=newline,
+                              write_through=True) as out:
+            out.write(header_str + dst)
+            out.flush()
+            return buffer.getvalue()
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """(encoding, text) as the three tools decode a file: cookie or BOM, else UTF-8.
+
+    Line endings are kept as they are (the tools read with ``newline=""``).
+    """
+    encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    return encoding, data.decode(encoding)
+
+
+def compile_error(text: str, path: str, skip_first_line: bool = False) -> str:
+    """Why ``text`` does not compile with this interpreter ("" if it does)."""
+    if skip_first_line:
+        text = "\n" + text.split("\n", 1)[1] if "\n" in text else ""
+    try:
+        compile(text, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except ValueError as exc:  # null bytes
+        return str(exc)
+    return ""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _tool_error(exc: Exception) -> str:
+    module = type(exc).__module__.split(".")[0]
+    tools = {"black": "black", "blib2to3": "black", "isort": "isort", "autoflake": "autoflake",
+             "pyflakes": "autoflake"}
+    tool = tools.get(module, "the pipeline")
+    return f"{tool} cannot format it: {type(exc).__name__}: {_one_line(exc)[:300]}"
+
+
+# --- worker processes ------------------------------------------------------------------------
+
+_PIPELINE: Pipeline | None = None
+_FILE_TIMEOUT = 0.0
+
+
+def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
+    raise FileTimeout(f"took longer than the per-file limit of {_FILE_TIMEOUT:g}s; left as is")
+
+
+def prime(root: Path) -> Pipeline:
+    """Build the pipeline in this process (raising ConfigError on bad tool settings).
+
+    Forked workers inherit it, so each does not import and configure the tools again.
+    """
+    global _PIPELINE
+    _PIPELINE = Pipeline(Path(root))
+    return _PIPELINE
+
+
+def init_worker(root: str, file_timeout: float) -> None:
+    """Pool initializer: signals as the parent wants, tools imported and configured once."""
+    from routine_workflow.procs import worker_initializer
+
+    global _FILE_TIMEOUT
+    worker_initializer()
+    _FILE_TIMEOUT = file_timeout
+    signal.signal(signal.SIGALRM, _on_alarm)
+    if _PIPELINE is None or _PIPELINE.root != Path(root).resolve():
+        prime(Path(root))  # not forked from a primed parent (spawn start method)
+    # black builds large trees full of reference cycles; the cyclic collector running
+    # during formatting traverses them again and again (~12% of the CPU on django).
+    # Workers collect once after each file instead, with the imported modules frozen
+    # out of every collection.
+    gc.freeze()
+    gc.disable()
+
+
+def process_batch(paths: list[str]) -> list[Outcome]:
+    """Worker entry point: each file of a batch, each under its own time limit."""
+    pipeline = _PIPELINE
+    if pipeline is None:
+        raise RuntimeError("process_batch() runs in a pool whose initializer is init_worker()")
+    outcomes = []
+    for path in paths:
+        if _FILE_TIMEOUT > 0:
+            signal.setitimer(signal.ITIMER_REAL, _FILE_TIMEOUT)
+        try:
+            outcomes.append(pipeline.process(path))
+        except FileTimeout as exc:  # fired outside format_bytes (e.g. while compiling)
+            outcomes.append(Outcome(path, FAILED, reason=str(exc), cacheable=False))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            gc.collect()
+    return outcomes
+
+
+def worker_pid() -> int:
+    """The worker's pid (lets the parent warm the pool up and tests see the workers)."""
+    return os.getpid()
