@@ -27,8 +27,10 @@ compile gets none of the tools.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
+import inspect
 import io
 import os
 import re
@@ -121,19 +123,24 @@ class Pipeline:
         if required and required not in (version, version.split(".")[0]):
             raise ConfigError(f"[tool.black] required-version {required!r} does not match the "
                               f"installed black {version}")
-        self.black_mode = black.Mode(
-            target_versions=set(params["target_version"] or ()),
-            line_length=params["line_length"],
-            is_pyi=params["pyi"],
-            is_ipynb=False,
-            skip_source_first_line=params["skip_source_first_line"],
-            string_normalization=not params["skip_string_normalization"],
-            magic_trailing_comma=not params["skip_magic_trailing_comma"],
-            preview=params["preview"],
-            unstable=params["unstable"],
-            python_cell_magics=set(params["python_cell_magics"]),
-            enabled_features=set(params["enable_unstable_feature"]),
-        )
+        # As black's main() builds it; fields an older black lacks are left out.
+        wanted = {
+            "target_versions": set(params["target_version"] or ()),
+            "line_length": params["line_length"],
+            "is_pyi": params["pyi"],
+            "is_ipynb": False,
+            "skip_source_first_line": params.get("skip_source_first_line", False),
+            "string_normalization": not params["skip_string_normalization"],
+            "magic_trailing_comma": not params["skip_magic_trailing_comma"],
+            "preview": params["preview"],
+            "unstable": params.get("unstable", False),
+            "python_cell_magics": set(params.get("python_cell_magics", ())),
+            "enabled_features": set(params.get("enable_unstable_feature", ())),
+        }
+        known = {f.name for f in dataclasses.fields(black.Mode)}
+        self.black_mode = black.Mode(**{k: v for k, v in wanted.items() if k in known})
+        # black >= 25 decodes with the mode; older releases take the bytes only.
+        self._decode_takes_mode = len(inspect.signature(black.decode_bytes).parameters) > 1
         self.black_root = black.files.find_project_root((str(self.root),))[0] or self.root
         self.black_include = params["include"]
         self.black_use_gitignore = params["exclude"] is None
@@ -325,7 +332,10 @@ class Pipeline:
             newline_at = data.find(b"\n")
             split = len(data) if newline_at < 0 else newline_at + 1
             header, body = data[:split], data[split:]
-        src, encoding, newline = black.decode_bytes(body, mode)
+        if self._decode_takes_mode:
+            src, encoding, newline = black.decode_bytes(body, mode)
+        else:  # pragma: no cover (black < 25)
+            src, encoding, newline = black.decode_bytes(body)  # type: ignore[call-arg]
         try:
             dst = black.format_file_contents(src, fast=False, mode=mode)
         except NothingChanged:
