@@ -115,6 +115,22 @@ def terminate_children(grace: float = 2.0) -> int:
     return len(children)
 
 
+def kill_children_unreaped() -> None:
+    """SIGKILL every descendant without waiting for it, leaving the reaping to its owner.
+
+    For process pools: if we reaped a pool's workers ourselves (as ``psutil.wait_procs``
+    does), multiprocessing could no longer poll them, would think them alive forever,
+    and ``ProcessPoolExecutor.shutdown`` would spin without end.
+    """
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:  # pragma: no cover (our own process is always readable)
+        return
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+
+
 def worker_initializer() -> None:
     """Run first in every pool worker: signals are the parent's business.
 

@@ -298,7 +298,7 @@ def _run_pool(root: Path, todo: Sequence[tuple[str, int]], workers: int,
     """Outcomes of every file in ``todo``, as workers finish them."""
     import multiprocessing
 
-    from routine_workflow.procs import terminate_children
+    from routine_workflow.procs import kill_children_unreaped
 
     # Configure the tools here first: a bad [tool.black] is one clear error, and forked
     # workers inherit the imported, configured pipeline instead of importing it again.
@@ -322,8 +322,9 @@ def _run_pool(root: Path, todo: Sequence[tuple[str, int]], workers: int,
                     yield Outcome(path, FAILED, reason="the worker process died", cacheable=False)
     except BaseException:
         # Workers first: the executor then fails what is pending as "broken" by itself
-        # (cancelling futures first races its management thread into a traceback).
-        terminate_children()
+        # (cancelling futures first races its management thread into a traceback). Killed,
+        # not reaped: the executor must reap them itself or its shutdown never ends.
+        kill_children_unreaped()
         pool.shutdown(wait=True)
         raise
     pool.shutdown(wait=True)
