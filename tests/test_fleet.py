@@ -22,10 +22,10 @@ def test_many_projects_one_summary(tmp_path: Path) -> None:
     good, bad = _make(tmp_path, "good", "true"), _make(tmp_path, "bad", "false")
     result = run_cli(["--project-root", str(good), "--project-root", str(bad), "--yes",
                       "--steps", "check", "--jobs", "2"], tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 1, (result.stdout, result.stderr)
     lines = result.stdout.splitlines()
-    assert lines[1].split()[:3] == [str(good), "0", "ok"]
-    assert lines[2].split() == [str(bad), "1", "failed", "check"]
+    assert lines[1].split()[:3] == [str(good), "0", "ok"], (result.stdout, result.stderr)
+    assert lines[2].split() == [str(bad), "1", "failed", "check"], (result.stdout, result.stderr)
     assert lines[-1].endswith("2 projects: 1 ok, 1 not ok")
     for root in (good, bad):  # each ran under its own lock, recorded on its own
         assert not dirs.lock_dir(root).exists()
