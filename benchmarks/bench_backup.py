@@ -75,8 +75,20 @@ def timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None =
 
 def run_ours(tree: Path, home: Path) -> float:
     env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home)}
-    return timed([sys.executable, "-m", "routine_workflow", "--project-root", str(tree),
-                  "--steps", "backup", "--yes", "-q"], env=env)
+    return timed(
+        [
+            sys.executable,
+            "-m",
+            "routine_workflow",
+            "--project-root",
+            str(tree),
+            "--steps",
+            "backup",
+            "--yes",
+            "-q",
+        ],
+        env=env,
+    )
 
 
 def compressors(tree: Path) -> list[tuple[str, float, int]]:
@@ -130,8 +142,10 @@ def main() -> None:
             shutil.rmtree(home)
         best_tar, best_ours, best_skip = min(tar_times), min(ours), min(skip)
         print(f"tar czf:             {best_tar:6.2f} s  ({tar_size / 2**20:.1f} MiB)")
-        print(f"backup (new):        {best_ours:6.2f} s  ({our_size / 2**20:.1f} MiB)  "
-              f"ratio {best_ours / best_tar:.2f}x tar (target <= 1.30x)")
+        print(
+            f"backup (new):        {best_ours:6.2f} s  ({our_size / 2**20:.1f} MiB)  "
+            f"ratio {best_ours / best_tar:.2f}x tar (target <= 1.30x)"
+        )
         print(f"backup (unchanged):  {best_skip:6.2f} s  ratio {best_skip / best_tar:.2f}x tar")
         print("compressors, single thread, same tar stream:")
         for name, seconds, nbytes in compressors(tree):

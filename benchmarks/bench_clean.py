@@ -75,8 +75,17 @@ def count_files(root: Path) -> tuple[int, int]:
 
 
 def init_git(root: Path) -> None:
-    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
-           "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
+    git = [
+        "git",
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@example.invalid",
+        "-c",
+        "init.defaultBranch=main",
+        "-c",
+        "commit.gpgsign=false",
+    ]
     (root / ".gitignore").write_text("__pycache__/\n")
     subprocess.run([*git, "init", "-q"], cwd=root, check=True)
     subprocess.run([*git, "add", "-A"], cwd=root, check=True)
@@ -96,17 +105,30 @@ def run_step(root: Path) -> str:
 
 def run_cli(root: Path, env: dict[str, str]) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "routine_workflow", "--steps", "clean_caches", "--yes",
-         "--quiet", "--project-root", str(root)],
-        env=env, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "routine_workflow",
+            "--steps",
+            "clean_caches",
+            "--yes",
+            "--quiet",
+            "--project-root",
+            str(root),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return "exit 0 (same step, plus start-up, lock, log and history)"
 
 
 def run_find(root: Path) -> str:
-    subprocess.run("find . -name __pycache__ -prune -exec rm -rf {} +", shell=True,
-                   cwd=root, check=True)
+    subprocess.run(
+        "find . -name __pycache__ -prune -exec rm -rf {} +", shell=True, cwd=root, check=True
+    )
     return "removed __pycache__ directories only (no .pyc elsewhere, no git check)"
 
 
@@ -116,16 +138,25 @@ def main() -> None:
     parser.add_argument("--caches", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-git", action="store_true", help="a plain directory, not a repo")
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="where to build the tree (default: the system temp dir); "
-                             "e.g. /dev/shm to take the disk out of the comparison")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="where to build the tree (default: the system temp dir); "
+        "e.g. /dev/shm to take the disk out of the comparison",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-clean-", dir=args.dir))
     root = work / "project"
-    env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(work / "home"),
-           "XDG_STATE_HOME": str(work / "state"), "XDG_CACHE_HOME": str(work / "cache"),
-           "XDG_DATA_HOME": str(work / "data"), "XDG_CONFIG_HOME": str(work / "config")}
+    env = {
+        **os.environ,
+        "ROUTINE_WORKFLOW_HOME": str(work / "home"),
+        "XDG_STATE_HOME": str(work / "state"),
+        "XDG_CACHE_HOME": str(work / "cache"),
+        "XDG_DATA_HOME": str(work / "data"),
+        "XDG_CONFIG_HOME": str(work / "config"),
+    }
     os.environ.update({k: v for k, v in env.items() if k != "PATH"})  # in-process run too
     try:
         sources, pycs = layout(args.files, args.caches)
@@ -142,9 +173,11 @@ def main() -> None:
         make_caches(root, args.caches, pycs)
         os.sync()
         files, dirs = count_files(root)
-        print(f"tree: {files} files, {dirs} __pycache__ dirs, "
-              f"{'git repo' if not args.no_git else 'no git'}, in {work}, "
-              f"{os.cpu_count()} CPUs, {args.repeat} interleaved runs each")
+        print(
+            f"tree: {files} files, {dirs} __pycache__ dirs, "
+            f"{'git repo' if not args.no_git else 'no git'}, in {work}, "
+            f"{os.cpu_count()} CPUs, {args.repeat} interleaved runs each"
+        )
         for _ in range(args.repeat):
             for name, run in variants.items():
                 if count_files(root) != (files, dirs):
@@ -161,9 +194,11 @@ def main() -> None:
         baseline = statistics.median(times["find -name __pycache__ -exec rm -rf"])
         for name, values in times.items():
             median = statistics.median(values)
-            print(f"{name:40s} median {median * 1000:8.1f} ms  "
-                  f"(min {min(values) * 1000:.1f})  x{median / baseline:.2f} of find  "
-                  f"- {notes[name]}")
+            print(
+                f"{name:40s} median {median * 1000:8.1f} ms  "
+                f"(min {min(values) * 1000:.1f})  x{median / baseline:.2f} of find  "
+                f"- {notes[name]}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

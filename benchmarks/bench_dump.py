@@ -41,8 +41,22 @@ def fetch() -> Path:
     archive = WORK / SDIST
     if not archive.is_file():
         WORK.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                        "--no-binary", ":all:", "django==5.1.4", "-d", str(WORK)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "django==5.1.4",
+                "-d",
+                str(WORK),
+            ],
+            check=True,
+        )
     return archive
 
 
@@ -65,8 +79,9 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float
     """Wall seconds and CPU seconds (user + system, the process and its children)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -82,8 +97,10 @@ def main() -> int:
     ours = shutil.which("routine-workflow")
     peer = shutil.which("files-to-prompt")
     if ours is None or peer is None:
-        raise SystemExit("need routine-workflow and files-to-prompt on PATH "
-                         "(pip install -e . files-to-prompt)")
+        raise SystemExit(
+            "need routine-workflow and files-to-prompt on PATH "
+            "(pip install -e . files-to-prompt)"
+        )
     archive = fetch()
     with tempfile.TemporaryDirectory(prefix="bench-dump-") as tmp:
         scratch = Path(tmp)
@@ -91,18 +108,42 @@ def main() -> int:
         files, size = count_files(tree)
         print(f"tree: {tree.name}: {files:,} files, {size / 1e6:.1f} MB")
         home, dumps, peer_out = scratch / "home", scratch / "dumps", scratch / "peer.md"
-        env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home),
-               "ROUTINE_WORKFLOW_DUMP_DIR": str(dumps), "ROUTINE_WORKFLOW_KEEP_DUMPS": "1000"}
+        env = {
+            **os.environ,
+            "ROUTINE_WORKFLOW_HOME": str(home),
+            "ROUTINE_WORKFLOW_DUMP_DIR": str(dumps),
+            "ROUTINE_WORKFLOW_KEEP_DUMPS": "1000",
+        }
         empty = scratch / "empty"
         empty.mkdir()
         runs = {
-            "routine-workflow --steps dumps": [ours, "--project-root", str(tree), "--steps",
-                                               "dumps", "--yes", "--quiet"],
-            "files-to-prompt --markdown": [peer, str(tree), "--markdown", "--include-hidden",
-                                           "-o", str(peer_out)],
+            "routine-workflow --steps dumps": [
+                ours,
+                "--project-root",
+                str(tree),
+                "--steps",
+                "dumps",
+                "--yes",
+                "--quiet",
+            ],
+            "files-to-prompt --markdown": [
+                peer,
+                str(tree),
+                "--markdown",
+                "--include-hidden",
+                "-o",
+                str(peer_out),
+            ],
             # start-up and bookkeeping alone (empty tree), to tell them from the dump work
-            "routine-workflow, empty tree": [ours, "--project-root", str(empty), "--steps",
-                                             "dumps", "--yes", "--quiet"],
+            "routine-workflow, empty tree": [
+                ours,
+                "--project-root",
+                str(empty),
+                "--steps",
+                "dumps",
+                "--yes",
+                "--quiet",
+            ],
             "files-to-prompt, empty tree": [peer, str(empty), "-o", str(scratch / "e.md")],
         }
         for argv in runs.values():  # warm-up: page cache, .pyc files
@@ -112,18 +153,25 @@ def main() -> int:
             for label, argv in runs.items():
                 results[label].append(timed(argv, env, scratch))
         newest = max(dumps.glob("Django*.md"), key=lambda p: p.stat().st_mtime)
-        sizes = {"routine-workflow --steps dumps": newest.stat().st_size,
-                 "files-to-prompt --markdown": peer_out.stat().st_size}
+        sizes = {
+            "routine-workflow --steps dumps": newest.stat().st_size,
+            "files-to-prompt --markdown": peer_out.stat().st_size,
+        }
         for label, times in results.items():
             report(label, times, sizes.get(label))
-        ours_r, peer_r = results["routine-workflow --steps dumps"], results["files-to-prompt --markdown"]
+        ours_r, peer_r = (
+            results["routine-workflow --steps dumps"],
+            results["files-to-prompt --markdown"],
+        )
         for what, index in (("wall", 0), ("cpu", 1)):
             ratio = median(peer_r, index) / median(ours_r, index)
-            work = ((median(peer_r, index) - median(results["files-to-prompt, empty tree"], index))
-                    / (median(ours_r, index)
-                       - median(results["routine-workflow, empty tree"], index)))
-            print(f"speed-up over files-to-prompt, median {what}: {ratio:.2f}x whole command, "
-                  f"{work:.2f}x dump work (start-up subtracted)")
+            work = (
+                median(peer_r, index) - median(results["files-to-prompt, empty tree"], index)
+            ) / (median(ours_r, index) - median(results["routine-workflow, empty tree"], index))
+            print(
+                f"speed-up over files-to-prompt, median {what}: {ratio:.2f}x whole command, "
+                f"{work:.2f}x dump work (start-up subtracted)"
+            )
         head = newest.read_text(encoding="utf-8").split("\n## Tree\n", 1)[0]
         print("\nhead of our dump:\n" + head)
     return 0
@@ -135,8 +183,10 @@ def median(times: list[tuple[float, float]], index: int) -> float:
 
 def report(label: str, times: list[tuple[float, float]], out_size: int | None) -> None:
     out = f"  output {out_size / 1e6:.1f} MB" if out_size else ""
-    print(f"{label:32s} wall min {min(t[0] for t in times):.3f}s median {median(times, 0):.3f}s"
-          f"  cpu median {median(times, 1):.3f}s{out}")
+    print(
+        f"{label:32s} wall min {min(t[0] for t in times):.3f}s median {median(times, 0):.3f}s"
+        f"  cpu median {median(times, 1):.3f}s{out}"
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,14 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 DJANGO = "django==5.1.4"
 CLI_STEPS = (
-    ["autoflake", "--in-place", "--remove-all-unused-imports", "--ignore-init-module-imports",
-     "-r", "."],
+    [
+        "autoflake",
+        "--in-place",
+        "--remove-all-unused-imports",
+        "--ignore-init-module-imports",
+        "-r",
+        ".",
+    ],
     ["isort", "."],
     ["black", "-q", "."],
 )
@@ -64,8 +70,22 @@ def django_tree() -> Path:
         return pristine
     download = WORK / "download"
     download.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                    "--no-binary", ":all:", DJANGO, "-d", str(download)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            DJANGO,
+            "-d",
+            str(download),
+        ],
+        check=True,
+    )
     archive = next(download.glob("[Dd]jango-5.1.4.tar.gz"))
     unpacked = WORK / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
@@ -169,8 +189,9 @@ def run_ours(tree: Path, home: Path, workers: int) -> tuple[float, int, dict]:
     env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home)}
     argv = [str(BIN / "routine-workflow"), "reformat", "--json", "--workers", str(workers)]
     start, cpu = time.perf_counter(), cpu_seconds()
-    proc = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     rss = PeakRss(proc.pid)
     out, err = proc.communicate()
     elapsed = time.perf_counter() - start
@@ -188,8 +209,14 @@ def run_cli_pipeline(tree: Path, black_cache: Path) -> float:
     env = {**os.environ, "BLACK_CACHE_DIR": str(black_cache)}
     start, cpu = time.perf_counter(), cpu_seconds()
     for argv in CLI_STEPS:
-        subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=tree, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [str(BIN / argv[0]), *argv[1:]],
+            cwd=tree,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
     CPU.setdefault("cli", []).append(cpu_seconds() - cpu)
     return time.perf_counter() - start
 
@@ -216,7 +243,8 @@ def compare(ours: Path, theirs: Path, report: dict) -> tuple[int, list[str], lis
     considered = {e.rel for e in python_files(load_config({"project_root": ours}))}
     accepted = considered - set(rejected) - set(report["excluded_files"])
     left_out = sorted(
-        path.relative_to(ours).as_posix() for path in ours.rglob("*.py*")
+        path.relative_to(ours).as_posix()
+        for path in ours.rglob("*.py*")
         if path.is_file() and path.relative_to(ours).as_posix() not in accepted | set(rejected)
     )
     differing = []
@@ -234,9 +262,19 @@ def compare(ours: Path, theirs: Path, report: dict) -> tuple[int, list[str], lis
 
 def bench_tree(name: str, pristine: Path, repeat: int, workers: int) -> dict:
     """Paired runs on one tree; returns the medians and the identity check."""
-    rows: dict[str, list[float]] = {k: [] for k in (
-        "cold_ours", "cold_cli", "warm_ours", "warm_cli", "one_ours", "one_cli",
-        "cold_ours_cpu", "cold_cli_cpu")}
+    rows: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "cold_ours",
+            "cold_cli",
+            "warm_ours",
+            "warm_cli",
+            "one_ours",
+            "one_cli",
+            "cold_ours_cpu",
+            "cold_cli_cpu",
+        )
+    }
     peaks: list[int] = []
     check: tuple[int, list[str], list[str]] | None = None
     report: dict = {}
@@ -259,38 +297,64 @@ def bench_tree(name: str, pristine: Path, repeat: int, workers: int) -> dict:
             touch_one(cli_tree)
             rows["one_ours"].append(run_ours(ours_tree, home, workers)[0])
             rows["one_cli"].append(run_cli_pipeline(cli_tree, black_cache))
-        print(f"  {name} run {i + 1}/{repeat}: cold {rows['cold_ours'][-1]:.2f}s vs "
-              f"{rows['cold_cli'][-1]:.2f}s", flush=True)
+        print(
+            f"  {name} run {i + 1}/{repeat}: cold {rows['cold_ours'][-1]:.2f}s vs "
+            f"{rows['cold_cli'][-1]:.2f}s",
+            flush=True,
+        )
     assert check is not None
     medians = {k: statistics.median(v) for k, v in rows.items()}
-    return {"tree": name, "files": report.get("seen", 0), "medians": medians,
-            "peak_mb": max(peaks) / 2**20, "differing": check[0], "rejected": check[1],
-            "excluded": check[2]}
+    return {
+        "tree": name,
+        "files": report.get("seen", 0),
+        "medians": medians,
+        "peak_mb": max(peaks) / 2**20,
+        "differing": check[0],
+        "rejected": check[1],
+        "excluded": check[2],
+    }
 
 
 def print_table(results: list[dict], repeat: int, workers: int) -> None:
     print()
-    print(f"reformat benchmark: {workers} workers, median of {repeat} paired run(s), "
-          f"python {sys.version.split()[0]}, load average before: {LOAD_BEFORE}")
+    print(
+        f"reformat benchmark: {workers} workers, median of {repeat} paired run(s), "
+        f"python {sys.version.split()[0]}, load average before: {LOAD_BEFORE}"
+    )
     print(f"{'tree':8} {'files':>6} {'case':22} {'ours':>9} {'CLI pipeline':>13} {'ratio':>7}")
     for r in results:
         m = r["medians"]
-        for case, key in (("cold", "cold"), ("warm, nothing changed", "warm"),
-                          ("one file changed", "one")):
+        for case, key in (
+            ("cold", "cold"),
+            ("warm, nothing changed", "warm"),
+            ("one file changed", "one"),
+        ):
             ours, cli = m[f"{key}_ours"], m[f"{key}_cli"]
-            print(f"{r['tree']:8} {r['files']:>6} {case:22} {ours:>8.2f}s {cli:>12.2f}s "
-                  f"{ours / cli:>6.3f}x")
-        print(f"{r['tree']:8} {r['files']:>6} {'cold, CPU time':22} {m['cold_ours_cpu']:>8.2f}s "
-              f"{m['cold_cli_cpu']:>12.2f}s {m['cold_ours_cpu'] / m['cold_cli_cpu']:>6.3f}x")
+            print(
+                f"{r['tree']:8} {r['files']:>6} {case:22} {ours:>8.2f}s {cli:>12.2f}s "
+                f"{ours / cli:>6.3f}x"
+            )
+        print(
+            f"{r['tree']:8} {r['files']:>6} {'cold, CPU time':22} {m['cold_ours_cpu']:>8.2f}s "
+            f"{m['cold_cli_cpu']:>12.2f}s {m['cold_ours_cpu'] / m['cold_cli_cpu']:>6.3f}x"
+        )
         warm_per_k = (m["warm_ours"] * 1000 / r["files"]) if r["files"] else 0.0
-        print(f"{r['tree']:8} peak memory of ours (process tree): {r['peak_mb']:.0f} MB; "
-              f"warm run {warm_per_k:.3f}s per 1,000 files (including interpreter start)")
-        print(f"{r['tree']:8} byte-identity: {r['differing']} differing file(s) among those all "
-              f"three tools accept")
-        print(f"{r['tree']:8} rejected by a tool ({len(r['rejected'])}): "
-              f"{', '.join(r['rejected']) or '-'}")
-        print(f"{r['tree']:8} left out by discovery or a tool's settings ({len(r['excluded'])}): "
-              f"{', '.join(r['excluded'][:12]) or '-'}")
+        print(
+            f"{r['tree']:8} peak memory of ours (process tree): {r['peak_mb']:.0f} MB; "
+            f"warm run {warm_per_k:.3f}s per 1,000 files (including interpreter start)"
+        )
+        print(
+            f"{r['tree']:8} byte-identity: {r['differing']} differing file(s) among those all "
+            f"three tools accept"
+        )
+        print(
+            f"{r['tree']:8} rejected by a tool ({len(r['rejected'])}): "
+            f"{', '.join(r['rejected']) or '-'}"
+        )
+        print(
+            f"{r['tree']:8} left out by discovery or a tool's settings ({len(r['excluded'])}): "
+            f"{', '.join(r['excluded'][:12]) or '-'}"
+        )
 
 
 def interpreter_start() -> float:
@@ -308,8 +372,11 @@ def main() -> None:
     parser.add_argument("--trees", default="django,stdlib", help="comma-separated: django,stdlib")
     parser.add_argument("--repeat", type=int, default=3, help="paired runs per tree")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--stdlib-tests", action="store_true",
-                        help="include the standard library's test suites (much longer)")
+    parser.add_argument(
+        "--stdlib-tests",
+        action="store_true",
+        help="include the standard library's test suites (much longer)",
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     global LOAD_BEFORE

@@ -14,7 +14,9 @@ CLASSIC_ENV = ("PROJECT_ROOT", "LOG_DIR", "LOCK_DIR", "CREATE_DUMP_SCRIPT", "WOR
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Point every per-user directory at a fresh temporary tree, for this process and children."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
@@ -22,8 +24,12 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
             monkeypatch.delenv(name)
     monkeypatch.setenv("ROUTINE_WORKFLOW_HOME", str(home / "rw"))
     monkeypatch.setenv("HOME", str(home))
-    for var, sub in (("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache"),
-                     ("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config")):
+    for var, sub in (
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+    ):
         monkeypatch.setenv(var, str(home / sub))
     yield home
 

@@ -23,8 +23,11 @@ def unremovable() -> Iterator[Callable[[Path], None]]:
             return
         files = [str(p) for p in directory.iterdir()]
         chattr = shutil.which("chattr")
-        done = chattr and subprocess.run([chattr, "+i", *files],
-                                         capture_output=True, check=False).returncode == 0
+        done = (
+            chattr
+            and subprocess.run([chattr, "+i", *files], capture_output=True, check=False).returncode
+            == 0
+        )
         if not done:
             pytest.skip("running as root and cannot make a file immutable here")
         undo.append(lambda: subprocess.run([chattr or "chattr", "-i", *files], check=False))

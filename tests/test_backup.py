@@ -93,15 +93,17 @@ def rich_project(project: Path) -> Path:
 EXCLUDED = ("debug.log", ".venv", "pkg/__pycache__")
 
 
-def test_backup_then_restore_reproduces_every_file(rich_project: Path, tmp_path: Path,
-                                                   isolated_home: Path) -> None:
+def test_backup_then_restore_reproduces_every_file(
+    rich_project: Path, tmp_path: Path, isolated_home: Path
+) -> None:
     result = run_cli(["--steps", "backup", "--yes"], rich_project)
     assert result.returncode == 0, result.stderr
     assert "verified" in result.stdout
     [archive] = archives(backup_dir(isolated_home))
     # Plain tar can read it (a restore must not depend on this tool).
-    listing = subprocess.run(["tar", "tzf", str(archive)], capture_output=True, text=True,
-                             check=True).stdout.split()
+    listing = subprocess.run(
+        ["tar", "tzf", str(archive)], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert "pkg/tool.sh" in listing and MANIFEST_MEMBER in listing
 
     out = tmp_path / "restored"
@@ -175,8 +177,9 @@ def _flip_in_member(archive: Path, member: str) -> None:
     archive.write_bytes(gzip.compress(bytes(data)))
 
 
-def test_verify_names_the_corrupt_file(rich_project: Path, isolated_home: Path,
-                                       tmp_path: Path) -> None:
+def test_verify_names_the_corrupt_file(
+    rich_project: Path, isolated_home: Path, tmp_path: Path
+) -> None:
     assert run_cli(["--steps", "backup", "--yes"], rich_project).returncode == 0
     [archive] = archives(backup_dir(isolated_home))
     _flip_in_member(archive, "blob.bin")
@@ -185,13 +188,15 @@ def test_verify_names_the_corrupt_file(rich_project: Path, isolated_home: Path,
     assert "blob.bin is corrupt" in result.stderr and len(result.stderr.splitlines()) == 1
     # A corrupt archive is never restored, not even partly.
     out = tmp_path / "out"
-    assert run_cli(["backup", "restore", str(archive), "--to", str(out)],
-                   rich_project).returncode == 1
+    assert (
+        run_cli(["backup", "restore", str(archive), "--to", str(out)], rich_project).returncode == 1
+    )
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_verify_fails_on_one_flipped_byte_of_the_gzip_stream(rich_project: Path,
-                                                              isolated_home: Path) -> None:
+def test_verify_fails_on_one_flipped_byte_of_the_gzip_stream(
+    rich_project: Path, isolated_home: Path
+) -> None:
     assert run_cli(["--steps", "backup", "--yes"], rich_project).returncode == 0
     [archive] = archives(backup_dir(isolated_home))
     data = bytearray(archive.read_bytes())
@@ -206,15 +211,20 @@ def test_verify_fails_on_one_flipped_byte_of_the_gzip_stream(rich_project: Path,
 # --- hostile archives ------------------------------------------------------------------------
 
 
-def _member(name: str, kind: str = "file", data: bytes = b"evil\n", target: str = "",
-            mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes | None]:
+def _member(
+    name: str, kind: str = "file", data: bytes = b"evil\n", target: str = "", mode: int = 0o644
+) -> tuple[tarfile.TarInfo, bytes | None]:
     info = tarfile.TarInfo(name)
     info.mode = mode
     if kind == "file":
         info.size = len(data)
         return info, data
-    info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
-                 "device": tarfile.CHRTYPE}[kind]
+    info.type = {
+        "dir": tarfile.DIRTYPE,
+        "symlink": tarfile.SYMTYPE,
+        "hardlink": tarfile.LNKTYPE,
+        "device": tarfile.CHRTYPE,
+    }[kind]
     info.linkname = target
     return info, None
 
@@ -224,9 +234,17 @@ def _hostile_archive(path: Path, members: list[tuple[tarfile.TarInfo, bytes | No
     items = []
     for info, data in members:
         kind = "file" if info.isreg() else "dir" if info.isdir() else "symlink"
-        items.append(Item(info.name, kind, info.size if data is not None else 0, info.mode, 0,
-                          hashlib.sha256(data).hexdigest() if data is not None else None,
-                          info.linkname if info.issym() else None))
+        items.append(
+            Item(
+                info.name,
+                kind,
+                info.size if data is not None else 0,
+                info.mode,
+                0,
+                hashlib.sha256(data).hexdigest() if data is not None else None,
+                info.linkname if info.issym() else None,
+            )
+        )
     manifest = dump(manifest_doc(items, project_root="/elsewhere"))
     with tarfile.open(path, "w:gz") as tar:
         for info, data in members:
@@ -243,15 +261,21 @@ HOSTILE = {
     "absolute": [_member("/tmp/rw-test-evil-absolute")],
     "symlink-to-root": [_member("root", "symlink", target="/")],
     "symlink-up": [_member("up", "symlink", target="..")],
-    "file-through-symlink": [_member("sub", "dir", mode=0o755),
-                             _member("link", "symlink", target="sub"),
-                             _member("link/evil")],
-    "symlink-to-root-then-file": [_member("root", "symlink", target="/"),
-                                  _member("root/tmp/rw-test-evil-through")],
+    "file-through-symlink": [
+        _member("sub", "dir", mode=0o755),
+        _member("link", "symlink", target="sub"),
+        _member("link/evil"),
+    ],
+    "symlink-to-root-then-file": [
+        _member("root", "symlink", target="/"),
+        _member("root/tmp/rw-test-evil-through"),
+    ],
     # Each link looks harmless alone; together a -> sub/d/../x -> ../x.
-    "link-chain": [_member("a", "symlink", target="sub/d/../evil"),
-                   _member("sub", "dir", mode=0o755),
-                   _member("sub/d", "symlink", target="..")],
+    "link-chain": [
+        _member("a", "symlink", target="sub/d/../evil"),
+        _member("sub", "dir", mode=0o755),
+        _member("sub/d", "symlink", target=".."),
+    ],
     "hardlink": [_member("hard", "hardlink", target="/etc/passwd")],
     "device": [_member("dev", "device")],
 }
@@ -284,8 +308,9 @@ def test_restore_without_manifest_is_refused(project: Path, tmp_path: Path) -> N
     assert result.returncode == 1 and "not a routine-workflow backup" in result.stderr
 
 
-def test_restore_needs_force_for_a_non_empty_target(rich_project: Path, isolated_home: Path,
-                                                    tmp_path: Path) -> None:
+def test_restore_needs_force_for_a_non_empty_target(
+    rich_project: Path, isolated_home: Path, tmp_path: Path
+) -> None:
     assert run_cli(["--steps", "backup", "--yes"], rich_project).returncode == 0
     [archive] = archives(backup_dir(isolated_home))
     target = tmp_path / "busy"
@@ -296,22 +321,25 @@ def test_restore_needs_force_for_a_non_empty_target(rich_project: Path, isolated
     assert result.returncode == 1 and "--force" in result.stderr
     assert (target / "secret.txt").read_text() == "old\n"
 
-    result = run_cli(["backup", "restore", str(archive), "--to", str(target), "--force"],
-                     rich_project)
+    result = run_cli(
+        ["backup", "restore", str(archive), "--to", str(target), "--force"], rich_project
+    )
     assert result.returncode == 0, result.stderr
     assert (target / "secret.txt").read_text() == "private\n"
     assert (target / "mine.txt").read_text() == "keep me\n"
     (target / "locked").chmod(0o755)
 
 
-def test_restore_refuses_type_conflicts_before_writing(rich_project: Path, isolated_home: Path,
-                                                       tmp_path: Path) -> None:
+def test_restore_refuses_type_conflicts_before_writing(
+    rich_project: Path, isolated_home: Path, tmp_path: Path
+) -> None:
     assert run_cli(["--steps", "backup", "--yes"], rich_project).returncode == 0
     [archive] = archives(backup_dir(isolated_home))
     target = tmp_path / "conflict"
     (target / "secret.txt").mkdir(parents=True)  # a directory where the archive has a file
-    result = run_cli(["backup", "restore", str(archive), "--to", str(target), "--force"],
-                     rich_project)
+    result = run_cli(
+        ["backup", "restore", str(archive), "--to", str(target), "--force"], rich_project
+    )
     assert result.returncode == 1 and "secret.txt" in result.stderr
     assert sorted(p.name for p in target.iterdir()) == ["secret.txt"]
 
@@ -337,7 +365,8 @@ def _wait_for_partial(proc: subprocess.Popen[str], home: Path) -> list[Path]:
 
 
 def test_kill_9_during_backup_leaves_no_archive_and_next_run_succeeds(
-        project: Path, isolated_home: Path) -> None:
+    project: Path, isolated_home: Path
+) -> None:
     _big_project(project)
     proc = popen_cli(["--steps", "backup", "--yes"], project, start_new_session=True)
     partial = _wait_for_partial(proc, isolated_home)
@@ -363,13 +392,19 @@ def _limit_file_size() -> None:
 
 
 def test_write_failure_mid_archive_leaves_nothing_and_project_untouched(
-        project: Path, isolated_home: Path) -> None:
+    project: Path, isolated_home: Path
+) -> None:
     _big_project(project, files=20)
     before = snapshot(project)
     result = subprocess.run(
         [os.sys.executable, "-m", "routine_workflow", "--steps", "backup", "--yes"],
-        cwd=project, capture_output=True, text=True, timeout=60, preexec_fn=_limit_file_size,
-        stdin=subprocess.DEVNULL)
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_limit_file_size,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 1
     assert "cannot write backup" in result.stdout and "File too large" in result.stdout
     assert snapshot(project) == before
@@ -380,7 +415,8 @@ def test_unusable_backup_dir_fails_and_stops_the_run(project: Path, tmp_path: Pa
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the backup dir should be\n")
     (project / "pyproject.toml").write_text(
-        f'[tool.routine-workflow]\nbackup_dir = "{blocker / "backups"}"\n')
+        f'[tool.routine-workflow]\nbackup_dir = "{blocker / "backups"}"\n'
+    )
     result = run_cli(["--steps", "backup,reformat", "--yes", "--fail-on-backup"], project)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
@@ -435,8 +471,11 @@ def test_retention_keeps_newest_and_never_touches_foreign_files(project: Path) -
     # Same name scheme, but the sidecar belongs to another project root.
     twin = directory / f"{slug}-20000103T000000Z.tar.gz"
     twin.write_bytes(b"twin")
-    store.sidecar_path(twin).write_bytes(dump({"format": "routine-workflow-backup/1",
-                                               "project_root": "/another/root", "entries": []}))
+    store.sidecar_path(twin).write_bytes(
+        dump(
+            {"format": "routine-workflow-backup/1", "project_root": "/another/root", "entries": []}
+        )
+    )
     made = []
     for n in range(15):
         (project / "counter.txt").write_text(f"{n}\n")
@@ -476,8 +515,9 @@ def test_sigterm_during_backup_cleans_up(project: Path, isolated_home: Path) -> 
 def test_backup_dir_inside_the_project_is_not_archived(project: Path) -> None:
     (project / "src.py").write_text("x = 1\n")
     inside = project / "backups"
-    ctx = StepContext(load_config({"project_root": project, "backup_dir": inside}),
-                      logging.getLogger("test"), "t")
+    ctx = StepContext(
+        load_config({"project_root": project, "backup_dir": inside}), logging.getLogger("test"), "t"
+    )
     assert take_backup(ctx).status.value == "changed"
     (project / "src.py").write_text("x = 2\n")
     assert take_backup(ctx).status.value == "changed"
@@ -545,8 +585,9 @@ def test_names_are_ours_only_when_they_parse(project: Path) -> None:
     assert store.parse_name(f"x{project.name}-20260101T000000Z.tar.gz", project) is None
 
 
-def test_restore_never_writes_through_a_symlink_already_in_the_target(project: Path,
-                                                                      tmp_path: Path) -> None:
+def test_restore_never_writes_through_a_symlink_already_in_the_target(
+    project: Path, tmp_path: Path
+) -> None:
     # The archive itself is clean ("pkg/evil" has no directory entry, as some tars
     # do); the danger is the target's own symlink "pkg" pointing elsewhere.
     archive = _hostile_archive(tmp_path / "clean.tar.gz", [_member("pkg/evil")])
@@ -567,8 +608,9 @@ def test_restore_reports_a_missing_parent_in_one_line(project: Path, tmp_path: P
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_special_and_vanished_files_are_left_out_and_reported(project: Path,
-                                                               tmp_path: Path) -> None:
+def test_special_and_vanished_files_are_left_out_and_reported(
+    project: Path, tmp_path: Path
+) -> None:
     from routine_workflow.backup.manifest import scan
     from routine_workflow.backup.reader import verify
     from routine_workflow.backup.writer import write_archive
@@ -618,7 +660,8 @@ def test_gitignore_rules_do_not_thin_out_the_git_directory(project: Path) -> Non
 
 
 def test_links_leaving_the_project_are_flagged_and_skippable_on_restore(
-        project: Path, tmp_path: Path) -> None:
+    project: Path, tmp_path: Path
+) -> None:
     (project / "a.txt").write_text("a\n")
     (project / "etc").symlink_to("/etc")
     (project / "sibling").symlink_to("../elsewhere")
@@ -633,8 +676,9 @@ def test_links_leaving_the_project_are_flagged_and_skippable_on_restore(
     result = run_cli(["backup", "restore", str(backup.path), "--to", str(out)], project)
     assert result.returncode == 1 and "--skip-unsafe-links" in result.stderr
     assert not out.exists() or list(out.iterdir()) == []
-    result = run_cli(["backup", "restore", str(backup.path), "--to", str(out),
-                      "--skip-unsafe-links"], project)
+    result = run_cli(
+        ["backup", "restore", str(backup.path), "--to", str(out), "--skip-unsafe-links"], project
+    )
     assert result.returncode == 0, result.stderr
     assert "left out symlink etc" in result.stdout and "left out symlink sibling" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == ["a.txt", "inside", "pyproject.toml"]
@@ -642,13 +686,14 @@ def test_links_leaving_the_project_are_flagged_and_skippable_on_restore(
     assert result.returncode == 0 and "note: symlink etc points outside" in result.stdout
 
 
-def test_skipping_unsafe_links_never_allows_writing_through_them(project: Path,
-                                                                  tmp_path: Path) -> None:
-    archive = _hostile_archive(tmp_path / "through.tar.gz",
-                               HOSTILE["symlink-to-root-then-file"])
+def test_skipping_unsafe_links_never_allows_writing_through_them(
+    project: Path, tmp_path: Path
+) -> None:
+    archive = _hostile_archive(tmp_path / "through.tar.gz", HOSTILE["symlink-to-root-then-file"])
     target = tmp_path / "target"
-    result = run_cli(["backup", "restore", str(archive), "--to", str(target),
-                      "--skip-unsafe-links"], project)
+    result = run_cli(
+        ["backup", "restore", str(archive), "--to", str(target), "--skip-unsafe-links"], project
+    )
     assert result.returncode == 1 and "written through the symlink" in result.stderr
     assert not Path("/tmp/rw-test-evil-through").exists()
 

@@ -27,8 +27,17 @@ from routine_workflow.steps.clean_caches import (
 )
 from routine_workflow.steps.script import ScriptStep
 
-GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid",
-       "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
+GIT = [
+    "git",
+    "-c",
+    "user.name=Test",
+    "-c",
+    "user.email=test@example.invalid",
+    "-c",
+    "init.defaultBranch=main",
+    "-c",
+    "commit.gpgsign=false",
+]
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -94,11 +103,17 @@ def build_trap_tree(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     outside = tmp_path / "outside"
     write(root / "pyproject.toml", '[project]\nname = "demo"\n')
     write(root / "src/pkg/__init__.py", "")
-    for cache in ("src/pkg/__pycache__/mod.cpython-311.pyc", "src/pkg/sub/__pycache__/a.pyc",
-                  "tests/__pycache__/test_x.cpython-311-pytest-8.pyc",
-                  ".pytest_cache/v/cache/nodeids", ".mypy_cache/3.11/pkg.data.json",
-                  ".ruff_cache/0.6/123", ".hypothesis/examples/ab",
-                  "htmlcov/index.html", "src/pkg/half/__pycache__/junk.pyc"):
+    for cache in (
+        "src/pkg/__pycache__/mod.cpython-311.pyc",
+        "src/pkg/sub/__pycache__/a.pyc",
+        "tests/__pycache__/test_x.cpython-311-pytest-8.pyc",
+        ".pytest_cache/v/cache/nodeids",
+        ".mypy_cache/3.11/pkg.data.json",
+        ".ruff_cache/0.6/123",
+        ".hypothesis/examples/ab",
+        "htmlcov/index.html",
+        "src/pkg/half/__pycache__/junk.pyc",
+    ):
         write(root / cache, "cache " * 200)
     for name in ("src/pkg/stray.pyc", "src/pkg/old.pyo", ".coverage", ".coverage.host.1234.567890"):
         write(root / name, "data")
@@ -181,8 +196,11 @@ def test_dry_run_changes_nothing_and_lists_exactly_what_would_go(tmp_path: Path)
 
     assert snapshot(root, outside) == before
     assert result.status is Status.OK
-    listed = sorted(line.split(" ", 3)[3].rsplit(" (", 1)[0]
-                    for line in result.details if line.startswith("would remove "))
+    listed = sorted(
+        line.split(" ", 3)[3].rsplit(" (", 1)[0]
+        for line in result.details
+        if line.startswith("would remove ")
+    )
     assert listed == sorted([*CACHES, "src/pkg/link.pyc"])
     assert result.counts["would_remove"] == len(listed)
     # Sizes are reported: the __pycache__ dir holds one 1200-byte file.
@@ -246,7 +264,8 @@ def test_tox_nox_and_egg_info_only_when_configured(project: Path) -> None:
         write(project / rel)
     assert run_step(project).summary == "nothing to clean"
     (project / "pyproject.toml").write_text(
-        '[tool.routine-workflow]\nclean_extra_patterns = [".tox", ".nox/", "*.egg-info"]\n')
+        '[tool.routine-workflow]\nclean_extra_patterns = [".tox", ".nox/", "*.egg-info"]\n'
+    )
     result = run_step(project)
     assert result.status is Status.CHANGED
     assert not (project / ".tox").exists() and not (project / ".nox").exists()
@@ -272,8 +291,11 @@ def test_too_broad_patterns_are_a_config_error(pattern: str) -> None:
 
 def test_too_broad_pattern_exits_2_before_anything_runs(project: Path) -> None:
     write(project / "a/__pycache__/x.pyc")
-    proc = run_cli(["--steps", "clean_caches", "--yes"], project,
-                   env={"ROUTINE_WORKFLOW_CLEAN_EXTRA_PATTERNS": "*"})
+    proc = run_cli(
+        ["--steps", "clean_caches", "--yes"],
+        project,
+        env={"ROUTINE_WORKFLOW_CLEAN_EXTRA_PATTERNS": "*"},
+    )
     assert proc.returncode == 2
     assert "refusing pattern '*'" in proc.stderr
     assert (project / "a/__pycache__/x.pyc").exists()
@@ -302,7 +324,8 @@ def test_path_pattern_and_file_pattern_remove_only_their_kind(project: Path) -> 
     write(project / "a.log")
     write(project / "logs.d/b.log/inner.txt")  # a directory named *.log also matches "*.log"
     (project / "pyproject.toml").write_text(
-        '[tool.routine-workflow]\nclean_extra_patterns = ["docs/_build", "*.log"]\n')
+        '[tool.routine-workflow]\nclean_extra_patterns = ["docs/_build", "*.log"]\n'
+    )
     run_step(project)
     assert not (project / "docs/_build").exists()
     assert (project / "src/_build/keep.txt").exists()
@@ -410,14 +433,20 @@ def test_target_through_a_symlinked_parent_is_refused(project: Path, tmp_path: P
     assert error is not None and "refusing" in error
     assert (tmp_path / "elsewhere/deeper/y.pyc").exists()
     write(project / "real/__pycache__/z.pyc")  # and the same path when it is real: removed
-    assert remove_target(project, Target("real/__pycache__", "dir", 1, "__pycache__",
-                                         ("z.pyc",))) == (1, None)
+    assert remove_target(
+        project, Target("real/__pycache__", "dir", 1, "__pycache__", ("z.pyc",))
+    ) == (1, None)
     assert not (project / "real/__pycache__").exists()
 
 
 def test_human_size() -> None:
     assert [human_size(n) for n in (0, 999, 1200, 5_300_000, 7 * 10**12)] == [
-        "0 B", "999 B", "1.2 kB", "5.3 MB", "7000.0 GB"]
+        "0 B",
+        "999 B",
+        "1.2 kB",
+        "5.3 MB",
+        "7000.0 GB",
+    ]
 
 
 def test_clean_script_replaces_the_builtin_step(project: Path) -> None:
@@ -434,7 +463,9 @@ def test_cache_dir_that_changed_since_the_scan_is_still_removed_whole(project: P
     write(project / "a/__pycache__/listed.pyc")
     write(project / "a/__pycache__/new.pyc")  # appeared after the scan listed the directory
     write(project / "b/__pycache__/other.pyc")  # the listed file vanished, another appeared
-    assert remove_target(project, Target("a/__pycache__", "dir", 1, "p", ("listed.pyc",)))[1] is None
+    assert (
+        remove_target(project, Target("a/__pycache__", "dir", 1, "p", ("listed.pyc",)))[1] is None
+    )
     assert remove_target(project, Target("b/__pycache__", "dir", 1, "p", ("gone.pyc",)))[1] is None
     assert not (project / "a/__pycache__").exists()
     assert not (project / "b/__pycache__").exists()
@@ -473,7 +504,9 @@ def test_own_directories_inside_the_project_are_left_alone(project: Path) -> Non
     write(project / "dumps/__pycache__/x.pyc", "ours")
     write(project / ".pytest_cache/rwcache/x.pyc", "ours")
     write(project / ".pytest_cache/v/lastfailed")
-    result = run_step(project, dump_dir=project / "dumps", cache_dir=project / ".pytest_cache/rwcache")
+    result = run_step(
+        project, dump_dir=project / "dumps", cache_dir=project / ".pytest_cache/rwcache"
+    )
     assert (project / "dumps/.coverage").read_text() == "ours"
     assert (project / "dumps/__pycache__/x.pyc").exists()
     assert (project / ".pytest_cache/rwcache/x.pyc").exists()

@@ -34,8 +34,11 @@ def test_lock_status_and_break(project: Path) -> None:
     lock.mkdir(parents=True)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        record = {**Owner.current().to_json(), "pid": sleeper.pid,
-                  "create_time": psutil.Process(sleeper.pid).create_time()}
+        record = {
+            **Owner.current().to_json(),
+            "pid": sleeper.pid,
+            "create_time": psutil.Process(sleeper.pid).create_time(),
+        }
         (lock / OWNER_FILE).write_text(json.dumps(record))
         status = json.loads(run_cli(["lock", "status", "--json"], project).stdout)
         assert status["held"] and not status["stale"]

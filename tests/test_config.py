@@ -23,15 +23,23 @@ def test_precedence_default_pyproject_env_flag(project: Path) -> None:
     assert (config.max_workers, config.sources["max_workers"]) == (3, "pyproject.toml")
     assert config.keep_dumps == 7  # dashes are accepted as in most pyproject tables
     config = load_config({"project_root": project}, env={"ROUTINE_WORKFLOW_MAX_WORKERS": "5"})
-    assert (config.max_workers, config.sources["max_workers"]) == (5, "env ROUTINE_WORKFLOW_MAX_WORKERS")
-    config = load_config({"project_root": project, "max_workers": 6},
-                         env={"ROUTINE_WORKFLOW_MAX_WORKERS": "5"})
+    assert (config.max_workers, config.sources["max_workers"]) == (
+        5,
+        "env ROUTINE_WORKFLOW_MAX_WORKERS",
+    )
+    config = load_config(
+        {"project_root": project, "max_workers": 6}, env={"ROUTINE_WORKFLOW_MAX_WORKERS": "5"}
+    )
     assert (config.max_workers, config.sources["max_workers"]) == (6, "flag --workers")
 
 
 def test_classic_environment_names(project: Path, tmp_path: Path) -> None:
-    env = {"PROJECT_ROOT": str(project), "LOG_DIR": str(tmp_path / "logs"),
-           "LOCK_DIR": str(tmp_path / "lk"), "WORKFLOW_TIMEOUT": "30"}
+    env = {
+        "PROJECT_ROOT": str(project),
+        "LOG_DIR": str(tmp_path / "logs"),
+        "LOCK_DIR": str(tmp_path / "lk"),
+        "WORKFLOW_TIMEOUT": "30",
+    }
     config = load_config({}, env=env, cwd=tmp_path)
     assert config.project_root == project.resolve()
     assert config.log_dir == tmp_path / "logs"
@@ -50,19 +58,22 @@ def test_relative_paths_in_pyproject_are_relative_to_root(project: Path, tmp_pat
     assert config.exclude_patterns == ("gen/", "*.pb.py")
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("max_workers = -1", "max_workers: invalid value -1: must be at least 1"),
-    ("max_workers = 'many'", "max_workers: invalid value 'many': expected an integer"),
-    ("max_workers = true", "expected an integer"),
-    ("workflow_timeout = -5", "workflow_timeout: invalid value -5: must be at least 0"),
-    ("dry_run = 'sometimes'", "dry_run: invalid value 'sometimes': expected true or false"),
-    ("exclude_patterns = 3", "exclude_patterns: invalid value 3: expected a list of strings"),
-    ("reformat_engine = 'yapf'", "expected one of black, ruff"),
-    ("colour = 'blue'", "unknown key 'colour'"),
-    ("project_root = '/'", "unknown key 'project_root'"),
-    ("clean_script = 'missing.sh'", "does not exist"),
-    ("steps = 3", "steps must be a table"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("max_workers = -1", "max_workers: invalid value -1: must be at least 1"),
+        ("max_workers = 'many'", "max_workers: invalid value 'many': expected an integer"),
+        ("max_workers = true", "expected an integer"),
+        ("workflow_timeout = -5", "workflow_timeout: invalid value -5: must be at least 0"),
+        ("dry_run = 'sometimes'", "dry_run: invalid value 'sometimes': expected true or false"),
+        ("exclude_patterns = 3", "exclude_patterns: invalid value 3: expected a list of strings"),
+        ("reformat_engine = 'yapf'", "expected one of black, ruff"),
+        ("colour = 'blue'", "unknown key 'colour'"),
+        ("project_root = '/'", "unknown key 'project_root'"),
+        ("clean_script = 'missing.sh'", "does not exist"),
+        ("steps = 3", "steps must be a table"),
+    ],
+)
 def test_bad_pyproject_values(project: Path, body: str, message: str) -> None:
     _pyproject(project, body)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -122,12 +133,18 @@ def test_bad_flags_exit_2_with_one_line(project: Path, args: list[str], message:
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"ROUTINE_WORKFLOW_MAX_WORKERS": "-2"}, "ROUTINE_WORKFLOW_MAX_WORKERS: invalid value '-2'"),
-    ({"ROUTINE_WORKFLOW_DRY_RUN": "maybe"}, "ROUTINE_WORKFLOW_DRY_RUN: invalid value 'maybe'"),
-    ({"WORKFLOW_TIMEOUT": "soon"}, "WORKFLOW_TIMEOUT: invalid value 'soon'"),
-    ({"PROJECT_ROOT": "/definitely/not/here"}, "PROJECT_ROOT: project root"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"ROUTINE_WORKFLOW_MAX_WORKERS": "-2"},
+            "ROUTINE_WORKFLOW_MAX_WORKERS: invalid value '-2'",
+        ),
+        ({"ROUTINE_WORKFLOW_DRY_RUN": "maybe"}, "ROUTINE_WORKFLOW_DRY_RUN: invalid value 'maybe'"),
+        ({"WORKFLOW_TIMEOUT": "soon"}, "WORKFLOW_TIMEOUT: invalid value 'soon'"),
+        ({"PROJECT_ROOT": "/definitely/not/here"}, "PROJECT_ROOT: project root"),
+    ],
+)
 def test_bad_environment_exit_2(project: Path, env: dict[str, str], message: str) -> None:
     result = run_cli(["--dry-run"], project, env=env)
     assert result.returncode == 2
@@ -145,7 +162,9 @@ def test_bad_pyproject_through_cli(project: Path) -> None:
 
 def test_config_show_json_names_sources(project: Path) -> None:
     _pyproject(project, "keep_dumps = 9")
-    result = run_cli(["config", "show", "--json"], project, env={"ROUTINE_WORKFLOW_KEEP_BACKUPS": "4"})
+    result = run_cli(
+        ["config", "show", "--json"], project, env={"ROUTINE_WORKFLOW_KEEP_BACKUPS": "4"}
+    )
     shown = json.loads(result.stdout)
     assert shown["keep_dumps"] == {"value": 9, "source": "pyproject.toml"}
     assert shown["keep_backups"] == {"value": 4, "source": "env ROUTINE_WORKFLOW_KEEP_BACKUPS"}

@@ -22,10 +22,22 @@ def _rels(entries) -> list[str]:
 
 
 def test_default_excludes_and_venv_detection(project: Path) -> None:
-    _touch(project, "pkg/a.py", "pkg/sub/b.pyi", "README.md",
-           ".git/hooks/x.py", ".venv/lib/c.py", "venv/d.py", "build/e.py", "dist/f.py",
-           "node_modules/g.py", "pkg/__pycache__/a.cpython-311.pyc", ".mypy_cache/h.py",
-           "myenv/i.py", "demo.egg-info/PKG-INFO")
+    _touch(
+        project,
+        "pkg/a.py",
+        "pkg/sub/b.pyi",
+        "README.md",
+        ".git/hooks/x.py",
+        ".venv/lib/c.py",
+        "venv/d.py",
+        "build/e.py",
+        "dist/f.py",
+        "node_modules/g.py",
+        "pkg/__pycache__/a.cpython-311.pyc",
+        ".mypy_cache/h.py",
+        "myenv/i.py",
+        "demo.egg-info/PKG-INFO",
+    )
     (project / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
     config = load_config({"project_root": project}, env={})
     assert _rels(python_files(config)) == ["pkg/a.py", "pkg/sub/b.pyi"]
@@ -36,8 +48,16 @@ def test_default_excludes_and_venv_detection(project: Path) -> None:
 
 def test_gitignore_root_nested_and_info_exclude(project: Path) -> None:
     subprocess.run(["git", "init", "-q", str(project)], check=True)
-    _touch(project, "a.py", "gen/b.py", "pkg/c.py", "pkg/local.py", "pkg/keep.py", "secret.py",
-           "logs/x.py")
+    _touch(
+        project,
+        "a.py",
+        "gen/b.py",
+        "pkg/c.py",
+        "pkg/local.py",
+        "pkg/keep.py",
+        "secret.py",
+        "logs/x.py",
+    )
     (project / ".gitignore").write_text("gen/\n*.log\nlogs\n")
     (project / "pkg" / ".gitignore").write_text("local.py\n")
     (project / ".git" / "info" / "exclude").write_text("secret.py\n")
@@ -48,7 +68,8 @@ def test_gitignore_root_nested_and_info_exclude(project: Path) -> None:
 def test_exclude_patterns_and_own_dirs_inside_root(project: Path) -> None:
     _touch(project, "a.py", "generated/x.py", "y_pb2.py", "dumps/old.py")
     (project / "pyproject.toml").write_text(
-        '[tool.routine-workflow]\nexclude_patterns = ["generated/", "*_pb2.py"]\ndump_dir = "dumps"\n')
+        '[tool.routine-workflow]\nexclude_patterns = ["generated/", "*_pb2.py"]\ndump_dir = "dumps"\n'
+    )
     config = load_config({"project_root": project}, env={})
     assert _rels(python_files(config)) == ["a.py"]
 

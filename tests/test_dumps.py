@@ -20,8 +20,15 @@ from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.steps.base import Status, StepContext, StepResult
 from routine_workflow.steps.dumps import DumpsStep, create_dump_argv, external_commands
 
-GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-       "-c", "commit.gpgsign=false"]
+GIT = [
+    "git",
+    "-c",
+    "user.name=Test",
+    "-c",
+    "user.email=test@example.com",
+    "-c",
+    "commit.gpgsign=false",
+]
 LIMIT = 4000
 
 #: The UTF-8 files of the fixture repo, in the order the dump must list them.
@@ -31,8 +38,10 @@ TEXT_FILES: dict[str, bytes] = {
     "crlf.txt": b"windows\r\nline endings\r\n",
     "empty.py": b"",
     "no_newline.txt": b"last line has no newline",
-    "pyproject.toml": (f'[project]\nname = "demo"\n\n[tool.routine-workflow]\n'
-                       f'dump_max_file_size = {LIMIT}\ndump_engine = "builtin"\n').encode(),
+    "pyproject.toml": (
+        f'[project]\nname = "demo"\n\n[tool.routine-workflow]\n'
+        f'dump_max_file_size = {LIMIT}\ndump_engine = "builtin"\n'
+    ).encode(),
     "src/pkg/__init__.py": b'"""Package."""\n',
     "src/pkg/mod.py": "def greet() -> str:\n    return 'héllo ✓ 世界'\n".encode(),
     "src/pkg/ticks `odd`.md": b"inline `code` and ``double``\n",
@@ -143,9 +152,19 @@ def test_dump_contains_every_text_file_once_in_order_and_round_trips(repo: Path)
     assert names == sorted(set(names), key=names.index)  # each exactly once
     utf8 = {rel: data for rel, data, flagged in files if not flagged}
     assert utf8 == TEXT_FILES
-    assert names == [".gitignore", "README.md", "crlf.txt", "empty.py", "latin1.txt",
-                     "no_newline.txt", "pyproject.toml", "src/pkg/__init__.py", "src/pkg/mod.py",
-                     "src/pkg/ticks `odd`.md", "tabs\tand trailing spaces.txt"]
+    assert names == [
+        ".gitignore",
+        "README.md",
+        "crlf.txt",
+        "empty.py",
+        "latin1.txt",
+        "no_newline.txt",
+        "pyproject.toml",
+        "src/pkg/__init__.py",
+        "src/pkg/mod.py",
+        "src/pkg/ticks `odd`.md",
+        "tabs\tand trailing spaces.txt",
+    ]
     assert result.counts["files"] == len(names)
 
 
@@ -196,8 +215,9 @@ def test_header_names_project_commit_time_counts_and_size(repo: Path) -> None:
     run_step(config)
     [dump] = dumps_in(config.dump_dir, repo)
     head = dump.read_text(encoding="utf-8").split("\n## Tree\n", 1)[0]
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                            text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     source = sum(len(d) for d in TEXT_FILES.values()) + len("caf\ufffd cr\ufffdme\n".encode())
     assert head.startswith("# Code dump: project\n")
     assert f"- **Git commit:** `{commit}`" in head
@@ -236,8 +256,9 @@ def test_sidecar_is_in_sha256sum_format(repo: Path) -> None:
     digest = hashlib.sha256(dump.read_bytes()).hexdigest()
     assert sidecar.read_text() == f"{digest}  {dump.name}\n"
     if shutil.which("sha256sum"):
-        check = subprocess.run(["sha256sum", "-c", sidecar.name], cwd=dump.parent,
-                               capture_output=True, text=True)
+        check = subprocess.run(
+            ["sha256sum", "-c", sidecar.name], cwd=dump.parent, capture_output=True, text=True
+        )
         assert check.returncode == 0, check.stdout + check.stderr
     assert [p.name for p in config.dump_dir.iterdir() if p.name.startswith(".")] == []
 
@@ -303,8 +324,9 @@ def test_a_file_that_grew_past_the_limit_is_skipped(repo: Path) -> None:
 
 def test_end_to_end_through_the_cli(repo: Path, tmp_path: Path) -> None:
     dump_dir = tmp_path / "out"
-    proc = run_cli(["--steps", "dumps", "--yes"], repo,
-                   env={"ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)})
+    proc = run_cli(
+        ["--steps", "dumps", "--yes"], repo, env={"ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)}
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [dump] = dumps_in(dump_dir, repo)
     assert dumpnames.sidecar(dump).is_file()
@@ -314,8 +336,9 @@ def test_end_to_end_through_the_cli(repo: Path, tmp_path: Path) -> None:
 
 def test_end_to_end_dry_run(repo: Path, tmp_path: Path) -> None:
     dump_dir = tmp_path / "out"
-    proc = run_cli(["--steps", "dumps", "--dry-run"], repo,
-                   env={"ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)})
+    proc = run_cli(
+        ["--steps", "dumps", "--dry-run"], repo, env={"ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)}
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "would write project_dump_" in proc.stdout
     assert not dump_dir.exists()
@@ -324,9 +347,15 @@ def test_end_to_end_dry_run(repo: Path, tmp_path: Path) -> None:
 # --- format helpers ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "fence"), [
-    (b"plain", b"```"), (b"``two``", b"```"), (b"```", b"````"), (b"a\n`````\nb", b"``````"),
-])
+@pytest.mark.parametrize(
+    ("data", "fence"),
+    [
+        (b"plain", b"```"),
+        (b"``two``", b"```"),
+        (b"```", b"````"),
+        (b"a\n`````\nb", b"``````"),
+    ],
+)
 def test_fence_is_longer_than_any_backtick_run(data: bytes, fence: bytes) -> None:
     assert codedump.fence_for(data) == fence
 
@@ -336,10 +365,18 @@ def test_code_span_round_trips(text: str) -> None:
     assert unspan(codedump.code_span(text)) == text
 
 
-@pytest.mark.parametrize(("rel", "lang"), [
-    ("a/b.py", "python"), ("Makefile", "makefile"), ("x/Dockerfile.dev", "dockerfile"),
-    ("README", "text"), (".bashrc", "text"), ("q.YAML", "yaml"), ("odd.unknown", "text"),
-])
+@pytest.mark.parametrize(
+    ("rel", "lang"),
+    [
+        ("a/b.py", "python"),
+        ("Makefile", "makefile"),
+        ("x/Dockerfile.dev", "dockerfile"),
+        ("README", "text"),
+        (".bashrc", "text"),
+        ("q.YAML", "yaml"),
+        ("odd.unknown", "text"),
+    ],
+)
 def test_language_tags(rel: str, lang: str) -> None:
     assert codedump.language(rel) == lang
 
@@ -378,12 +415,22 @@ def test_create_dump_on_path_is_used(project: Path, tmp_path: Path) -> None:
     root = plain_project(project)
     fake_create_dump(tmp_path / "bin", 'touch "$4/fake_all_create_dump.md"\n')
     dump_dir, args = tmp_path / "dumps", tmp_path / "args.txt"
-    env = {"PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "FAKE_ARGS": str(args), "ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)}
+    env = {
+        "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_ARGS": str(args),
+        "ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir),
+    }
     proc = run_cli(["--steps", "dumps", "--yes"], root, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert args.read_text().splitlines() == [
-        "single", ".", "--dest", str(dump_dir), "--yes", "--no-progress", str(root)]
+        "single",
+        ".",
+        "--dest",
+        str(dump_dir),
+        "--yes",
+        "--no-progress",
+        str(root),
+    ]
     assert sorted(p.name for p in dump_dir.iterdir()) == ["fake_all_create_dump.md"]
     assert "create-dump succeeded: 1 new file(s)" in proc.stdout
 
@@ -391,9 +438,11 @@ def test_create_dump_on_path_is_used(project: Path, tmp_path: Path) -> None:
 def test_failing_create_dump_fails_the_step_with_its_message(project: Path, tmp_path: Path) -> None:
     root = plain_project(project)
     fake_create_dump(tmp_path / "bin", 'echo "error: cannot parse config" >&2\nexit 3\n')
-    env = {"PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "FAKE_ARGS": str(tmp_path / "args.txt"),
-           "ROUTINE_WORKFLOW_DUMP_DIR": str(tmp_path / "dumps")}
+    env = {
+        "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_ARGS": str(tmp_path / "args.txt"),
+        "ROUTINE_WORKFLOW_DUMP_DIR": str(tmp_path / "dumps"),
+    }
     proc = run_cli(["--steps", "dumps", "--yes"], root, env=env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "create-dump exited with 3" in proc.stdout
@@ -401,8 +450,9 @@ def test_failing_create_dump_fails_the_step_with_its_message(project: Path, tmp_
     assert dumps_in(tmp_path / "dumps", root) == []
 
 
-def test_configured_create_dump_script_is_used(project: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configured_create_dump_script_is_used(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = plain_project(project)
     script = fake_create_dump(tmp_path / "elsewhere", "")
     monkeypatch.setenv("FAKE_ARGS", str(tmp_path / "args.txt"))
@@ -414,8 +464,9 @@ def test_configured_create_dump_script_is_used(project: Path, tmp_path: Path,
 
 
 def test_missing_create_dump_script_is_a_config_error(project: Path) -> None:
-    proc = run_cli(["--steps", "dumps", "--yes", "--create-dump-script", "no/such/create-dump"],
-                   project)
+    proc = run_cli(
+        ["--steps", "dumps", "--yes", "--create-dump-script", "no/such/create-dump"], project
+    )
     assert proc.returncode == 2
     assert "--create-dump-script" in proc.stderr
     assert "does not exist" in proc.stderr
@@ -439,7 +490,8 @@ def test_failing_clean_cmd_stops_before_run_cmd(project: Path, tmp_path: Path) -
     marker = tmp_path / "ran"
     config = config_for(root).with_changes(
         create_dump_clean_cmd=f"{sys.executable} -c 'import sys; sys.exit(\"clean failed\")'",
-        create_dump_run_cmd=f"touch {marker}")
+        create_dump_run_cmd=f"touch {marker}",
+    )
     result = run_step(config)
     assert result.status is Status.FAILED
     assert result.summary == "create_dump_clean_cmd exited with 1: clean failed"
@@ -476,7 +528,8 @@ def test_engine_choice(project: Path) -> None:
     found = {"create-dump": "/opt/bin/create-dump"}.get
     assert external_commands(base, which=lambda _: None) is None
     assert external_commands(base, which=found) == [
-        ("create-dump", create_dump_argv(["/opt/bin/create-dump"], base.dump_dir))]
+        ("create-dump", create_dump_argv(["/opt/bin/create-dump"], base.dump_dir))
+    ]
     assert external_commands(base.with_changes(dump_engine="builtin"), which=found) is None
     with pytest.raises(ValueError, match="create-dump is not installed"):
         external_commands(base.with_changes(dump_engine="create-dump"), which=lambda _: None)
@@ -497,8 +550,9 @@ def test_engine_create_dump_without_the_program_fails_the_step(
     assert "create-dump is not installed" in result.summary
 
 
-def test_builtin_engine_ignores_create_dump_on_path(repo: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_builtin_engine_ignores_create_dump_on_path(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_create_dump(tmp_path / "bin", "exit 9\n")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     result = run_step(config_for(repo))  # the fixture's pyproject says dump_engine = "builtin"
@@ -517,8 +571,9 @@ def test_a_body_larger_than_the_memory_limit_spills_to_disk_intact(
     assert dumpnames.sidecar(dump).read_text().split()[0] == digest
 
 
-def test_without_git_on_path_the_header_says_so(repo: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_git_on_path_the_header_says_so(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     config = config_for(repo)
     result = run_step(config)
@@ -539,8 +594,9 @@ def test_a_file_name_that_is_not_utf8_is_dumped_with_an_escaped_name(repo: Path)
     assert files["caf\\udce9.py"] == b"x = 1\n"
 
 
-def test_a_dump_dir_that_cannot_be_created_fails_the_step_cleanly(repo: Path,
-                                                                  tmp_path: Path) -> None:
+def test_a_dump_dir_that_cannot_be_created_fails_the_step_cleanly(
+    repo: Path, tmp_path: Path
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n")
     config = config_for(repo).with_changes(dump_dir=blocker / "dumps")
@@ -560,12 +616,14 @@ def test_long_skip_lists_are_summarised_in_the_result(project: Path) -> None:
     assert "... and 10 more not UTF-8 (flagged in the dump)" in result.details
 
 
-def test_create_dump_with_a_dump_dir_that_cannot_be_created_fails(project: Path,
-                                                                  tmp_path: Path) -> None:
+def test_create_dump_with_a_dump_dir_that_cannot_be_created_fails(
+    project: Path, tmp_path: Path
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory\n")
     config = config_for(plain_project(project), create_dump_run_cmd="true").with_changes(
-        dump_dir=blocker / "dumps")
+        dump_dir=blocker / "dumps"
+    )
     result = run_step(config)
     assert result.status is Status.FAILED
     assert result.summary.startswith(f"cannot create {blocker / 'dumps'}: ")
@@ -581,13 +639,17 @@ def test_a_timeout_mid_dump_leaves_a_whole_dump_or_none(project: Path, tmp_path:
             (sub / f"mod{m:02}.py").write_text(f"# {n} {m}\n" + "x = 1\n" * 1500)
     for timeout in ("0.1", "0.2", "0.4", "30"):
         dump_dir = tmp_path / f"dumps-{timeout}"
-        proc = run_cli(["--steps", "dumps", "--yes", "--workflow-timeout", timeout], project,
-                       env={"ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)})
+        proc = run_cli(
+            ["--steps", "dumps", "--yes", "--workflow-timeout", timeout],
+            project,
+            env={"ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)},
+        )
         assert proc.returncode in (0, 124), proc.stdout + proc.stderr
         leftovers = [p.name for p in dump_dir.iterdir()] if dump_dir.exists() else []
         dumps = dumps_in(dump_dir, project)
-        assert sorted(leftovers) == sorted([d.name for d in dumps]
-                                           + [dumpnames.sidecar(d).name for d in dumps])
+        assert sorted(leftovers) == sorted(
+            [d.name for d in dumps] + [dumpnames.sidecar(d).name for d in dumps]
+        )
         for dump in dumps:
             digest = hashlib.sha256(dump.read_bytes()).hexdigest()
             assert dumpnames.sidecar(dump).read_text() == f"{digest}  {dump.name}\n"

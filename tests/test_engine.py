@@ -23,7 +23,8 @@ PLUGIN_SRC = Path(__file__).resolve().parents[1] / "examples" / "rw-plugin-examp
 
 def _configure(project: Path, steps: str, settings: str = "") -> None:
     (project / "pyproject.toml").write_text(
-        f"[tool.routine-workflow]\n{settings}\n{BUILTINS_OFF}{steps}")
+        f"[tool.routine-workflow]\n{settings}\n{BUILTINS_OFF}{steps}"
+    )
 
 
 def _report(result) -> dict:
@@ -32,7 +33,9 @@ def _report(result) -> dict:
 
 
 def test_six_steps_diamond_flaky_timeout_allowed_failure(project: Path) -> None:
-    _configure(project, """
+    _configure(
+        project,
+        """
 [tool.routine-workflow.steps.a]
 run = "sh -c 'echo a >> order'"
 [tool.routine-workflow.steps.b]
@@ -53,13 +56,20 @@ timeout = 1
 [tool.routine-workflow.steps.after_slow]
 run = "sh -c 'echo after_slow >> order'"
 depends_on = ["slow"]
-""")
+""",
+    )
     result = run_cli(["--yes", "--json"], project)
     assert result.returncode == 1, result.stderr
     steps = {s["name"]: s for s in _report(result)["steps"]}
     assert list(steps) == ["a", "b", "c", "d", "slow", "after_slow"]
     assert {n: s["status"] for n, s in steps.items()} == {
-        "a": "ok", "b": "ok", "c": "failed", "d": "ok", "slow": "failed", "after_slow": "skipped"}
+        "a": "ok",
+        "b": "ok",
+        "c": "failed",
+        "d": "ok",
+        "slow": "failed",
+        "after_slow": "skipped",
+    }
     assert steps["b"]["counts"]["attempts"] == 3
     assert steps["b"]["summary"] == "succeeded on attempt 3"
     assert len(steps["b"]["details"]) == 2  # the two failed attempts are recorded
@@ -72,14 +82,17 @@ depends_on = ["slow"]
 
 
 def test_cycle_is_exit_2_naming_it(project: Path) -> None:
-    _configure(project, """
+    _configure(
+        project,
+        """
 [tool.routine-workflow.steps.x]
 run = "true"
 depends_on = ["y"]
 [tool.routine-workflow.steps.y]
 run = "true"
 depends_on = ["x"]
-""")
+""",
+    )
     for args in (["--yes"], ["steps"], ["config", "check"]):
         result = run_cli(args, project)
         assert result.returncode == 2
@@ -87,17 +100,38 @@ depends_on = ["x"]
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("table", "message"), [
-    ('[tool.routine-workflow.steps.x]\nrun = "true"\ndepends_on = ["nope"]', "depends on unknown step 'nope'"),
-    ('[tool.routine-workflow.steps.x]\nrun = 5', "run: invalid value 5"),
-    ('[tool.routine-workflow.steps.x]\nrun = "true"\nretries = -1', "retries: invalid value -1"),
-    ('[tool.routine-workflow.steps.x]\nrun = "true"\ntimeout = "soon"', "timeout: invalid value 'soon'"),
-    ('[tool.routine-workflow.steps.x]\nrun = "true"\ncwd = "../elsewhere"', "not a directory inside the project"),
-    ('[tool.routine-workflow.steps.x]\nrun = "true"\ncolour = 1', "unknown key 'colour'"),
-    ('[tool.routine-workflow.steps.x]\nrun = "true"\nwhen = {always = true}', "when: unknown key 'always'"),
-    ("[tool.routine-workflow.steps.x]\ndepends_on = []", "no 'run' command is given"),
-    ('[tool.routine-workflow.steps.reformat]\nretries = 3', "unknown key 'retries' for a built-in step"),
-])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            '[tool.routine-workflow.steps.x]\nrun = "true"\ndepends_on = ["nope"]',
+            "depends on unknown step 'nope'",
+        ),
+        ("[tool.routine-workflow.steps.x]\nrun = 5", "run: invalid value 5"),
+        (
+            '[tool.routine-workflow.steps.x]\nrun = "true"\nretries = -1',
+            "retries: invalid value -1",
+        ),
+        (
+            '[tool.routine-workflow.steps.x]\nrun = "true"\ntimeout = "soon"',
+            "timeout: invalid value 'soon'",
+        ),
+        (
+            '[tool.routine-workflow.steps.x]\nrun = "true"\ncwd = "../elsewhere"',
+            "not a directory inside the project",
+        ),
+        ('[tool.routine-workflow.steps.x]\nrun = "true"\ncolour = 1', "unknown key 'colour'"),
+        (
+            '[tool.routine-workflow.steps.x]\nrun = "true"\nwhen = {always = true}',
+            "when: unknown key 'always'",
+        ),
+        ("[tool.routine-workflow.steps.x]\ndepends_on = []", "no 'run' command is given"),
+        (
+            "[tool.routine-workflow.steps.reformat]\nretries = 3",
+            "unknown key 'retries' for a built-in step",
+        ),
+    ],
+)
 def test_bad_step_tables_exit_2(project: Path, table: str, message: str) -> None:
     (project / "pyproject.toml").write_text(table + "\n")
     result = run_cli(["--dry-run"], project)
@@ -112,9 +146,13 @@ def test_kill_9_mid_step_3_then_resume_skips_steps_1_and_2(project: Path, tmp_pa
     s3 = f"if [ -e again ]; then echo s3 >> log; else touch again {marker}; sleep 60; fi"
     tables = {f"s{i}": f"echo s{i} >> log" for i in range(1, 6)}
     tables["s3"] = s3
-    _configure(project, "".join(
-        f"[tool.routine-workflow.steps.{name}]\nrun = [\"sh\", \"-c\", \"{cmd}\"]\n"
-        for name, cmd in tables.items()))
+    _configure(
+        project,
+        "".join(
+            f'[tool.routine-workflow.steps.{name}]\nrun = ["sh", "-c", "{cmd}"]\n'
+            for name, cmd in tables.items()
+        ),
+    )
     proc = popen_cli(["--yes"], project)
     wait_for(marker)
     children = psutil.Process(proc.pid).children(recursive=True)
@@ -151,14 +189,18 @@ def test_webhook_gets_one_report_per_run_and_hooks_run(project: Path) -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        _configure(project, '[tool.routine-workflow.steps.ok]\nrun = "true"\n',
-                   f'notify_url = "{url}"\n'
-                   "on_success = \"sh -c 'echo $ROUTINE_WORKFLOW_STATUS > success.out'\"\n"
-                   "on_failure = \"sh -c 'echo $ROUTINE_WORKFLOW_EXIT_CODE > failure.out'\"\n")
+        _configure(
+            project,
+            '[tool.routine-workflow.steps.ok]\nrun = "true"\n',
+            f'notify_url = "{url}"\n'
+            "on_success = \"sh -c 'echo $ROUTINE_WORKFLOW_STATUS > success.out'\"\n"
+            "on_failure = \"sh -c 'echo $ROUTINE_WORKFLOW_EXIT_CODE > failure.out'\"\n",
+        )
         first = run_cli(["--yes", "--json"], project)
         assert first.returncode == 0, first.stderr
         (project / "pyproject.toml").write_text(
-            (project / "pyproject.toml").read_text().replace('run = "true"', 'run = "false"'))
+            (project / "pyproject.toml").read_text().replace('run = "true"', 'run = "false"')
+        )
         second = run_cli(["--yes", "--json"], project)
         assert second.returncode == 1
     finally:
@@ -172,8 +214,11 @@ def test_webhook_gets_one_report_per_run_and_hooks_run(project: Path) -> None:
 
 
 def test_unreachable_webhook_never_fails_the_run(project: Path) -> None:
-    _configure(project, '[tool.routine-workflow.steps.ok]\nrun = "true"\n',
-               'notify_url = "http://127.0.0.1:9/nothing-listens-here"\non_success = "false"\n')
+    _configure(
+        project,
+        '[tool.routine-workflow.steps.ok]\nrun = "true"\n',
+        'notify_url = "http://127.0.0.1:9/nothing-listens-here"\non_success = "false"\n',
+    )
     result = run_cli(["--yes"], project)
     assert result.returncode == 0
     assert "could not notify" in result.stderr
@@ -181,8 +226,10 @@ def test_unreachable_webhook_never_fails_the_run(project: Path) -> None:
 
 
 def _barrier_step(name: str, other: str) -> str:
-    script = (f"touch {name}.started; i=0; while [ ! -e {other}.started ]; do "
-              "i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.03; done")
+    script = (
+        f"touch {name}.started; i=0; while [ ! -e {other}.started ]; do "
+        "i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.03; done"
+    )
     return f"[tool.routine-workflow.steps.{name}]\nrun = \"sh -c '{script}'\"\n"
 
 
@@ -202,14 +249,17 @@ def test_when_env_and_when_changed(project: Path) -> None:
     (project / "docs" / "index.md").write_text("hello")
     old = 1_000_000_000
     os.utime(project / "docs" / "index.md", (old, old))
-    _configure(project, """
+    _configure(
+        project,
+        """
 [tool.routine-workflow.steps.docs]
 run = "sh -c 'echo built >> docs.log'"
 when = {changed = ["docs/"]}
 [tool.routine-workflow.steps.deploy]
 run = "true"
 when = {env = "DEPLOY_NOW"}
-""")
+""",
+    )
     first = _report(run_cli(["--yes", "--json"], project))
     assert [s["status"] for s in first["steps"]] == ["ok", "skipped"]
     assert "$DEPLOY_NOW is not set" in first["steps"][1]["summary"]
@@ -227,9 +277,12 @@ def _plugin_env(tmp_path: Path) -> dict[str, str]:
     site = tmp_path / "site"
     info = site / "rw_plugin_example-0.1.0.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rw-plugin-example\nVersion: 0.1.0\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: rw-plugin-example\nVersion: 0.1.0\n"
+    )
     (info / "entry_points.txt").write_text(
-        "[routine_workflow.steps]\ntodo_count = rw_plugin_example:TodoCount\n")
+        "[routine_workflow.steps]\ntodo_count = rw_plugin_example:TodoCount\n"
+    )
     path = os.pathsep.join([str(site), str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")])
     return {"PYTHONPATH": path.rstrip(os.pathsep)}
 
@@ -247,8 +300,11 @@ def test_plugin_step_runs_only_when_asked(project: Path, tmp_path: Path) -> None
 
 def test_in_process_step_timeout_fails_only_that_step(project: Path, tmp_path: Path) -> None:
     env = {**_plugin_env(tmp_path), "TODO_COUNT_SLEEP": "60"}
-    _configure(project, "[tool.routine-workflow.steps.todo_count]\ntimeout = 1\n"
-               '[tool.routine-workflow.steps.after]\nrun = "true"\n')
+    _configure(
+        project,
+        "[tool.routine-workflow.steps.todo_count]\ntimeout = 1\n"
+        '[tool.routine-workflow.steps.after]\nrun = "true"\n',
+    )
     result = run_cli(["--yes", "--json"], project, env=env)
     assert result.returncode == 1
     steps = {s["name"]: s for s in _report(result)["steps"]}
@@ -271,7 +327,8 @@ def test_builtin_overrides_and_graphs(project: Path) -> None:
     (project / "pyproject.toml").write_text(
         "[tool.routine-workflow.steps.dumps]\nenabled = false\n"
         '[tool.routine-workflow.steps.prune_dumps]\ndepends_on = ["backup"]\n'
-        '[tool.routine-workflow.steps.lint]\nrun = "true"\ndepends_on = ["reformat"]\n')
+        '[tool.routine-workflow.steps.lint]\nrun = "true"\ndepends_on = ["reformat"]\n'
+    )
     names = [s["name"] for s in json.loads(run_cli(["steps", "--json"], project).stdout)]
     assert names == ["backup", "prune_dumps", "reformat", "clean_caches", "lint"]
     dot = run_cli(["steps", "--graph", "dot"], project).stdout
@@ -283,7 +340,9 @@ def test_builtin_overrides_and_graphs(project: Path) -> None:
 
 
 def test_step_events_in_json_logs(project: Path) -> None:
-    _configure(project, '[tool.routine-workflow.steps.x]\nrun = "false"\nretries = 1\nretry_delay = 0\n')
+    _configure(
+        project, '[tool.routine-workflow.steps.x]\nrun = "false"\nretries = 1\nretry_delay = 0\n'
+    )
     result = run_cli(["--yes", "--log-format", "json", "-v"], project)
     events = [json.loads(line) for line in result.stderr.splitlines()]
     kinds = [(e["event"], e.get("step")) for e in events if e.get("step") == "x"]

@@ -46,7 +46,9 @@ def test_acquire_writes_owner_and_release_removes(tmp_path: Path) -> None:
     lock.release()  # twice is harmless
 
 
-def test_second_acquire_is_busy_and_names_holder(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+def test_second_acquire_is_busy_and_names_holder(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
     path = tmp_path / "lock"
     _write_owner(path, pid=sleeper.pid, create_time=psutil.Process(sleeper.pid).create_time())
     with pytest.raises(LockBusy, match=rf"pid {sleeper.pid}\b.*is running"):
@@ -67,7 +69,9 @@ def test_dead_pid_is_stale_and_recovered(tmp_path: Path) -> None:
     lock.release()
 
 
-def test_live_pid_with_other_start_time_is_pid_reuse(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+def test_live_pid_with_other_start_time_is_pid_reuse(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
     path = tmp_path / "lock"
     real_start = psutil.Process(sleeper.pid).create_time()
     _write_owner(path, pid=sleeper.pid, create_time=real_start - 3600)
@@ -77,10 +81,16 @@ def test_live_pid_with_other_start_time_is_pid_reuse(tmp_path: Path, sleeper: su
     lock.release()
 
 
-def test_live_matching_holder_is_never_broken_even_with_force(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+def test_live_matching_holder_is_never_broken_even_with_force(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
     path = tmp_path / "lock"
-    record = _write_owner(path, pid=sleeper.pid, create_time=psutil.Process(sleeper.pid).create_time(),
-                          started="2000-01-01T00:00:00+00:00")  # however old
+    record = _write_owner(
+        path,
+        pid=sleeper.pid,
+        create_time=psutil.Process(sleeper.pid).create_time(),
+        started="2000-01-01T00:00:00+00:00",
+    )  # however old
     lock = ProjectLock(path)
     with pytest.raises(LockBusy):
         lock.acquire(wait=0.5, poll=0.1)
@@ -131,11 +141,15 @@ def test_garbage_owner_file_is_treated_like_missing(tmp_path: Path) -> None:
 def test_wait_gets_the_lock_when_holder_exits(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from routine_workflow.lock import ProjectLock;"
-         "l = ProjectLock(sys.argv[1]); l.acquire(); print('held', flush=True); time.sleep(1); l.release()",
-         str(path)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from routine_workflow.lock import ProjectLock;"
+            "l = ProjectLock(sys.argv[1]); l.acquire(); print('held', flush=True); time.sleep(1); l.release()",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout.readline().strip() == "held"
     lock = ProjectLock(path)
@@ -145,14 +159,22 @@ def test_wait_gets_the_lock_when_holder_exits(tmp_path: Path) -> None:
     holder.wait()
 
 
-def test_release_leaves_a_lock_that_is_not_ours(tmp_path: Path, sleeper: subprocess.Popen[bytes]) -> None:
+def test_release_leaves_a_lock_that_is_not_ours(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
     path = tmp_path / "lock"
     lock = ProjectLock(path)
     lock.acquire()
     # Someone broke our lock with --force and took it: their record replaces ours.
-    (path / OWNER_FILE).write_text(json.dumps(
-        {**Owner.current().to_json(), "pid": sleeper.pid,
-         "create_time": psutil.Process(sleeper.pid).create_time()}))
+    (path / OWNER_FILE).write_text(
+        json.dumps(
+            {
+                **Owner.current().to_json(),
+                "pid": sleeper.pid,
+                "create_time": psutil.Process(sleeper.pid).create_time(),
+            }
+        )
+    )
     lock.release()
     assert path.exists()
 

@@ -34,17 +34,23 @@ def _env(home: Path) -> dict[str, str]:
         **os.environ,
         "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
         "PRE_COMMIT_HOME": str(home / "pre-commit-cache"),
-        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
         "GIT_CONFIG_NOSYSTEM": "1",
     }
 
 
 def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
-def _pre_commit(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _pre_commit(
+    args: list[str], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     return _run([sys.executable, "-m", "pre_commit", *args], cwd, env)
 
 
@@ -78,7 +84,10 @@ def test_manifest_is_valid_for_pre_commit(isolated_home: Path) -> None:
     result = _pre_commit(["validate-manifest", str(MANIFEST)], REPO, _env(isolated_home))
     assert result.returncode == 0, result.stdout + result.stderr
     text = MANIFEST.read_text()
-    assert "id: routine-workflow-reformat\n" in text and "id: routine-workflow-reformat-check\n" in text
+    assert (
+        "id: routine-workflow-reformat\n" in text
+        and "id: routine-workflow-reformat-check\n" in text
+    )
 
 
 @needs_precommit

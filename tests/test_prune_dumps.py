@@ -29,8 +29,10 @@ def run_step(root: Path, **flags: object) -> StepResult:
 
 
 def digests(directory: Path) -> dict[str, str]:
-    return {p.name: ("link" if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest())
-            for p in directory.iterdir()}
+    return {
+        p.name: ("link" if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in directory.iterdir()
+    }
 
 
 def seed(project: Path, dump_dir: Path, count: int = 12) -> list[str]:
@@ -63,8 +65,9 @@ def seed_look_alikes(dump_dir: Path) -> None:
     (dump_dir / "otherproject_dump_20200101T000000Z.md.sha256").write_text("theirs")
 
 
-def test_keeps_exactly_the_five_newest_and_never_touches_look_alikes(project: Path,
-                                                                        tmp_path: Path) -> None:
+def test_keeps_exactly_the_five_newest_and_never_touches_look_alikes(
+    project: Path, tmp_path: Path
+) -> None:
     dump_dir = tmp_path / "dumps"
     names = seed(project, dump_dir)
     seed_look_alikes(dump_dir)
@@ -78,8 +81,12 @@ def test_keeps_exactly_the_five_newest_and_never_touches_look_alikes(project: Pa
     expected = {*newest, *(n + ".sha256" for n in newest), *others}
     assert set(os.listdir(dump_dir)) == expected
     assert {k: v for k, v in digests(dump_dir).items() if k in others} == others
-    assert result.counts == {"kept": 5, "removed": 7, "bytes": sum(
-        len(f"dump {i}") + len(f"checksum {i}") for i in range(7)), "failed": 0}
+    assert result.counts == {
+        "kept": 5,
+        "removed": 7,
+        "bytes": sum(len(f"dump {i}") + len(f"checksum {i}") for i in range(7)),
+        "failed": 0,
+    }
 
 
 def test_dry_run_lists_and_removes_nothing(project: Path, tmp_path: Path) -> None:
@@ -150,14 +157,19 @@ def test_create_dump_names_only_when_create_dump_is_the_tool(
     result = run_step(project, dump_dir=dump_dir, keep_dumps=1, create_dump_run_cmd="true")
     assert result.status is Status.CHANGED
     assert sorted(os.listdir(dump_dir)) == sorted(
-        [f"{made[-1]}.md", f"{made[-1]}.sha256", "other_all_create_dump_20200101_000000.md"])
+        [f"{made[-1]}.md", f"{made[-1]}.sha256", "other_all_create_dump_20200101_000000.md"]
+    )
 
 
 def test_parse_create_dump_name(project: Path) -> None:
-    assert parse_create_dump_name("project_all_create_dump_20250101_121045.md", project) == \
-        datetime(2025, 1, 1, 12, 10, 45, tzinfo=timezone.utc)
-    for name in ("project_all_create_dump_20251301_121045.md", "xproject_all_create_dump_"
-                 "20250101_121045.md", "project_all_create_dump_20250101_121045.json"):
+    assert parse_create_dump_name(
+        "project_all_create_dump_20250101_121045.md", project
+    ) == datetime(2025, 1, 1, 12, 10, 45, tzinfo=timezone.utc)
+    for name in (
+        "project_all_create_dump_20251301_121045.md",
+        "xproject_all_create_dump_" "20250101_121045.md",
+        "project_all_create_dump_20250101_121045.json",
+    ):
         assert parse_create_dump_name(name, project) is None
 
 
@@ -178,7 +190,8 @@ def test_cli_end_to_end(project: Path, tmp_path: Path) -> None:
     names = seed(project, dump_dir)
     seed_look_alikes(dump_dir)
     (project / "pyproject.toml").write_text(
-        f'[tool.routine-workflow]\ndump_dir = "{dump_dir.as_posix()}"\nkeep_dumps = 2\n')
+        f'[tool.routine-workflow]\ndump_dir = "{dump_dir.as_posix()}"\nkeep_dumps = 2\n'
+    )
     proc = run_cli(["--steps", "prune_dumps", "--yes", "--json"], project)
     assert proc.returncode == 0, proc.stderr
     (step,) = json.loads(proc.stdout)["steps"]
@@ -201,15 +214,21 @@ def test_dump_that_cannot_be_deleted_fails_the_step(
     assert len(os.listdir(dump_dir)) == 6
 
 
-@pytest.mark.parametrize(("flags", "expected"), [
-    ({}, False),  # nothing configured, create-dump not on PATH: the built-in writes dumps
-    ({"create_dump_run_cmd": "true"}, True),
-    ({"create_dump_run_cmd": "true", "dump_engine": "builtin"}, False),
-    ({"dump_engine": "create-dump"}, True),  # wanted but not installed: its names still count
-])
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({}, False),  # nothing configured, create-dump not on PATH: the built-in writes dumps
+        ({"create_dump_run_cmd": "true"}, True),
+        ({"create_dump_run_cmd": "true", "dump_engine": "builtin"}, False),
+        ({"dump_engine": "create-dump"}, True),  # wanted but not installed: its names still count
+    ],
+)
 def test_create_dump_in_use_agrees_with_the_dumps_step(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    flags: dict[str, str], expected: bool,
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flags: dict[str, str],
+    expected: bool,
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     config = load_config({"project_root": project, **flags})

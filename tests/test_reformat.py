@@ -76,21 +76,36 @@ def make_tree(root: Path, files: dict[str, bytes] = FILES, pyproject: str = PYPR
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file's bytes, by relative path."""
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run_the_three_clis(root: Path, tmp_path: Path) -> None:
     """``autoflake ... -r . && isort . && black .`` in ``root``, black's cache empty."""
     env = {**os.environ, "BLACK_CACHE_DIR": str(tmp_path / "black-cache")}
     for argv in (
-        ["autoflake", "--in-place", "--remove-all-unused-imports", "--ignore-init-module-imports",
-         "-r", "."],
+        [
+            "autoflake",
+            "--in-place",
+            "--remove-all-unused-imports",
+            "--ignore-init-module-imports",
+            "-r",
+            ".",
+        ],
         ["isort", "."],
         ["black", "-q", "."],
     ):
-        subprocess.run([sys.executable, "-m", *argv], cwd=root, env=env, check=False,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", *argv],
+            cwd=root,
+            env=env,
+            check=False,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 def test_byte_identical_to_the_three_clis(tmp_path: Path) -> None:
@@ -207,10 +222,15 @@ def test_paths_limit_the_run(tmp_path: Path) -> None:
 
 
 def test_files_a_tool_excludes_are_left_alone(tmp_path: Path) -> None:
-    pyproject = PYPROJECT.replace("skip-string-normalization = true",
-                                  'skip-string-normalization = true\nextend-exclude = "generated/"')
-    files = {"generated/g.py": b"import os\nx=1\n", ".hidden/h.py": b"import os\nx=1\n",
-             "ok.py": b"import os\nx=1\n"}
+    pyproject = PYPROJECT.replace(
+        "skip-string-normalization = true",
+        'skip-string-normalization = true\nextend-exclude = "generated/"',
+    )
+    files = {
+        "generated/g.py": b"import os\nx=1\n",
+        ".hidden/h.py": b"import os\nx=1\n",
+        "ok.py": b"import os\nx=1\n",
+    }
     root = make_tree(tmp_path / "p", files, pyproject)
     result = run_cli(["reformat"], root)
     assert result.returncode == 0, result.stderr
@@ -336,8 +356,11 @@ def test_unreadable_cache_is_ignored(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("engine", ["ruff"])
 def test_other_engine_is_reported_not_faked(tmp_path: Path, engine: str) -> None:
-    root = make_tree(tmp_path / "p", {"a.py": b"import os\n"},
-                     PYPROJECT + f'\n[tool.routine-workflow]\nreformat-engine = "{engine}"\n')
+    root = make_tree(
+        tmp_path / "p",
+        {"a.py": b"import os\n"},
+        PYPROJECT + f'\n[tool.routine-workflow]\nreformat-engine = "{engine}"\n',
+    )
     result = run_cli(["--steps", "reformat", "--yes"], root)
     assert result.returncode == 1
     assert (root / "a.py").read_bytes() == b"import os\n"
@@ -407,12 +430,16 @@ def test_isort_skip_settings_exclude_a_file(tmp_path: Path) -> None:
     assert (root / "new.py").read_bytes() == b"x = 1\n"
 
 
-@pytest.mark.parametrize(("setting", "message"), [
-    ('required-version = "1"', "required-version"),
-    ('target-version = "py310"', "target-version"),
-])
-def test_bad_black_configuration_is_one_line_exit_2(tmp_path: Path, setting: str,
-                                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('required-version = "1"', "required-version"),
+        ('target-version = "py310"', "target-version"),
+    ],
+)
+def test_bad_black_configuration_is_one_line_exit_2(
+    tmp_path: Path, setting: str, message: str
+) -> None:
     pyproject = PYPROJECT.replace("line-length = 60", f"line-length = 60\n{setting}")
     root = make_tree(tmp_path / "p", {"a.py": b"import os\n"}, pyproject)
     result = run_cli(["reformat"], root)
@@ -477,8 +504,11 @@ def test_unwritable_file_is_reported_and_the_rest_processed(tmp_path: Path) -> N
 
 def test_tool_directories_inside_the_project_are_not_reformatted(tmp_path: Path) -> None:
     pyproject = PYPROJECT + '\n[tool.routine-workflow]\ncache-dir = "cachehere"\n'
-    files = {"cachehere/x.py": b"import os\nx=1\n", "src/y.py": b"import os\ny=1\n",
-             "src/data.txt": b"import os\n"}
+    files = {
+        "cachehere/x.py": b"import os\nx=1\n",
+        "src/y.py": b"import os\ny=1\n",
+        "src/data.txt": b"import os\n",
+    }
     root = make_tree(tmp_path / "p", files, pyproject)
     result = run_cli(["reformat", "--json"], root)
     assert json.loads(result.stdout)["seen"] == 1
@@ -497,21 +527,26 @@ def test_worker_entry_points_in_a_real_process(tmp_path: Path) -> None:
         "out = f.process_batch([sys.argv[1] + '/ok.py', sys.argv[1] + '/big.py'])\n"
         "print(json.dumps([[o.status, o.reason, o.cacheable] for o in out]))\n"
     )
-    quick = subprocess.run([sys.executable, "-c", code, str(root), "0.001"],
-                           capture_output=True, text=True, check=True)
+    quick = subprocess.run(
+        [sys.executable, "-c", code, str(root), "0.001"], capture_output=True, text=True, check=True
+    )
     _ok, big = json.loads(quick.stdout)
     assert big[0] == "failed" and "per-file limit" in big[1] and big[2] is False
-    relaxed = subprocess.run([sys.executable, "-c", code, str(root), "0"],
-                             capture_output=True, text=True, check=True)
+    relaxed = subprocess.run(
+        [sys.executable, "-c", code, str(root), "0"], capture_output=True, text=True, check=True
+    )
     assert [o[0] for o in json.loads(relaxed.stdout)] == ["changed", "changed"]
 
 
-@pytest.mark.parametrize(("data", "reason"), [
-    (b"# -*- coding: no-such-codec -*-\nx = 1\n", "cannot decode"),
-    (b"x = 1\x00\n", "does not compile"),
-    (b"\xef\xbb\xbf# -*- coding: latin-1 -*-\nx = 1\n", "cannot decode"),
-    (b"def f():\n\treturn 1\n        return 2\n", "does not compile"),
-])
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"# -*- coding: no-such-codec -*-\nx = 1\n", "cannot decode"),
+        (b"x = 1\x00\n", "does not compile"),
+        (b"\xef\xbb\xbf# -*- coding: latin-1 -*-\nx = 1\n", "cannot decode"),
+        (b"def f():\n\treturn 1\n        return 2\n", "does not compile"),
+    ],
+)
 def test_undecodable_or_uncompilable_sources(tmp_path: Path, data: bytes, reason: str) -> None:
     root = make_tree(tmp_path / "p", {"a.py": data})
     outcome = Pipeline(root).process(str(root / "a.py"))

@@ -41,15 +41,23 @@ def test_dry_run_reports_and_changes_nothing(project: Path) -> None:
 def test_stdin_not_a_terminal_never_waits(project: Path) -> None:
     # stdin closed entirely, as some cron implementations leave it.
     result = subprocess.run(
-        [os.sys.executable, "-m", "routine_workflow"], cwd=project, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=30,
+        [os.sys.executable, "-m", "routine_workflow"],
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "pass --yes" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     closed = subprocess.run(
-        f'"{os.sys.executable}" -m routine_workflow <&-', shell=True, cwd=project,
-        capture_output=True, text=True, timeout=30,
+        f'"{os.sys.executable}" -m routine_workflow <&-',
+        shell=True,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert closed.returncode == 2 and "pass --yes" in closed.stderr
 
@@ -59,7 +67,12 @@ def test_json_report_and_history(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [s["name"] for s in report["steps"]] == [
-        "prune_dumps", "backup", "reformat", "clean_caches", "dumps"]
+        "prune_dumps",
+        "backup",
+        "reformat",
+        "clean_caches",
+        "dumps",
+    ]
     history = run_cli(["history", "--json"], project)
     runs = json.loads(history.stdout)
     assert runs[0]["run_id"] == report["run_id"]
@@ -128,7 +141,9 @@ def test_twenty_processes_at_once_exactly_one_runs(project: Path, tmp_path: Path
     assert not _lock_dir(project).exists()
 
 
-def test_kill_9_mid_step_then_next_run_recovers_at_once(project: Path, tmp_path: Path, slow_script) -> None:
+def test_kill_9_mid_step_then_next_run_recovers_at_once(
+    project: Path, tmp_path: Path, slow_script
+) -> None:
     script, marker = slow_script
     proc = popen_cli(["--yes", "--steps", "clean_caches", "--clean-script", str(script)], project)
     wait_for(marker)
@@ -145,10 +160,13 @@ def test_kill_9_mid_step_then_next_run_recovers_at_once(project: Path, tmp_path:
     assert [r["status"] for r in rows] == ["running", "ok"]  # the killed run stays visible
 
 
-@pytest.mark.parametrize(("sig", "code", "status"), [
-    (signal.SIGTERM, 143, "interrupted"),
-    (signal.SIGINT, 130, "interrupted"),
-])
+@pytest.mark.parametrize(
+    ("sig", "code", "status"),
+    [
+        (signal.SIGTERM, 143, "interrupted"),
+        (signal.SIGINT, 130, "interrupted"),
+    ],
+)
 def test_signal_mid_run(project: Path, slow_script, sig: int, code: int, status: str) -> None:
     script, marker = slow_script
     proc = popen_cli(["--yes", "--clean-script", str(script)], project)
@@ -158,8 +176,11 @@ def test_signal_mid_run(project: Path, slow_script, sig: int, code: int, status:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err
     assert not _lock_dir(project).exists()
-    assert not [p for p in script_pids if psutil.pid_exists(p) and
-                psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not [
+        p
+        for p in script_pids
+        if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]
     (row,) = _runs(dirs.history_db())
     assert (row["status"], row["exit_code"]) == (status, code)
     assert "clean_caches" in out and "failed" in out  # the summary still prints
@@ -185,9 +206,13 @@ def test_two_projects_run_at_the_same_time(tmp_path: Path) -> None:
         root.mkdir()
         mark = tmp_path / f"{name}-started"
         release = tmp_path / "release"
-        script = write_script(tmp_path / f"{name}.sh",
-                              f'touch "{mark}"\nwhile [ ! -e "{release}" ]; do sleep 0.05; done')
-        procs.append(popen_cli(["--yes", "--steps", "clean_caches", "--clean-script", str(script)], root))
+        script = write_script(
+            tmp_path / f"{name}.sh",
+            f'touch "{mark}"\nwhile [ ! -e "{release}" ]; do sleep 0.05; done',
+        )
+        procs.append(
+            popen_cli(["--yes", "--steps", "clean_caches", "--clean-script", str(script)], root)
+        )
         marks.append(mark)
     try:
         for mark in marks:

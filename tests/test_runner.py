@@ -38,7 +38,9 @@ class FakeStep:
 
 @pytest.fixture
 def ctx(project: Path) -> StepContext:
-    return StepContext(load_config({"project_root": project}, env={}), logging.getLogger("test"), "r1")
+    return StepContext(
+        load_config({"project_root": project}, env={}), logging.getLogger("test"), "r1"
+    )
 
 
 def _report(ctx: StepContext) -> RunReport:
@@ -72,11 +74,19 @@ def test_select_only_and_skip() -> None:
 
 
 def test_failure_skips_dependents_but_not_independents(ctx: StepContext) -> None:
-    steps = [FakeStep("a", outcome=Status.FAILED), FakeStep("b", ("a",)), FakeStep("c", ("b",)),
-             FakeStep("d", outcome=Status.CHANGED)]
+    steps = [
+        FakeStep("a", outcome=Status.FAILED),
+        FakeStep("b", ("a",)),
+        FakeStep("c", ("b",)),
+        FakeStep("d", outcome=Status.CHANGED),
+    ]
     report = run_steps(steps, ctx, _report(ctx))
     assert [(s.name, s.status) for s in report.steps] == [
-        ("a", "failed"), ("b", "skipped"), ("c", "skipped"), ("d", "changed")]
+        ("a", "failed"),
+        ("b", "skipped"),
+        ("c", "skipped"),
+        ("d", "changed"),
+    ]
     assert "a failed" in report.steps[1].summary
     assert steps[1].calls == [] and steps[3].calls == ["d"]
     assert report.exit_code == 1 and report.status == "failed"
@@ -111,5 +121,8 @@ def test_timeout_interrupts_the_running_step(ctx: StepContext) -> None:
         run_steps(steps, ctx, report)
     assert caught.value.exit_code == 124
     assert [(s.name, s.status) for s in report.steps] == [
-        ("a", "ok"), ("slow", "failed"), ("c", "skipped")]
+        ("a", "ok"),
+        ("slow", "failed"),
+        ("c", "skipped"),
+    ]
     assert signal.getsignal(signal.SIGALRM) == before

@@ -43,7 +43,9 @@ def _ours(data: bytes) -> list[bytes]:
 def test_install_twice_gives_one_line(project: Path, tmp_path: Path) -> None:
     crontab = tmp_path / "crontab"
     for _ in range(2):
-        result = run_cli(["schedule", "install", "--cron", "30 2 * * *", "--crontab-file", str(crontab)], project)
+        result = run_cli(
+            ["schedule", "install", "--cron", "30 2 * * *", "--crontab-file", str(crontab)], project
+        )
         assert result.returncode == 0, result.stderr
     assert "unchanged" in result.stdout
     lines = crontab.read_bytes().splitlines()
@@ -52,7 +54,9 @@ def test_install_twice_gives_one_line(project: Path, tmp_path: Path) -> None:
     assert b"--yes --quiet --project-root" in lines[0]
 
 
-def test_reinstall_replaces_in_place_and_remove_restores_every_byte(project: Path, tmp_path: Path) -> None:
+def test_reinstall_replaces_in_place_and_remove_restores_every_byte(
+    project: Path, tmp_path: Path
+) -> None:
     crontab = tmp_path / "crontab"
     crontab.write_bytes(USER_CRONTAB)
     crontab.chmod(0o600)
@@ -83,21 +87,41 @@ def test_concurrent_installs_keep_every_line(tmp_path: Path) -> None:
     procs = []
     for root in roots:
         root.mkdir()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "routine_workflow", "schedule", "install", "--cron", "@daily",
-             "--crontab-file", str(crontab)], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "routine_workflow",
+                    "schedule",
+                    "install",
+                    "--cron",
+                    "@daily",
+                    "--crontab-file",
+                    str(crontab),
+                ],
+                cwd=root,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
     assert [p.wait(120) for p in procs] == [0] * len(roots)
     lines = crontab.read_bytes().splitlines()
     assert lines[0] == b"# mine" and len(lines) == 1 + len(roots)
     assert {line.split(b" --project-root ")[1].split()[0] for line in lines[1:]} == {
-        str(r).encode() for r in roots}
+        str(r).encode() for r in roots
+    }
 
 
 def test_appends_after_the_users_assignments(project: Path, tmp_path: Path) -> None:
     crontab = tmp_path / "crontab"
     crontab.write_bytes(b"MAILTO=me\n0 0 * * * mine\n")
-    assert run_cli(["schedule", "install", "--cron", "@daily", "--crontab-file", str(crontab)],
-                   project).returncode == 0
+    assert (
+        run_cli(
+            ["schedule", "install", "--cron", "@daily", "--crontab-file", str(crontab)], project
+        ).returncode
+        == 0
+    )
     lines = crontab.read_bytes().split(b"\n")
     assert lines[:2] == [b"MAILTO=me", b"0 0 * * * mine"] and lines[2].startswith(b"@daily ")
     assert lines[3] == b""
@@ -115,10 +139,14 @@ def test_appends_after_the_users_assignments(project: Path, tmp_path: Path) -> N
         ("0 0 * foo *", "not plain cron syntax"),
     ],
 )
-def test_bad_expression_exits_2_with_one_line(project: Path, tmp_path: Path, expr: str, why: str) -> None:
+def test_bad_expression_exits_2_with_one_line(
+    project: Path, tmp_path: Path, expr: str, why: str
+) -> None:
     crontab = tmp_path / "crontab"
     crontab.write_bytes(USER_CRONTAB)
-    result = run_cli(["schedule", "install", "--cron", expr, "--crontab-file", str(crontab)], project)
+    result = run_cli(
+        ["schedule", "install", "--cron", expr, "--crontab-file", str(crontab)], project
+    )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "--cron" in result.stderr and why in result.stderr and repr(expr) in result.stderr
@@ -136,7 +164,9 @@ def test_show_lists_the_next_three_runs(project: Path, tmp_path: Path) -> None:
     crontab = tmp_path / "crontab"
     nothing = run_cli(["schedule", "show", "--crontab-file", str(crontab)], project)
     assert nothing.returncode == 0 and "nothing scheduled" in nothing.stdout
-    run_cli(["schedule", "install", "--cron", "0 12 * * *", "--crontab-file", str(crontab)], project)
+    run_cli(
+        ["schedule", "install", "--cron", "0 12 * * *", "--crontab-file", str(crontab)], project
+    )
     result = run_cli(["schedule", "show", "--json", "--crontab-file", str(crontab)], project)
     info = json.loads(result.stdout)
     runs = [datetime.fromisoformat(t) for t in info["cron"]["next"]]
@@ -158,15 +188,25 @@ def test_the_installed_line_runs_the_workflow_like_cron(tmp_path: Path) -> None:
     project = tmp_path / "my 100% project's dir"
     project.mkdir()
     crontab = tmp_path / "crontab"
-    assert run_cli(["schedule", "install", "--cron", "@daily", "--crontab-file", str(crontab)],
-                   project).returncode == 0
+    assert (
+        run_cli(
+            ["schedule", "install", "--cron", "@daily", "--crontab-file", str(crontab)], project
+        ).returncode
+        == 0
+    )
     line = crontab.read_text().splitlines()[0]
     assert "100\\%" in line  # an unescaped % would end cron's command there
     # cron's environment: no XDG variables and a minimal PATH.
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env["PATH"] = "/usr/bin:/bin"
-    result = subprocess.run(["/bin/sh", "-c", _cron_command(line)], cwd="/", env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["/bin/sh", "-c", _cron_command(line)],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""  # --quiet: no cron mail
     history = run_cli(["history", "--json"], project)
@@ -180,12 +220,15 @@ def test_crontab_command_is_used_without_a_file(project: Path, tmp_path: Path) -
     store = tmp_path / "spool"
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    write_script(bindir / "crontab", f"""
+    write_script(
+        bindir / "crontab",
+        f"""
 case "$1" in
   -l) if [ -f "{store}" ]; then cat "{store}"; else echo "no crontab for tester" >&2; exit 1; fi ;;
   -) cat > "{store}" ;;
   *) exit 64 ;;
-esac""")
+esac""",
+    )
     env = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
     result = run_cli(["schedule", "install", "--cron", "0 5 * * *"], project, env=env)
     assert result.returncode == 0, result.stderr
@@ -197,8 +240,9 @@ esac""")
     failed = run_cli(["schedule", "install", "--cron", "0 5 * * *"], project, env=env)
     assert failed.returncode == 1 and "cannot open spool" in failed.stderr
     broken.unlink()
-    missing = run_cli(["schedule", "install", "--cron", "0 5 * * *"], project,
-                      env={"PATH": str(bindir)})
+    missing = run_cli(
+        ["schedule", "install", "--cron", "0 5 * * *"], project, env={"PATH": str(bindir)}
+    )
     assert missing.returncode == 1 and "--crontab-file" in missing.stderr
 
 
@@ -222,18 +266,27 @@ def test_systemd_install_writes_a_persistent_timer(project: Path, tmp_path: Path
     assert "Type=oneshot" in service and "--yes --quiet --project-root" in service
     assert "systemctl --user enable --now routine-workflow-project-" in result.stdout
     assert run_cli([*args, "--cron", "30 2 * * 1-5"], project).stdout.startswith(
-        "routine-workflow: unchanged")
+        "routine-workflow: unchanged"
+    )
     direct = run_cli([*args, "--on-calendar", "Sat *-*-* 04:00:00"], project)
     assert direct.returncode == 0 and "replaced" in direct.stdout
-    assert "OnCalendar=Sat *-*-* 04:00:00" in _units(unit_dir)[next(n for n in units if n.endswith(".timer"))]
+    assert (
+        "OnCalendar=Sat *-*-* 04:00:00"
+        in _units(unit_dir)[next(n for n in units if n.endswith(".timer"))]
+    )
     if shutil.which("systemd-analyze"):  # next runs of a systemd-only calendar come from systemd
         assert direct.stdout.count("Sat 20") == 3
-    shown = json.loads(run_cli(["schedule", "show", "--systemd", "--json", "--unit-dir", str(unit_dir)],
-                               project).stdout)
+    shown = json.loads(
+        run_cli(
+            ["schedule", "show", "--systemd", "--json", "--unit-dir", str(unit_dir)], project
+        ).stdout
+    )
     assert shown["systemd"]["calendars"] == ["Sat *-*-* 04:00:00"] and "cron" not in shown
 
 
-def test_systemd_default_unit_dir_honours_xdg_config_home(project: Path, isolated_home: Path) -> None:
+def test_systemd_default_unit_dir_honours_xdg_config_home(
+    project: Path, isolated_home: Path
+) -> None:
     result = run_cli(["schedule", "install", "--systemd", "--cron", "@daily"], project)
     assert result.returncode == 0, result.stderr
     assert len(list((isolated_home / "config" / "systemd" / "user").glob("*.timer"))) == 1
@@ -243,7 +296,10 @@ def test_systemd_remove_deletes_only_ours(project: Path, tmp_path: Path) -> None
     unit_dir = tmp_path / "units"
     (unit_dir / "timers.target.wants").mkdir(parents=True)
     (unit_dir / "other.service").write_text("[Service]\nExecStart=/bin/true\n")
-    run_cli(["schedule", "install", "--systemd", "--cron", "@daily", "--unit-dir", str(unit_dir)], project)
+    run_cli(
+        ["schedule", "install", "--systemd", "--cron", "@daily", "--unit-dir", str(unit_dir)],
+        project,
+    )
     timer = next(unit_dir.glob("routine-workflow-*.timer"))
     (unit_dir / "timers.target.wants" / timer.name).symlink_to(timer)  # what `enable` does
     result = run_cli(["schedule", "remove", "--systemd", "--unit-dir", str(unit_dir)], project)
@@ -256,10 +312,16 @@ def test_systemd_remove_deletes_only_ours(project: Path, tmp_path: Path) -> None
 
 def test_systemd_never_overwrites_a_foreign_unit(project: Path, tmp_path: Path) -> None:
     unit_dir = tmp_path / "units"
-    run_cli(["schedule", "install", "--systemd", "--cron", "@daily", "--unit-dir", str(unit_dir)], project)
+    run_cli(
+        ["schedule", "install", "--systemd", "--cron", "@daily", "--unit-dir", str(unit_dir)],
+        project,
+    )
     service = next(unit_dir.glob("*.service"))
     service.write_text("[Service]\nExecStart=/bin/true\n")
-    result = run_cli(["schedule", "install", "--systemd", "--cron", "@hourly", "--unit-dir", str(unit_dir)], project)
+    result = run_cli(
+        ["schedule", "install", "--systemd", "--cron", "@hourly", "--unit-dir", str(unit_dir)],
+        project,
+    )
     assert result.returncode == 1 and "not written by routine-workflow" in result.stderr
     assert service.read_text() == "[Service]\nExecStart=/bin/true\n"
     removed = run_cli(["schedule", "remove", "--systemd", "--unit-dir", str(unit_dir)], project)
@@ -267,24 +329,43 @@ def test_systemd_never_overwrites_a_foreign_unit(project: Path, tmp_path: Path) 
 
 
 @needs_systemd_analyze
-@pytest.mark.parametrize("expr", ["30 2 * * 1-5", "0 0 1,15 * sun", "*/10 8-18 * jan-jun *", "@monthly"])
+@pytest.mark.parametrize(
+    "expr", ["30 2 * * 1-5", "0 0 1,15 * sun", "*/10 8-18 * jan-jun *", "@monthly"]
+)
 def test_generated_units_pass_systemd_analyze_verify(tmp_path: Path, expr: str) -> None:
     project = tmp_path / "odd $HOME %n dir"
     project.mkdir()
     unit_dir = tmp_path / "units"
-    result = run_cli(["schedule", "install", "--systemd", "--cron", expr, "--unit-dir", str(unit_dir)], project)
+    result = run_cli(
+        ["schedule", "install", "--systemd", "--cron", expr, "--unit-dir", str(unit_dir)], project
+    )
     assert result.returncode == 0, result.stderr
     files = sorted(str(p) for p in unit_dir.iterdir())
-    verify = subprocess.run(["systemd-analyze", "verify", *files], capture_output=True, text=True,
-                            timeout=60, cwd=unit_dir)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", *files],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=unit_dir,
+    )
     assert verify.returncode == 0, verify.stderr
     assert verify.stderr.strip() == "" and verify.stdout.strip() == ""
 
 
 @needs_systemd_analyze
 def test_bad_on_calendar_exits_2(project: Path, tmp_path: Path) -> None:
-    result = run_cli(["schedule", "install", "--systemd", "--on-calendar", "*-*-* 25:00",
-                      "--unit-dir", str(tmp_path / "u")], project)
+    result = run_cli(
+        [
+            "schedule",
+            "install",
+            "--systemd",
+            "--on-calendar",
+            "*-*-* 25:00",
+            "--unit-dir",
+            str(tmp_path / "u"),
+        ],
+        project,
+    )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "u").exists()
 
@@ -309,16 +390,30 @@ EXPRESSIONS = [
 
 
 def _has_base_time() -> bool:
-    probe = subprocess.run(["systemd-analyze", "calendar", "--base-time=2026-01-01 00:00:00 UTC", "daily"],
-                           capture_output=True, text=True, timeout=60, check=False)
+    probe = subprocess.run(
+        ["systemd-analyze", "calendar", "--base-time=2026-01-01 00:00:00 UTC", "daily"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return probe.returncode == 0
 
 
 def _systemd_times(specs: list[str], base: datetime, count: int) -> list[datetime]:
     result = subprocess.run(
-        ["systemd-analyze", "calendar", f"--iterations={count}",
-         f"--base-time={base:%Y-%m-%d %H:%M:%S} UTC", *specs],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "TZ": "UTC"}, check=True,
+        [
+            "systemd-analyze",
+            "calendar",
+            f"--iterations={count}",
+            f"--base-time={base:%Y-%m-%d %H:%M:%S} UTC",
+            *specs,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TZ": "UTC"},
+        check=True,
     )
     stamps = re.findall(r"(?:Next elapse|Iter\. #\d+):\s*\w+ (\S+ \S+) UTC", result.stdout)
     times = {datetime.fromisoformat(s).replace(tzinfo=timezone.utc) for s in stamps}
@@ -358,4 +453,8 @@ def test_module_entry_point_is_used_when_no_script(tmp_path: Path) -> None:
 
     argv = schedule.self_argv()
     script = Path(sys.executable).absolute().parent / "routine-workflow"
-    assert argv == ([str(script)] if script.exists() else [str(Path(sys.executable).absolute()), "-m", "routine_workflow"])
+    assert argv == (
+        [str(script)]
+        if script.exists()
+        else [str(Path(sys.executable).absolute()), "-m", "routine_workflow"]
+    )

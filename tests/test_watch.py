@@ -78,18 +78,39 @@ def _history(project: Path) -> list[dict[str, object]]:
     return json.loads(run_cli(["history", "--json", "-n", "50"], project).stdout)
 
 
-def test_a_change_triggers_exactly_one_run_and_excluded_paths_none(watched: Path, tmp_path: Path) -> None:
+def test_a_change_triggers_exactly_one_run_and_excluded_paths_none(
+    watched: Path, tmp_path: Path
+) -> None:
     # The step itself rewrites a project file, as reformat does: that must not trigger a run.
     script = write_script(tmp_path / "step.sh", f'echo "# rewritten" >> "{watched}/pkg/src/mod.py"')
-    watcher = Watcher(["--clean-script", str(script), "watch", "--yes", "--steps", "clean_caches",
-                       "--debounce", "100", "--max-runs", "2"], watched)
+    watcher = Watcher(
+        [
+            "--clean-script",
+            str(script),
+            "watch",
+            "--yes",
+            "--steps",
+            "clean_caches",
+            "--debounce",
+            "100",
+            "--max-runs",
+            "2",
+        ],
+        watched,
+    )
     try:
         watcher.expect("watching")
         (watched / "a.py").write_text("x = 1\n")
         watcher.expect(r"run \S+ finished")
         watcher.expect("watching for changes again")
-        for excluded in (".venv/lib/site.py", "generated/out.py", "pkg/vendor/lib.py", "debug.log",
-                         "pkg/src/.mod.py.swp", "pkg/src/__pycache__/mod.cpython-311.pyc"):
+        for excluded in (
+            ".venv/lib/site.py",
+            "generated/out.py",
+            "pkg/vendor/lib.py",
+            "debug.log",
+            "pkg/src/.mod.py.swp",
+            "pkg/src/__pycache__/mod.cpython-311.pyc",
+        ):
             (watched / excluded).parent.mkdir(parents=True, exist_ok=True)
             (watched / excluded).write_text("changed\n")
         time.sleep(1.0)  # let the watcher see (and drop) them before the next real change
@@ -132,10 +153,23 @@ def test_sigterm_while_waiting_exits_143(project: Path) -> None:
         watcher.kill()
 
 
-def test_sigint_during_a_run_stops_it_and_releases_the_lock(project: Path, slow_script: tuple[Path, Path]) -> None:
+def test_sigint_during_a_run_stops_it_and_releases_the_lock(
+    project: Path, slow_script: tuple[Path, Path]
+) -> None:
     script, started = slow_script
-    watcher = Watcher(["--clean-script", str(script), "watch", "--yes", "--steps", "clean_caches",
-                       "--debounce", "50"], project)
+    watcher = Watcher(
+        [
+            "--clean-script",
+            str(script),
+            "watch",
+            "--yes",
+            "--steps",
+            "clean_caches",
+            "--debounce",
+            "50",
+        ],
+        project,
+    )
     try:
         watcher.expect("watching")
         (project / "a.py").write_text("x = 1\n")
@@ -152,8 +186,10 @@ def test_sigint_during_a_run_stops_it_and_releases_the_lock(project: Path, slow_
 def test_each_run_takes_the_lock(project: Path) -> None:
     lock = ProjectLock(dirs.lock_dir(project))
     lock.acquire(0)
-    watcher = Watcher(["watch", "--yes", "--steps", "clean_caches", "--debounce", "50",
-                       "--max-runs", "2"], project)
+    watcher = Watcher(
+        ["watch", "--yes", "--steps", "clean_caches", "--debounce", "50", "--max-runs", "2"],
+        project,
+    )
     try:
         watcher.expect("watching")
         (project / "a.py").write_text("x = 1\n")
@@ -184,14 +220,32 @@ def test_filter_follows_discovery(watched: Path) -> None:
     config = load_config({"project_root": watched, "log_dir": watched / "logs-here"})
     keep = ProjectFilter(config)
     (watched / "logs-here").mkdir()
-    decisions = {rel: keep(2, str(watched / rel)) for rel in (
-        "a.py", "pkg/src/m.py", ".venv/lib/x.py", "generated/x.py", "pkg/vendor/x.py", "x.log",
-        "logs-here/routine-workflow.log", ".git/index", "pkg/src/m.py~", "node_modules/x.js",
-    )}
+    decisions = {
+        rel: keep(2, str(watched / rel))
+        for rel in (
+            "a.py",
+            "pkg/src/m.py",
+            ".venv/lib/x.py",
+            "generated/x.py",
+            "pkg/vendor/x.py",
+            "x.log",
+            "logs-here/routine-workflow.log",
+            ".git/index",
+            "pkg/src/m.py~",
+            "node_modules/x.js",
+        )
+    }
     assert decisions == {
-        "a.py": True, "pkg/src/m.py": True, ".venv/lib/x.py": False, "generated/x.py": False,
-        "pkg/vendor/x.py": False, "x.log": False, "logs-here/routine-workflow.log": False,
-        ".git/index": False, "pkg/src/m.py~": False, "node_modules/x.js": False,
+        "a.py": True,
+        "pkg/src/m.py": True,
+        ".venv/lib/x.py": False,
+        "generated/x.py": False,
+        "pkg/vendor/x.py": False,
+        "x.log": False,
+        "logs-here/routine-workflow.log": False,
+        ".git/index": False,
+        "pkg/src/m.py~": False,
+        "node_modules/x.js": False,
     }
     assert not keep(2, str(watched.parent / "outside.py"))
     # A changed .gitignore is read again.
@@ -203,9 +257,20 @@ def test_filter_follows_discovery(watched: Path) -> None:
 def test_discovery_excluded_agrees_with_walk(watched: Path) -> None:
     from routine_workflow.discovery import Discovery
 
-    for rel in ("a.py", "pkg/src/m.py", ".venv/lib/x.py", "generated/x.py", "pkg/vendor/x.py",
-                "x.log", "pkg/src/deep/y.py", "build/lib/z.py", "pkg/src/__pycache__/m.pyc",
-                "tools/env/pyvenv.cfg", "tools/env/lib/w.py", "pkg/vendor"):
+    for rel in (
+        "a.py",
+        "pkg/src/m.py",
+        ".venv/lib/x.py",
+        "generated/x.py",
+        "pkg/vendor/x.py",
+        "x.log",
+        "pkg/src/deep/y.py",
+        "build/lib/z.py",
+        "pkg/src/__pycache__/m.pyc",
+        "tools/env/pyvenv.cfg",
+        "tools/env/lib/w.py",
+        "pkg/vendor",
+    ):
         (watched / rel).parent.mkdir(parents=True, exist_ok=True)
         if not (watched / rel).exists():
             (watched / rel).write_text("x\n")
@@ -224,7 +289,9 @@ def test_modified_since_ignores_old_deleted_and_directories(tmp_path: Path) -> N
     time.sleep(0.05)
     new = tmp_path / "new.py"
     new.write_text("y")
-    assert modified_since([str(old), str(new), str(tmp_path / "gone.py"), str(tmp_path)], since) == [str(new)]
+    assert modified_since(
+        [str(old), str(new), str(tmp_path / "gone.py"), str(tmp_path)], since
+    ) == [str(new)]
 
 
 def test_watch_help_hides_max_runs(tmp_path: Path) -> None:

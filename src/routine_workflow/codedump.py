@@ -42,38 +42,175 @@ NOT_UTF8 = "> Not valid UTF-8: decoded with replacement characters (U+FFFD); not
 #: A file whose decoded text is more than this share of junk is binary, NUL or not.
 JUNK_RATIO = 0.3
 
-BINARY_SUFFIXES = frozenset({
-    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".icns", ".webp", ".tif", ".tiff", ".psd",
-    ".xcf", ".heic", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar",
-    ".whl", ".egg", ".jar", ".war", ".deb", ".rpm", ".dmg", ".iso", ".pyc", ".pyo", ".pyd",
-    ".so", ".dll", ".dylib", ".exe", ".o", ".a", ".lib", ".obj", ".class", ".bin", ".wasm",
-    ".ttf", ".otf", ".woff", ".woff2", ".eot", ".mp3", ".mp4", ".m4a", ".wav", ".ogg", ".flac",
-    ".avi", ".mov", ".mkv", ".webm", ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx",
-    ".odt", ".ods", ".sqlite", ".sqlite3", ".db", ".mo", ".pkl", ".pickle", ".npy", ".npz",
-    ".parquet", ".h5", ".hdf5", ".onnx", ".pt", ".safetensors",
-})
+BINARY_SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".bmp",
+        ".ico",
+        ".icns",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".psd",
+        ".xcf",
+        ".heic",
+        ".zip",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".zst",
+        ".7z",
+        ".rar",
+        ".tar",
+        ".whl",
+        ".egg",
+        ".jar",
+        ".war",
+        ".deb",
+        ".rpm",
+        ".dmg",
+        ".iso",
+        ".pyc",
+        ".pyo",
+        ".pyd",
+        ".so",
+        ".dll",
+        ".dylib",
+        ".exe",
+        ".o",
+        ".a",
+        ".lib",
+        ".obj",
+        ".class",
+        ".bin",
+        ".wasm",
+        ".ttf",
+        ".otf",
+        ".woff",
+        ".woff2",
+        ".eot",
+        ".mp3",
+        ".mp4",
+        ".m4a",
+        ".wav",
+        ".ogg",
+        ".flac",
+        ".avi",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".pdf",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".ppt",
+        ".pptx",
+        ".odt",
+        ".ods",
+        ".sqlite",
+        ".sqlite3",
+        ".db",
+        ".mo",
+        ".pkl",
+        ".pickle",
+        ".npy",
+        ".npz",
+        ".parquet",
+        ".h5",
+        ".hdf5",
+        ".onnx",
+        ".pt",
+        ".safetensors",
+    }
+)
 
 LANGUAGES = {
-    ".py": "python", ".pyi": "python", ".pyx": "cython", ".pxd": "cython",
-    ".md": "markdown", ".rst": "rst", ".txt": "text",
-    ".toml": "toml", ".cfg": "ini", ".ini": "ini", ".yaml": "yaml", ".yml": "yaml",
-    ".json": "json", ".xml": "xml", ".html": "html", ".htm": "html", ".css": "css",
-    ".scss": "scss", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".ts": "typescript", ".tsx": "tsx", ".jsx": "jsx", ".vue": "vue", ".svg": "svg",
-    ".sh": "bash", ".bash": "bash", ".zsh": "zsh", ".fish": "fish", ".ps1": "powershell",
-    ".bat": "batch", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp",
-    ".rs": "rust", ".go": "go", ".java": "java", ".kt": "kotlin", ".rb": "ruby",
-    ".php": "php", ".pl": "perl", ".lua": "lua", ".r": "r", ".sql": "sql",
-    ".swift": "swift", ".cs": "csharp", ".scala": "scala", ".tex": "latex",
-    ".po": "po", ".pot": "po", ".csv": "csv", ".tsv": "tsv", ".diff": "diff", ".patch": "diff",
-    ".j2": "jinja", ".jinja": "jinja", ".jinja2": "jinja", ".tpl": "text",
-    ".graphql": "graphql", ".proto": "protobuf", ".tf": "hcl", ".nix": "nix",
+    ".py": "python",
+    ".pyi": "python",
+    ".pyx": "cython",
+    ".pxd": "cython",
+    ".md": "markdown",
+    ".rst": "rst",
+    ".txt": "text",
+    ".toml": "toml",
+    ".cfg": "ini",
+    ".ini": "ini",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+    ".xml": "xml",
+    ".html": "html",
+    ".htm": "html",
+    ".css": "css",
+    ".scss": "scss",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".ts": "typescript",
+    ".tsx": "tsx",
+    ".jsx": "jsx",
+    ".vue": "vue",
+    ".svg": "svg",
+    ".sh": "bash",
+    ".bash": "bash",
+    ".zsh": "zsh",
+    ".fish": "fish",
+    ".ps1": "powershell",
+    ".bat": "batch",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".rs": "rust",
+    ".go": "go",
+    ".java": "java",
+    ".kt": "kotlin",
+    ".rb": "ruby",
+    ".php": "php",
+    ".pl": "perl",
+    ".lua": "lua",
+    ".r": "r",
+    ".sql": "sql",
+    ".swift": "swift",
+    ".cs": "csharp",
+    ".scala": "scala",
+    ".tex": "latex",
+    ".po": "po",
+    ".pot": "po",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".diff": "diff",
+    ".patch": "diff",
+    ".j2": "jinja",
+    ".jinja": "jinja",
+    ".jinja2": "jinja",
+    ".tpl": "text",
+    ".graphql": "graphql",
+    ".proto": "protobuf",
+    ".tf": "hcl",
+    ".nix": "nix",
 }
 NAMED_LANGUAGES = {
-    "Makefile": "makefile", "makefile": "makefile", "GNUmakefile": "makefile",
-    "Dockerfile": "dockerfile", "Containerfile": "dockerfile", "CMakeLists.txt": "cmake",
-    "Justfile": "just", "justfile": "just", ".gitignore": "gitignore", ".dockerignore": "gitignore",
-    ".editorconfig": "ini", "setup.cfg": "ini", "tox.ini": "ini", "Pipfile": "toml",
+    "Makefile": "makefile",
+    "makefile": "makefile",
+    "GNUmakefile": "makefile",
+    "Dockerfile": "dockerfile",
+    "Containerfile": "dockerfile",
+    "CMakeLists.txt": "cmake",
+    "Justfile": "just",
+    "justfile": "just",
+    ".gitignore": "gitignore",
+    ".dockerignore": "gitignore",
+    ".editorconfig": "ini",
+    "setup.cfg": "ini",
+    "tox.ini": "ini",
+    "Pipfile": "toml",
 }
 
 
@@ -177,7 +314,7 @@ def plan_items(config: WorkflowConfig) -> Iterator[Item]:
             item.reason = "name contains a line break"
         elif _is_earlier_dump(name, root):
             item.reason = "an earlier dump"
-        elif name[name.rfind("."):].lower() in BINARY_SUFFIXES:
+        elif name[name.rfind(".") :].lower() in BINARY_SUFFIXES:
             item.reason = "binary (by extension)"
         elif entry.size > limit:
             item.reason = f"larger than {limit:,} bytes ({entry.size:,} bytes)"
@@ -296,7 +433,9 @@ def render_file(item: Item, limit: int) -> tuple[bytes, bytes, bytes] | None:
     return _utf8(head) + fence + language(item.rel).encode("ascii") + b"\n", data, tail
 
 
-def write_body(plan: Plan, sink: Sink, limit: int, items: Iterable[Item] | None = None) -> BodyStats:
+def write_body(
+    plan: Plan, sink: Sink, limit: int, items: Iterable[Item] | None = None
+) -> BodyStats:
     """Write the ``## Files`` section to ``sink``; sets skip reasons found while reading.
 
     With ``items``, the plan is filled from it as the files are written.
@@ -332,8 +471,9 @@ def render_head(meta: DumpMeta, plan: Plan, stats: BodyStats) -> bytes:
         f"- **Total size:** {total}",
     ]
     if stats.flagged:
-        lines.append(f"- **Not UTF-8:** {stats.flagged:,} file(s), decoded with replacement "
-                     "characters")
+        lines.append(
+            f"- **Not UTF-8:** {stats.flagged:,} file(s), decoded with replacement " "characters"
+        )
     lines += [f"- **Generator:** routine-workflow {__version__}", "", "## Tree", ""]
     tree = render_tree(meta.project, ((i.rel, i.reason) for i in plan.items))
     fence = fence_for(_utf8(tree)).decode("ascii")
@@ -405,8 +545,12 @@ def _start_git(root: Path) -> subprocess.Popen[str] | None:
     # Started before the walk and collected after it, so git runs while we read files.
     try:
         return subprocess.Popen(
-            ["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd=root, text=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
+            cwd=root,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
     except OSError:  # no git installed
         return None
@@ -518,7 +662,8 @@ class _Spool:
 
     def _spill(self) -> None:
         if self.file is None:
-            self.file = tempfile.TemporaryFile(dir=self.directory)  # noqa: SIM115 (closed in __exit__)
+            # Not a `with`: the spill file lives as long as this object (closed in __exit__).
+            self.file = tempfile.TemporaryFile(dir=self.directory)  # noqa: SIM115
         self.file.writelines(self.chunks)
         self.chunks.clear()
         self.held = 0

@@ -65,62 +65,172 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("project_root", "path", "Project to work on.", None, "--project-root",
-          ("PROJECT_ROOT",), must_exist="dir", in_pyproject=False),
-    Field("log_dir", "path", "Directory of the rotating log.", dirs.log_dir, "--log-dir",
-          ("LOG_DIR",)),
-    Field("log_file", "path", "Log file (default: routine-workflow.log in log_dir).", None,
-          "--log-file"),
-    Field("lock_dir", "path", "The lock directory itself (default: per project, per user).",
-          dirs.lock_dir, "--lock-dir", ("LOCK_DIR",)),
-    Field("clean_script", "opt_path", "Script replacing the built-in clean_caches step.", None,
-          "--clean-script", must_exist="file"),
-    Field("backup_script", "opt_path", "Script replacing the built-in backup step.", None,
-          "--backup-script", must_exist="file"),
-    Field("create_dump_script", "opt_path", "create-dump executable to use for dumps.", None,
-          "--create-dump-script", ("CREATE_DUMP_SCRIPT",), must_exist="file"),
+    Field(
+        "project_root",
+        "path",
+        "Project to work on.",
+        None,
+        "--project-root",
+        ("PROJECT_ROOT",),
+        must_exist="dir",
+        in_pyproject=False,
+    ),
+    Field(
+        "log_dir", "path", "Directory of the rotating log.", dirs.log_dir, "--log-dir", ("LOG_DIR",)
+    ),
+    Field(
+        "log_file",
+        "path",
+        "Log file (default: routine-workflow.log in log_dir).",
+        None,
+        "--log-file",
+    ),
+    Field(
+        "lock_dir",
+        "path",
+        "The lock directory itself (default: per project, per user).",
+        dirs.lock_dir,
+        "--lock-dir",
+        ("LOCK_DIR",),
+    ),
+    Field(
+        "clean_script",
+        "opt_path",
+        "Script replacing the built-in clean_caches step.",
+        None,
+        "--clean-script",
+        must_exist="file",
+    ),
+    Field(
+        "backup_script",
+        "opt_path",
+        "Script replacing the built-in backup step.",
+        None,
+        "--backup-script",
+        must_exist="file",
+    ),
+    Field(
+        "create_dump_script",
+        "opt_path",
+        "create-dump executable to use for dumps.",
+        None,
+        "--create-dump-script",
+        ("CREATE_DUMP_SCRIPT",),
+        must_exist="file",
+    ),
     Field("create_dump_clean_cmd", "opt_str", "Command run before create-dump (cleanup).", None),
-    Field("create_dump_run_cmd", "opt_str", "Command that writes the dump instead of create-dump.",
-          None, "--create-dump-run-cmd"),
-    Field("fail_on_backup", "bool", "Stop the run before reformatting if the backup fails.",
-          False, "--fail-on-backup"),
+    Field(
+        "create_dump_run_cmd",
+        "opt_str",
+        "Command that writes the dump instead of create-dump.",
+        None,
+        "--create-dump-run-cmd",
+    ),
+    Field(
+        "fail_on_backup",
+        "bool",
+        "Stop the run before reformatting if the backup fails.",
+        False,
+        "--fail-on-backup",
+    ),
     Field("auto_yes", "bool", "Do not ask for confirmation.", False, "--yes"),
     Field("dry_run", "bool", "Report what would be done; change nothing.", False, "--dry-run"),
-    Field("max_workers", "int", "Worker processes for parallel steps.", _default_workers,
-          "--workers", minimum=1),
-    Field("workflow_timeout", "float", "Stop the whole run after this many seconds (0: off).",
-          0.0, "--workflow-timeout", ("WORKFLOW_TIMEOUT",), minimum=0),
-    Field("exclude_patterns", "list", "Extra gitignore-style patterns to leave alone.", (),
-          "--exclude-patterns"),
-    Field("backup_dir", "path", "Where backups are written.",
-          lambda root: dirs.data_dir(root, "backups")),
+    Field(
+        "max_workers",
+        "int",
+        "Worker processes for parallel steps.",
+        _default_workers,
+        "--workers",
+        minimum=1,
+    ),
+    Field(
+        "workflow_timeout",
+        "float",
+        "Stop the whole run after this many seconds (0: off).",
+        0.0,
+        "--workflow-timeout",
+        ("WORKFLOW_TIMEOUT",),
+        minimum=0,
+    ),
+    Field(
+        "exclude_patterns",
+        "list",
+        "Extra gitignore-style patterns to leave alone.",
+        (),
+        "--exclude-patterns",
+    ),
+    Field(
+        "backup_dir",
+        "path",
+        "Where backups are written.",
+        lambda root: dirs.data_dir(root, "backups"),
+    ),
     Field("keep_backups", "int", "How many backups to keep.", 10, minimum=1),
     Field("backup_include_git", "bool", "Include .git/ in backups.", True),
-    Field("dump_dir", "path", "Where code dumps are written.",
-          lambda root: dirs.data_dir(root, "dumps")),
+    Field(
+        "dump_dir",
+        "path",
+        "Where code dumps are written.",
+        lambda root: dirs.data_dir(root, "dumps"),
+    ),
     Field("keep_dumps", "int", "How many dumps to keep.", 5, minimum=1),
-    Field("dump_max_file_size", "int", "Files larger than this (bytes) are left out of dumps.",
-          1_000_000, minimum=0),
+    Field(
+        "dump_max_file_size",
+        "int",
+        "Files larger than this (bytes) are left out of dumps.",
+        1_000_000,
+        minimum=0,
+    ),
     Field("cache_dir", "path", "Reformat cache directory.", dirs.cache_dir),
     Field("history_db", "path", "SQLite run history.", lambda _root: dirs.history_db()),
-    Field("script_timeout", "float", "Seconds a user script may run (0: no limit).", 1800.0,
-          minimum=0),
+    Field(
+        "script_timeout", "float", "Seconds a user script may run (0: no limit).", 1800.0, minimum=0
+    ),
     Field("clean_patterns", "list", "Cache patterns clean_caches removes.", DEFAULT_CLEAN_PATTERNS),
     Field("clean_extra_patterns", "list", "Patterns removed in addition to clean_patterns.", ()),
-    Field("reformat_engine", "choice", "Formatter pipeline: black (autoflake, isort, black) or "
-          "ruff.", "black", choices=("black", "ruff")),
-    Field("dump_engine", "choice", "How dumps are written: auto (create-dump when installed or "
-          "configured, else built-in), builtin, or create-dump.", "auto",
-          choices=("auto", "builtin", "create-dump")),
-    Field("reformat_file_timeout", "float", "Seconds one file may spend in the reformat pipeline "
-          "before it is left as is and reported (0: no limit).", 120.0, minimum=0),
-    Field("log_format", "choice", "Console and file event format.", "text", "--log-format",
-          choices=("text", "json")),
-    Field("parallel_steps", "int", "How many independent command steps may run at once.", 1,
-          "--parallel-steps", minimum=1),
+    Field(
+        "reformat_engine",
+        "choice",
+        "Formatter pipeline: black (autoflake, isort, black) or " "ruff.",
+        "black",
+        choices=("black", "ruff"),
+    ),
+    Field(
+        "dump_engine",
+        "choice",
+        "How dumps are written: auto (create-dump when installed or "
+        "configured, else built-in), builtin, or create-dump.",
+        "auto",
+        choices=("auto", "builtin", "create-dump"),
+    ),
+    Field(
+        "reformat_file_timeout",
+        "float",
+        "Seconds one file may spend in the reformat pipeline "
+        "before it is left as is and reported (0: no limit).",
+        120.0,
+        minimum=0,
+    ),
+    Field(
+        "log_format",
+        "choice",
+        "Console and file event format.",
+        "text",
+        "--log-format",
+        choices=("text", "json"),
+    ),
+    Field(
+        "parallel_steps",
+        "int",
+        "How many independent command steps may run at once.",
+        1,
+        "--parallel-steps",
+        minimum=1,
+    ),
     Field("on_success", "opt_str", "Command run after a successful run.", None),
-    Field("on_failure", "opt_str", "Command run after a failed, interrupted or timed-out run.",
-          None),
+    Field(
+        "on_failure", "opt_str", "Command run after a failed, interrupted or timed-out run.", None
+    ),
     Field("notify_url", "opt_str", "URL that receives the JSON run report (HTTP POST).", None),
 )
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
@@ -243,9 +353,7 @@ def _number(spec: Field, raw: Any) -> int | float:
         else:
             value = float(raw) if isinstance(raw, (int, float)) else float(str(raw).strip())
     except ValueError:
-        raise ValueError(
-            f"expected {'an integer' if spec.kind == 'int' else 'a number'}"
-        ) from None
+        raise ValueError(f"expected {'an integer' if spec.kind == 'int' else 'a number'}") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError("expected a finite number")
     if spec.minimum is not None and value < spec.minimum:
@@ -397,4 +505,6 @@ def _check_exists(spec: Field, value: Any, source: str) -> None:
     if spec.must_exist != "file" or value is None:
         return
     if not value.is_file():
-        raise ConfigError(f"{_describe(source, spec)}: {str(value)!r} does not exist or is not a file")
+        raise ConfigError(
+            f"{_describe(source, spec)}: {str(value)!r} does not exist or is not a file"
+        )

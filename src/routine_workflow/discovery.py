@@ -20,12 +20,22 @@ import pathspec
 from routine_workflow.config import WorkflowConfig
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
-VENV_DIRS = frozenset({".venv", "venv", ".virtualenv", "virtualenv", "__pypackages__", ".tox", ".nox"})
+VENV_DIRS = frozenset(
+    {".venv", "venv", ".virtualenv", "virtualenv", "__pypackages__", ".tox", ".nox"}
+)
 BUILD_DIRS = frozenset({"build", "dist", "node_modules", ".eggs", ".direnv"})
-CACHE_DIRS = frozenset({
-    "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis",
-    ".ipynb_checkpoints", "htmlcov", ".cache",
-})
+CACHE_DIRS = frozenset(
+    {
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".ipynb_checkpoints",
+        "htmlcov",
+        ".cache",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,9 @@ class Discovery:
         self.keep_caches = keep_caches
         self.include_git = include_git
         self.use_gitignore = use_gitignore
-        self._patterns = pathspec.GitIgnoreSpec.from_lines([*config.exclude_patterns, *extra_excludes])
+        self._patterns = pathspec.GitIgnoreSpec.from_lines(
+            [*config.exclude_patterns, *extra_excludes]
+        )
         self._own = {p.resolve() for p in config.own_dirs()}
         # Walked paths are the root joined with names, symlinks never followed: when the
         # root is canonical they are too, and resolving each directory (slow) is not needed.
@@ -108,7 +120,7 @@ class Discovery:
         for base, spec in self._specs.items():
             if base and not rel.startswith(base + "/"):
                 continue
-            result = spec.check_file(probe[len(base) + 1:] if base else probe)
+            result = spec.check_file(probe[len(base) + 1 :] if base else probe)
             if result.include is not None:
                 decision = result.include
         return decision
@@ -134,7 +146,9 @@ class Discovery:
             return False
         path = self.root / rel
         is_dir = path.is_dir() and not path.is_symlink()
-        return (is_dir and self.excluded_name(parts[-1], path)) or self.ignored("/".join(parts), is_dir)
+        return (is_dir and self.excluded_name(parts[-1], path)) or self.ignored(
+            "/".join(parts), is_dir
+        )
 
     def _enter(self, directory: Path, rel_dir: str) -> None:
         if self.use_gitignore and rel_dir not in self._entered:
@@ -171,8 +185,9 @@ class Discovery:
             if entry.kind == "dir":
                 stack.append(self._scan(entry.path, entry.rel, file_suffixes))
 
-    def _scan(self, directory: Path, rel_dir: str,
-              suffixes: tuple[str, ...] | None = None) -> Iterator[Entry]:
+    def _scan(
+        self, directory: Path, rel_dir: str, suffixes: tuple[str, ...] | None = None
+    ) -> Iterator[Entry]:
         """The included entries directly inside ``directory``, sorted by name."""
         try:
             with os.scandir(directory) as it:
@@ -187,8 +202,11 @@ class Discovery:
                 self._load_ignore(rel_dir, directory / ".gitignore")
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
-            if suffixes is not None and not entry.name.endswith(suffixes) and not entry.is_dir(
-                    follow_symlinks=False):
+            if (
+                suffixes is not None
+                and not entry.name.endswith(suffixes)
+                and not entry.is_dir(follow_symlinks=False)
+            ):
                 continue
             rel = prefix + entry.name
             path = directory / entry.name  # cheaper than Path(entry.path): one part to parse

@@ -52,9 +52,14 @@ FAILED = "failed"
 _SHEBANG = re.compile(r"^#!.*\bpython[3]?\b\s*$")  # autoflake's PYTHON_SHEBANG_REGEX
 _AUTOFLAKE_DEFAULTS = {"remove_all_unused_imports": True, "ignore_init_module_imports": True}
 _AUTOFLAKE_BOOLS = (
-    "expand_star_imports", "remove_all_unused_imports", "remove_duplicate_keys",
-    "remove_unused_variables", "remove_rhs_for_unused_variables", "ignore_init_module_imports",
-    "ignore_pass_statements", "ignore_pass_after_docstring",
+    "expand_star_imports",
+    "remove_all_unused_imports",
+    "remove_duplicate_keys",
+    "remove_unused_variables",
+    "remove_rhs_for_unused_variables",
+    "ignore_init_module_imports",
+    "ignore_pass_statements",
+    "ignore_pass_after_docstring",
 )
 
 
@@ -106,8 +111,13 @@ class Pipeline:
 
         # black memoises what it reads from disk; a long-lived process (tests, an IDE) must
         # see today's pyproject.toml and .gitignore, as a fresh `black` would.
-        for name in ("_load_toml", "_find_project_root_cached", "get_gitignore",
-                     "_cached_resolve", "find_user_pyproject_toml"):
+        for name in (
+            "_load_toml",
+            "_find_project_root_cached",
+            "get_gitignore",
+            "_cached_resolve",
+            "find_user_pyproject_toml",
+        ):
             clear = getattr(getattr(black.files, name, None), "cache_clear", None)
             if clear is not None:
                 clear()
@@ -121,8 +131,10 @@ class Pipeline:
         required = params["required_version"]
         version = str(vars(black)["__version__"])
         if required and required not in (version, version.split(".")[0]):
-            raise ConfigError(f"[tool.black] required-version {required!r} does not match the "
-                              f"installed black {version}")
+            raise ConfigError(
+                f"[tool.black] required-version {required!r} does not match the "
+                f"installed black {version}"
+            )
         # As black's main() builds it; fields an older black lacks are left out.
         wanted = {
             "target_versions": set(params["target_version"] or ()),
@@ -145,8 +157,11 @@ class Pipeline:
         self.black_include = params["include"]
         self.black_use_gitignore = params["exclude"] is None
         self.black_excludes = (
-            black.re_compile_maybe_verbose(black.const.DEFAULT_EXCLUDES)
-            if params["exclude"] is None else params["exclude"],
+            (
+                black.re_compile_maybe_verbose(black.const.DEFAULT_EXCLUDES)
+                if params["exclude"] is None
+                else params["exclude"]
+            ),
             params["extend_exclude"],
             params["force_exclude"],
         )
@@ -190,13 +205,17 @@ class Pipeline:
         if directory == self.root or self.root not in directory.parents:
             return ""
         if directory not in self._dir_reasons:
-            self._dir_reasons[directory] = (self._dir_reason(directory.parent)
-                                            or self._item_reason(directory, is_dir=True))
+            self._dir_reasons[directory] = self._dir_reason(directory.parent) or self._item_reason(
+                directory, is_dir=True
+            )
         return self._dir_reasons[directory]
 
     def _item_reason(self, item: Path, is_dir: bool) -> str:
-        return (self._black_excluded(item, is_dir) or self._isort_skipped(item)
-                or self._autoflake_excluded(item))
+        return (
+            self._black_excluded(item, is_dir)
+            or self._isort_skipped(item)
+            or self._autoflake_excluded(item)
+        )
 
     def _black_excluded(self, item: Path, is_dir: bool) -> str:
         # One step of black's gen_python_files() walk from the project root.
@@ -207,8 +226,9 @@ class Pipeline:
         if gitignores and _path_is_ignored(rel, self.black_root, gitignores):
             return "black: matches a .gitignore file"
         normalized = "/" + rel + ("/" if is_dir else "")
-        for what, pattern in zip(("exclude", "extend-exclude", "force-exclude"),
-                                 self.black_excludes, strict=True):
+        for what, pattern in zip(
+            ("exclude", "extend-exclude", "force-exclude"), self.black_excludes, strict=True
+        ):
             if path_is_excluded(normalized, pattern):
                 return f"black: matches {what}"
         if not is_dir and not self.black_include.search(normalized):
@@ -226,8 +246,10 @@ class Pipeline:
                 chain = {self.black_root: get_gitignore(self.black_root)}
                 chain[self.root] = get_gitignore(self.root)
             else:
-                chain = {**self._black_gitignores(directory.parent),
-                         directory: get_gitignore(directory)}
+                chain = {
+                    **self._black_gitignores(directory.parent),
+                    directory: get_gitignore(directory),
+                }
             self._gitignores[directory] = chain
         return self._gitignores[directory]
 
@@ -241,8 +263,10 @@ class Pipeline:
         name = "./" + item.relative_to(self.root).as_posix()
         if item.name.startswith("."):
             return "autoflake: hidden file or directory"
-        if any(fnmatch.fnmatch(item.name, p) or fnmatch.fnmatch(name, p)
-               for p in self.autoflake_exclude):
+        if any(
+            fnmatch.fnmatch(item.name, p) or fnmatch.fnmatch(name, p)
+            for p in self.autoflake_exclude
+        ):
             return "autoflake: matches exclude"
         return ""
 
@@ -265,21 +289,28 @@ class Pipeline:
             return Outcome(path, FAILED, digest, reason=f"cannot decode: {_one_line(exc)}")
         problem = compile_error(text, path, self.black_mode.skip_source_first_line)
         if problem:
-            return Outcome(path, FAILED, digest, reason=f"does not compile: {problem}",
-                           encoding=encoding)
+            return Outcome(
+                path, FAILED, digest, reason=f"does not compile: {problem}", encoding=encoding
+            )
         try:
             new = self.format_bytes(file, data, encoding, text)
         except FileTimeout as exc:
-            return Outcome(path, FAILED, digest, reason=str(exc), encoding=encoding,
-                           cacheable=False)
+            return Outcome(
+                path, FAILED, digest, reason=str(exc), encoding=encoding, cacheable=False
+            )
         except Exception as exc:  # a tool refused or crashed: the file stays as it is
             return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
         if new == data:
             return Outcome(path, UNCHANGED, digest, encoding=encoding)
         problem = compile_error(new.decode(encoding), path, self.black_mode.skip_source_first_line)
         if problem:
-            return Outcome(path, FAILED, digest, encoding=encoding,
-                           reason=f"the formatted output would not compile ({problem}); left as is")
+            return Outcome(
+                path,
+                FAILED,
+                digest,
+                encoding=encoding,
+                reason=f"the formatted output would not compile ({problem}); left as is",
+            )
         return Outcome(path, CHANGED, digest, new, encoding=encoding)
 
     def format_bytes(self, file: Path, data: bytes, encoding: str, text: str) -> bytes:
@@ -311,8 +342,11 @@ class Pipeline:
         output = io.StringIO(newline="")
         try:
             changed = api.sort_stream(
-                io.StringIO(text, newline=""), output, config=self.isort_config,
-                file_path=file.resolve(), disregard_skip=True,
+                io.StringIO(text, newline=""),
+                output,
+                config=self.isort_config,
+                file_path=file.resolve(),
+                disregard_skip=True,
             )
         except (FileSkipped, ExistingSyntaxErrors, IntroducedSyntaxErrors):
             return text  # `isort .` skips the file (``# isort: skip_file``, atomic mode)
@@ -344,8 +378,9 @@ class Pipeline:
         if newline != "\n" and header_str.endswith(newline):
             header_str = header_str[: -len(newline)] + "\n"
         buffer = io.BytesIO()
-        with io.TextIOWrapper(buffer, encoding=encoding, newline=newline,
-                              write_through=True) as out:
+        with io.TextIOWrapper(
+            buffer, encoding=encoding, newline=newline, write_through=True
+        ) as out:
             out.write(header_str + dst)
             out.flush()
             return buffer.getvalue()
@@ -379,8 +414,13 @@ def _one_line(exc: BaseException) -> str:
 
 def _tool_error(exc: Exception) -> str:
     module = type(exc).__module__.split(".")[0]
-    tools = {"black": "black", "blib2to3": "black", "isort": "isort", "autoflake": "autoflake",
-             "pyflakes": "autoflake"}
+    tools = {
+        "black": "black",
+        "blib2to3": "black",
+        "isort": "isort",
+        "autoflake": "autoflake",
+        "pyflakes": "autoflake",
+    }
     tool = tools.get(module, "the pipeline")
     return f"{tool} cannot format it: {type(exc).__name__}: {_one_line(exc)[:300]}"
 

@@ -15,8 +15,10 @@ def render(steps: Sequence[Step], fmt: str) -> str:
     names = {s.name for s in steps}
     edges = [(dep, s.name) for s in steps for dep in s.depends_on if dep in names]
     if fmt == "json":
-        nodes = [{"name": s.name, "description": s.description, "depends_on": list(s.depends_on)}
-                 for s in steps]
+        nodes = [
+            {"name": s.name, "description": s.description, "depends_on": list(s.depends_on)}
+            for s in steps
+        ]
         return json.dumps({"nodes": nodes, "edges": [list(e) for e in edges]}, indent=2)
     if fmt == "dot":
         lines = ["digraph routine_workflow {", "  rankdir=LR;"]
@@ -25,7 +27,7 @@ def render(steps: Sequence[Step], fmt: str) -> str:
         return "\n".join([*lines, "}"])
     if fmt == "mermaid":
         lines = ["graph LR"]
-        lines += [f"  {_mermaid_id(s.name)}[\"{s.name}\"]" for s in steps]
+        lines += [f'  {_mermaid_id(s.name)}["{s.name}"]' for s in steps]
         lines += [f"  {_mermaid_id(a)} --> {_mermaid_id(b)}" for a, b in edges]
         return "\n".join(lines)
     raise ValueError(f"unknown graph format {fmt!r}")

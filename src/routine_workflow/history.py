@@ -81,8 +81,9 @@ class History:
         except sqlite3.Error as exc:
             raise HistoryError(f"history database {self.path}: {exc}") from None
 
-    def start_run(self, run_id: str, root: Path, started: str, dry_run: bool, argv: list[str],
-                  plan: list[str]) -> None:
+    def start_run(
+        self, run_id: str, root: Path, started: str, dry_run: bool, argv: list[str], plan: list[str]
+    ) -> None:
         """Insert the row of a run that has just taken the lock, with the steps it plans."""
         with self._write() as db:
             db.execute(
@@ -96,12 +97,20 @@ class History:
         with self._write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, position, step["name"], step["status"], step["summary"],
-                 step["duration"], json.dumps(step.get("counts", {}))),
+                (
+                    run_id,
+                    position,
+                    step["name"],
+                    step["status"],
+                    step["summary"],
+                    step["duration"],
+                    json.dumps(step.get("counts", {})),
+                ),
             )
 
-    def finish_run(self, run_id: str, finished: str, duration: float, status: str,
-                   exit_code: int, reason: str) -> None:
+    def finish_run(
+        self, run_id: str, finished: str, duration: float, status: str, exit_code: int, reason: str
+    ) -> None:
         """Close the row of a run."""
         with self._write() as db:
             db.execute(
@@ -137,9 +146,13 @@ class History:
         if not rows or rows[0]["status"] == "ok":
             return None
         row = rows[0]
-        done = {r[0] for r in self._query(
-            "SELECT name FROM steps WHERE run_id = ? AND status IN ('ok', 'changed')",
-            (row["run_id"],))}
+        done = {
+            r[0]
+            for r in self._query(
+                "SELECT name FROM steps WHERE run_id = ? AND status IN ('ok', 'changed')",
+                (row["run_id"],),
+            )
+        }
         return row["run_id"], [name for name in json.loads(row["plan"]) if name not in done]
 
     def recent(self, root: Path | None = None, limit: int = 20) -> list[dict[str, Any]]:

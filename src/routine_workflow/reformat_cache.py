@@ -30,8 +30,14 @@ CACHE_NAME = "reformat-cache.json"
 PIPELINE_VERSION = "1"
 TOOLS = ("black", "isort", "autoflake", "pyflakes")
 #: Files the three tools read their settings from, in the project root and above.
-CONFIG_NAMES = ("pyproject.toml", "setup.cfg", ".isort.cfg", "tox.ini", ".editorconfig",
-                ".gitignore")
+CONFIG_NAMES = (
+    "pyproject.toml",
+    "setup.cfg",
+    ".isort.cfg",
+    "tox.ini",
+    ".editorconfig",
+    ".gitignore",
+)
 
 
 def tool_versions() -> dict[str, str]:
@@ -50,8 +56,9 @@ def tool_versions() -> dict[str, str]:
 def config_files(root: Path) -> list[Path]:
     """Every configuration file the tools could read for ``root``: the root, its parents,
     and black's user-level configuration."""
-    found = [d / name for d in (root, *root.parents) for name in CONFIG_NAMES
-             if (d / name).is_file()]
+    found = [
+        d / name for d in (root, *root.parents) for name in CONFIG_NAMES if (d / name).is_file()
+    ]
     xdg = os.environ.get("XDG_CONFIG_HOME")
     user = Path(xdg) / "black" if xdg else Path.home() / ".config" / "black"
     if user.is_file():
@@ -67,8 +74,12 @@ def fingerprint(
 ) -> str:
     """A digest of everything besides a file's content that decides the pipeline's output."""
     digest = hashlib.sha256()
-    blob = {"pipeline": PIPELINE_VERSION, "root": str(root), "versions": dict(versions),
-            "settings": dict(settings)}
+    blob = {
+        "pipeline": PIPELINE_VERSION,
+        "root": str(root),
+        "versions": dict(versions),
+        "settings": dict(settings),
+    }
     digest.update(json.dumps(blob, sort_keys=True, default=str).encode())
     for path in config_files(root) if files is None else files:
         digest.update(str(path).encode("utf-8", "surrogateescape") + b"\0")
@@ -128,7 +139,9 @@ class ReformatCache:
         if keep is not None:
             wanted = set(keep)
             entries = {rel: e for rel, e in entries.items() if rel in wanted}
-        data = {"fingerprint": self.fingerprint,
-                "files": {rel: [e.digest, e.status, e.reason] for rel, e in entries.items()}}
+        data = {
+            "fingerprint": self.fingerprint,
+            "files": {rel: [e.digest, e.status, e.reason] for rel, e in entries.items()},
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, json.dumps(data, separators=(",", ":")).encode())

@@ -66,7 +66,9 @@ def _cycle(pending: list[Step]) -> str:
     return " -> ".join(path[start:])
 
 
-def select_steps(steps: Sequence[Step], only: Iterable[str] = (), skip: Iterable[str] = ()) -> list[Step]:
+def select_steps(
+    steps: Sequence[Step], only: Iterable[str] = (), skip: Iterable[str] = ()
+) -> list[Step]:
     """Keep the steps named in ``only`` (all if empty) minus ``skip``; unknown names: ConfigError.
 
     A selected step whose dependency was not selected runs anyway: choosing
@@ -233,7 +235,8 @@ class _Run:
     def finish(self, step: Step, record: StepRecord) -> None:
         """Record a step that ran; its dependents may run unless it failed (and may not)."""
         record.allowed_failure = record.status == Status.FAILED.value and bool(
-            getattr(step, "allow_failure", False))
+            getattr(step, "allow_failure", False)
+        )
         failed = record.status == Status.FAILED.value and not record.allowed_failure
         self.outcome[step.name] = not failed
         if failed and step.critical:
@@ -243,8 +246,12 @@ class _Run:
     def skip(self, step: Step, why: str) -> None:
         """Record a step that cannot run because something before it failed."""
         self.outcome[step.name] = False
-        _finish(self.report, StepRecord(step.name, Status.SKIPPED.value, why, 0.0),
-                self.on_step, self.ctx.logger)
+        _finish(
+            self.report,
+            StepRecord(step.name, Status.SKIPPED.value, why, 0.0),
+            self.on_step,
+            self.ctx.logger,
+        )
 
 
 def run_steps(
@@ -270,7 +277,11 @@ def run_steps(
     running: dict[Future[StepResult], Step] = {}
     current: Step | None = None
     start = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step") if parallel > 1 else None
+    pool = (
+        ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step")
+        if parallel > 1
+        else None
+    )
     try:
         while pending or running:
             current = _next_inline(run, pending, running, pool, parallel)
@@ -289,9 +300,19 @@ def run_steps(
     except Interrupted as exc:
         for step in [s for s in (current, *running.values()) if s is not None]:
             if step.name not in {r.name for r in report.steps}:
-                _finish(report, StepRecord(step.name, Status.FAILED.value, exc.reason, 0.0), on_step, ctx.logger)
+                _finish(
+                    report,
+                    StepRecord(step.name, Status.FAILED.value, exc.reason, 0.0),
+                    on_step,
+                    ctx.logger,
+                )
         for rest in pending:
-            _finish(report, StepRecord(rest.name, Status.SKIPPED.value, "not started: " + exc.reason, 0.0), on_step, ctx.logger)
+            _finish(
+                report,
+                StepRecord(rest.name, Status.SKIPPED.value, "not started: " + exc.reason, 0.0),
+                on_step,
+                ctx.logger,
+            )
         report.duration = time.monotonic() - start
         raise
     finally:
@@ -308,8 +329,13 @@ def run_steps(
     return report
 
 
-def _next_inline(run: _Run, pending: list[Step], running: dict[Future[StepResult], Step],
-                 pool: ThreadPoolExecutor | None, parallel: int) -> Step | None:
+def _next_inline(
+    run: _Run,
+    pending: list[Step],
+    running: dict[Future[StepResult], Step],
+    pool: ThreadPoolExecutor | None,
+    parallel: int,
+) -> Step | None:
     """Skip what cannot run, start ready command steps, and return an in-process step to run now."""
     for step in list(pending):
         blocked = run.blocked_by(step)
@@ -362,7 +388,9 @@ def _record(step: Step, result: StepResult) -> StepRecord:
     )
 
 
-def _finish(report: RunReport, record: StepRecord, on_step: StepHook | None, log: logging.Logger) -> None:
+def _finish(
+    report: RunReport, record: StepRecord, on_step: StepHook | None, log: logging.Logger
+) -> None:
     report.steps.append(record)
     level = logging.WARNING if record.status == Status.FAILED.value else logging.INFO
     allowed = " (failure allowed)" if record.allowed_failure else ""
@@ -372,8 +400,12 @@ def _finish(report: RunReport, record: StepRecord, on_step: StepHook | None, log
         record.status,
         allowed,
         f" - {record.summary}" if record.summary else "",
-        extra={"event": "step_end", "step": record.name, "status": record.status,
-               "duration": record.duration},
+        extra={
+            "event": "step_end",
+            "step": record.name,
+            "status": record.status,
+            "duration": record.duration,
+        },
     )
     if on_step is not None:
         on_step(len(report.steps) - 1, record)

@@ -24,8 +24,16 @@ from routine_workflow.steps.command import CommandStep, When
 
 PLUGIN_GROUP = "routine_workflow.steps"
 OVERRIDE_KEYS = frozenset({"depends_on", "timeout", "enabled"})
-COMMAND_KEYS = OVERRIDE_KEYS | {"run", "shell", "cwd", "env", "retries", "retry_delay",
-                                "allow_failure", "when"}
+COMMAND_KEYS = OVERRIDE_KEYS | {
+    "run",
+    "shell",
+    "cwd",
+    "env",
+    "retries",
+    "retry_delay",
+    "allow_failure",
+    "when",
+}
 
 
 @dataclass
@@ -76,8 +84,10 @@ def all_steps(config: WorkflowConfig, selected: Iterable[str] = ()) -> list[Step
         table = _table(table, name)
         if "run" in table:
             if name in plugins:
-                raise ConfigError(f"[{TABLE}.steps.{name}]: a plugin step has this name; "
-                                  "rename the command step")
+                raise ConfigError(
+                    f"[{TABLE}.steps.{name}]: a plugin step has this name; "
+                    "rename the command step"
+                )
             if _enabled(table, name):
                 steps.append(command_step(config, name, table))
         elif name in plugins:
@@ -85,8 +95,10 @@ def all_steps(config: WorkflowConfig, selected: Iterable[str] = ()) -> list[Step
             if _enabled(table, name):
                 steps.append(_override(plugins[name], table))
         else:
-            raise ConfigError(f"[{TABLE}.steps.{name}]: not a built-in or plugin step, and no "
-                              "'run' command is given")
+            raise ConfigError(
+                f"[{TABLE}.steps.{name}]: not a built-in or plugin step, and no "
+                "'run' command is given"
+            )
     for name in sorted(selected & plugins.keys() - {s.name for s in steps} - tables.keys()):
         steps.append(plugins[name])
     return steps
@@ -101,24 +113,34 @@ def _table(value: Any, name: str) -> dict[str, Any]:
 def _only_keys(table: Mapping[str, Any], allowed: frozenset[str], name: str, kind: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise ConfigError(f"[{TABLE}.steps.{name}]: unknown key {unknown[0]!r} for a {kind} step "
-                          f"(allowed: {', '.join(sorted(allowed))})")
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}]: unknown key {unknown[0]!r} for a {kind} step "
+            f"(allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def _enabled(table: Mapping[str, Any], name: str) -> bool:
     return bool(_typed(table, "enabled", bool, name, True))
 
 
-def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], name: str, default: Any) -> Any:
+def _typed(
+    table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], name: str, default: Any
+) -> Any:
     value = table.get(key, default)
     if isinstance(value, bool) and kind in (int, float, (int, float)):
-        raise ConfigError(f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: expected a number")
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: expected a number"
+        )
     if not isinstance(value, kind):
         names = {bool: "true or false", str: "a string", dict: "a table", int: "an integer"}
         expected = names.get(kind, "a number") if isinstance(kind, type) else "a number"
-        raise ConfigError(f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: expected {expected}")
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: expected {expected}"
+        )
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-        raise ConfigError(f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: must be at least 0")
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: must be at least 0"
+        )
     return value
 
 
@@ -127,14 +149,18 @@ def _names(table: Mapping[str, Any], key: str, name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: expected a list of strings")
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: expected a list of strings"
+        )
     return tuple(value)
 
 
 def _override(step: Step, table: Mapping[str, Any]) -> Step:
     if "depends_on" not in table and "timeout" not in table:
         return step
-    depends = _names(table, "depends_on", step.name) if "depends_on" in table else tuple(step.depends_on)
+    depends = (
+        _names(table, "depends_on", step.name) if "depends_on" in table else tuple(step.depends_on)
+    )
     return Configured(step, depends, float(_typed(table, "timeout", (int, float), step.name, 0)))
 
 
@@ -150,8 +176,10 @@ def command_step(config: WorkflowConfig, name: str, table: Mapping[str, Any]) ->
             raise ConfigError(f"[{TABLE}.steps.{name}] run: with shell = true, give one string")
         argv = tuple(run)
     else:
-        raise ConfigError(f"[{TABLE}.steps.{name}] run: invalid value {run!r}: expected a command "
-                          "string or a non-empty list of strings")
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] run: invalid value {run!r}: expected a command "
+            "string or a non-empty list of strings"
+        )
     if not argv:
         raise ConfigError(f"[{TABLE}.steps.{name}] run: the command is empty")
     return CommandStep(
@@ -175,7 +203,9 @@ def _cwd(config: WorkflowConfig, table: Mapping[str, Any], name: str) -> Path | 
     raw = _typed(table, "cwd", str, name, ".")
     path: Path = (config.project_root / raw).resolve()
     if not is_inside(path, config.project_root) or not path.is_dir():
-        raise ConfigError(f"[{TABLE}.steps.{name}] cwd: {raw!r} is not a directory inside the project")
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] cwd: {raw!r} is not a directory inside the project"
+        )
     return path
 
 
@@ -190,7 +220,9 @@ def _when(table: Mapping[str, Any], name: str) -> When:
     when = _typed(table, "when", dict, name, {})
     unknown = sorted(set(when) - {"changed", "env"})
     if unknown:
-        raise ConfigError(f"[{TABLE}.steps.{name}] when: unknown key {unknown[0]!r} (use changed or env)")
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] when: unknown key {unknown[0]!r} (use changed or env)"
+        )
     env = when.get("env")
     if env is not None and not isinstance(env, str):
         raise ConfigError(f"[{TABLE}.steps.{name}] when.env: expected a variable name")
@@ -208,10 +240,14 @@ def load_plugins(config: WorkflowConfig) -> dict[str, Step]:
             # A class is a factory too: its constructor takes the configuration.
             step = obj(config) if isinstance(obj, type) or not isinstance(obj, Step) else obj
         except Exception as exc:  # a broken plugin is the user's to fix, not a crash of ours
-            raise ConfigError(f"plugin step {ep.name!r} ({ep.value}) failed to load: "
-                              f"{type(exc).__name__}: {exc}") from None
+            raise ConfigError(
+                f"plugin step {ep.name!r} ({ep.value}) failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
         if not isinstance(step, Step):
-            raise ConfigError(f"plugin step {ep.name!r} ({ep.value}) is not a step "
-                              "(needs name, description, depends_on, critical and run)")
+            raise ConfigError(
+                f"plugin step {ep.name!r} ({ep.value}) is not a step "
+                "(needs name, description, depends_on, critical and run)"
+            )
         found[step.name] = step
     return found

@@ -50,7 +50,11 @@ class Item:
     def same_metadata(self, other: Item) -> bool:
         """True if type, mode, size and link target agree (content not compared)."""
         return (self.type, self.mode, self.size, self.target) == (
-            other.type, other.mode, other.size, other.target)
+            other.type,
+            other.mode,
+            other.size,
+            other.target,
+        )
 
 
 class Totals:
@@ -119,8 +123,13 @@ def manifest_doc(items: Iterable[Item], **meta: Any) -> dict[str, Any]:
     """The manifest as a JSON-ready dict: format, metadata, totals and entries."""
     entries = [_compact(asdict(i)) for i in items]
     files = [e for e in entries if e["type"] == "file"]
-    return {"format": FORMAT, **meta, "files": len(files),
-            "bytes": sum(e["size"] for e in files), "entries": entries}
+    return {
+        "format": FORMAT,
+        **meta,
+        "files": len(files),
+        "bytes": sum(e["size"] for e in files),
+        "entries": entries,
+    }
 
 
 def _compact(entry: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +147,11 @@ def load(data: bytes, origin: str) -> dict[str, Any]:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BackupError(f"{origin}: unreadable backup manifest ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(
-            doc.get("entries"), list):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != FORMAT
+        or not isinstance(doc.get("entries"), list)
+    ):
         raise BackupError(f"{origin}: not a routine-workflow backup manifest")
     return doc
 
@@ -147,8 +159,15 @@ def load(data: bytes, origin: str) -> dict[str, Any]:
 def entries(doc: dict[str, Any]) -> Iterator[Item]:
     """The manifest's records as ``Item`` objects."""
     for raw in doc["entries"]:
-        yield Item(raw["path"], raw["type"], raw.get("size", 0), raw["mode"],
-                   raw.get("mtime_ns", 0), raw.get("sha256"), raw.get("target"))
+        yield Item(
+            raw["path"],
+            raw["type"],
+            raw.get("size", 0),
+            raw["mode"],
+            raw.get("mtime_ns", 0),
+            raw.get("sha256"),
+            raw.get("target"),
+        )
 
 
 # --- change detection ------------------------------------------------------------------------

@@ -33,8 +33,12 @@ from routine_workflow.backup.manifest import (
 )
 
 READ_CHUNK = 1 << 20
-_TYPES = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.DIRTYPE: "dir",
-          tarfile.SYMTYPE: "symlink"}
+_TYPES = {
+    tarfile.REGTYPE: "file",
+    tarfile.AREGTYPE: "file",
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+}
 _MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
 
 
@@ -54,8 +58,9 @@ class Verified(Totals):
 MemberHook = Callable[[tarfile.TarInfo, Item, "IO[bytes] | None"], None]
 
 
-def verify(path: Path, on_member: MemberHook | None = None, *,
-           allow_escaping_links: bool = False) -> Verified:
+def verify(
+    path: Path, on_member: MemberHook | None = None, *, allow_escaping_links: bool = False
+) -> Verified:
     """Re-read ``path`` and check every member against its manifest.
 
     Raises BackupError naming the member that differs, or the archive if it
@@ -79,8 +84,9 @@ def verify(path: Path, on_member: MemberHook | None = None, *,
                 try:
                     on_member(member, item, hashing)  # type: ignore[arg-type]
                 except OSError as exc:  # the writer's failure, not the archive's
-                    raise BackupError(f"cannot write {exc.filename or member.name}: "
-                                      f"{exc.strerror or exc}") from None
+                    raise BackupError(
+                        f"cannot write {exc.filename or member.name}: " f"{exc.strerror or exc}"
+                    ) from None
                 item.sha256 = hashing.hexdigest() if hashing else None
             else:
                 item.sha256 = _sha256(stream) if stream else None
@@ -94,8 +100,10 @@ def verify(path: Path, on_member: MemberHook | None = None, *,
     return Verified(path, manifest, list(seen.values()), source.archive_sha256, escaping)
 
 
-def _members(source: _Decompressed, path: Path,
-             ) -> Iterator[tuple[tarfile.TarInfo, Item | None, IO[bytes] | None]]:
+def _members(
+    source: _Decompressed,
+    path: Path,
+) -> Iterator[tuple[tarfile.TarInfo, Item | None, IO[bytes] | None]]:
     """(member, item or None for the manifest, content stream or None), in archive order."""
     with source:
         with tarfile.open(fileobj=source, mode="r|") as tar:  # type: ignore[call-overload]
@@ -106,11 +114,17 @@ def _members(source: _Decompressed, path: Path,
                     continue
                 kind = _TYPES.get(member.type)
                 if kind is None:
-                    raise BackupError(f"{path}: {member.name!r} is a special file or hard link; "
-                                      "refusing it")
-                yield member, Item(member.name, kind, member.size if kind == "file" else 0,
-                                   member.mode & 0o7777, 0,
-                                   target=member.linkname if kind == "symlink" else None), stream
+                    raise BackupError(
+                        f"{path}: {member.name!r} is a special file or hard link; " "refusing it"
+                    )
+                yield member, Item(
+                    member.name,
+                    kind,
+                    member.size if kind == "file" else 0,
+                    member.mode & 0o7777,
+                    0,
+                    target=member.linkname if kind == "symlink" else None,
+                ), stream
         source.drain()
 
 
@@ -174,7 +188,7 @@ class _Decompressed:
                 return b""
             self._chunk, self._offset = item, 0
         end = len(self._chunk) if size < 0 else self._offset + size
-        data = self._chunk[self._offset:end]
+        data = self._chunk[self._offset : end]
         self._offset += len(data)
         return data
 
@@ -265,22 +279,29 @@ def check_links(seen: dict[str, Item], allow_escaping: bool = False) -> list[str
         for depth in range(1, len(parts)):
             prefix = "/".join(parts[:depth])
             if prefix in links:
-                raise BackupError(f"unsafe archive: {name!r} would be written through the "
-                                  f"symlink {prefix!r}; refusing it")
+                raise BackupError(
+                    f"unsafe archive: {name!r} would be written through the "
+                    f"symlink {prefix!r}; refusing it"
+                )
     escaping = escaping_links(seen.values())
     if escaping and not allow_escaping:
         name = escaping[0]
-        raise BackupError(f"unsafe symlink in archive: {name!r} -> {links[name]!r} points "
-                          "outside the target; refusing it (--skip-unsafe-links restores "
-                          "everything else)")
+        raise BackupError(
+            f"unsafe symlink in archive: {name!r} -> {links[name]!r} points "
+            "outside the target; refusing it (--skip-unsafe-links restores "
+            "everything else)"
+        )
     return escaping
 
 
 def escaping_links(items: Iterable[Item]) -> list[str]:
     """Symlinks among ``items`` that are absolute or resolve outside their root."""
     links = {i.path: i.target or "" for i in items if i.type == "symlink"}
-    return [name for name, target in links.items()
-            if _resolve(posixpath.dirname(name), target, links) is None]
+    return [
+        name
+        for name, target in links.items()
+        if _resolve(posixpath.dirname(name), target, links) is None
+    ]
 
 
 def unsafe_name(name: str) -> str | None:

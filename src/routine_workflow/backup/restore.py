@@ -43,8 +43,9 @@ class Restored:
     skipped_links: list[str] = field(default_factory=list)
 
 
-def restore(archive: Path, target: Path, *, force: bool = False,
-            skip_unsafe_links: bool = False) -> Restored:
+def restore(
+    archive: Path, target: Path, *, force: bool = False, skip_unsafe_links: bool = False
+) -> Restored:
     """Verify ``archive``, then restore it into ``target``.
 
     A non-empty target needs ``force``: then files of the archive replace the
@@ -66,8 +67,9 @@ def restore(archive: Path, target: Path, *, force: bool = False,
         verify(archive, on_member=extractor.member, allow_escaping_links=skip_unsafe_links)
         extractor.finish()
     except OSError as exc:
-        raise BackupError(f"restore into {target} failed: {exc.filename or ''}: "
-                          f"{exc.strerror or exc}") from None
+        raise BackupError(
+            f"restore into {target} failed: {exc.filename or ''}: " f"{exc.strerror or exc}"
+        ) from None
     return extractor.done
 
 
@@ -75,8 +77,10 @@ def _check_target(target: Path, force: bool) -> None:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise BackupError(f"{target}: restore target is not a directory")
     if target.is_dir() and any(target.iterdir()) and not force:
-        raise BackupError(f"{target} is not empty; pass --force to restore over it "
-                          "(archived files are replaced, other files are left alone)")
+        raise BackupError(
+            f"{target} is not empty; pass --force to restore over it "
+            "(archived files are replaced, other files are left alone)"
+        )
 
 
 def _check_conflicts(items: list[Item], target: Path) -> None:
@@ -91,8 +95,10 @@ def _check_conflicts(items: list[Item], target: Path) -> None:
         if (item.type == "dir") != stat.S_ISDIR(here.st_mode):
             conflicts.append(item.path)
     if conflicts:
-        raise BackupError(f"cannot restore into {target}: {len(conflicts)} path(s) are a directory "
-                          f"on one side and not on the other, e.g. {conflicts[0]}; nothing written")
+        raise BackupError(
+            f"cannot restore into {target}: {len(conflicts)} path(s) are a directory "
+            f"on one side and not on the other, e.g. {conflicts[0]}; nothing written"
+        )
 
 
 class _Extractor:
@@ -144,8 +150,9 @@ class _Extractor:
 
     @staticmethod
     def _write_file(tmp: Path, stream: IO[bytes] | None, item: Item) -> None:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                     0o600)
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
         with os.fdopen(fd, "wb") as out:
             if stream is not None:
                 shutil.copyfileobj(stream, out, 1 << 20)

@@ -71,8 +71,9 @@ def archive_name(root: Path, when: datetime, serial: int = 0) -> str:
 
 def parse_name(name: str, root: Path) -> tuple[datetime, int] | None:
     """(time, serial) of a backup name of this project, or None if it is not one."""
-    match = re.fullmatch(re.escape(project_slug(root)) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?"
-                         + re.escape(SUFFIX), name)
+    match = re.fullmatch(
+        re.escape(project_slug(root)) + r"-(\d{8}T\d{6}Z)(?:-(\d+))?" + re.escape(SUFFIX), name
+    )
     if match is None:
         return None
     try:
@@ -178,8 +179,12 @@ def _is_leftover(path: Path, root: Path) -> bool:
     # A sidecar of ours whose archive never got its final name (killed between the two).
     archive = path.with_name(name.removesuffix(SIDECAR_SUFFIX))
     doc = read_sidecar(archive)
-    return (parse_name(archive.name, root) is not None and doc is not None
-            and doc.get("project_root") == str(root) and not archive.exists())
+    return (
+        parse_name(archive.name, root) is not None
+        and doc is not None
+        and doc.get("project_root") == str(root)
+        and not archive.exists()
+    )
 
 
 def now_utc() -> datetime:

@@ -26,8 +26,10 @@ def take_backup(ctx: StepContext) -> StepResult:
         return StepResult.failed(str(exc))
     except OSError as exc:
         where = exc.filename or directory
-        return StepResult.failed(f"cannot write backup to {directory}: {where}: "
-                                 f"{exc.strerror or exc}; nothing was changed in the project")
+        return StepResult.failed(
+            f"cannot write backup to {directory}: {where}: "
+            f"{exc.strerror or exc}; nothing was changed in the project"
+        )
 
 
 def _take(ctx: StepContext, directory: Path) -> StepResult:
@@ -39,19 +41,26 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     if change is None and latest is not None:
         if not ctx.dry_run:
             store.prune(directory, root, ctx.config.keep_backups)
-        return StepResult(Status.OK, f"unchanged since {latest.path.name} (verified); "
-                          "no new backup needed", counts=counts)
+        return StepResult(
+            Status.OK,
+            f"unchanged since {latest.path.name} (verified); " "no new backup needed",
+            counts=counts,
+        )
     if ctx.dry_run:
-        return StepResult.skipped(f"dry run: would archive {current.files} files "
-                                  f"({human(current.bytes)}) into {directory} ({change})")
+        return StepResult.skipped(
+            f"dry run: would archive {current.files} files "
+            f"({human(current.bytes)}) into {directory} ({change})"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     leftovers = store.remove_leftovers(directory, root)
     final, archive_size, left_out = _write(ctx, directory, current)
     pruned = store.prune(directory, root, ctx.config.keep_backups, protect=final)
     warnings = [f"left out {line}" for line in [*current.left_out, *left_out]]
-    warnings += [f"symlink {name} points outside the project: restoring this backup needs "
-                 "--skip-unsafe-links (the link is then left out)"
-                 for name in escaping_links(current.items)]
+    warnings += [
+        f"symlink {name} points outside the project: restoring this backup needs "
+        "--skip-unsafe-links (the link is then left out)"
+        for name in escaping_links(current.items)
+    ]
     notes = [f"removed leftover {name}" for name in leftovers]
     notes += [f"removed old backup {p.name}" for p in pruned]
     for level, lines in ((logging.WARNING, warnings), (logging.INFO, notes)):
@@ -59,8 +68,10 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
             ctx.logger.log(level, "%s", line, extra={"event": "backup_detail", "step": "backup"})
     details = warnings + notes
     counts.update({"archive_bytes": archive_size, "pruned": len(pruned)})
-    summary = (f"{final.name}: {current.files} files, {human(current.bytes)} -> "
-               f"{human(archive_size)}, verified ({change})")
+    summary = (
+        f"{final.name}: {current.files} files, {human(current.bytes)} -> "
+        f"{human(archive_size)}, verified ({change})"
+    )
     if left_out or current.left_out:
         summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see the log)"
     return StepResult(Status.CHANGED, summary, details, counts)
@@ -92,9 +103,13 @@ def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int,
     root = ctx.root
     when = store.now_utc()
     meta: dict[str, Any] = {
-        "project_root": str(root), "created": when.isoformat(), "created_ts": int(when.timestamp()),
-        "scan_started_ns": current.started_ns, "tool_version": __version__,
-        "compression": "gzip", "run_id": ctx.run_id,
+        "project_root": str(root),
+        "created": when.isoformat(),
+        "created_ts": int(when.timestamp()),
+        "scan_started_ns": current.started_ns,
+        "tool_version": __version__,
+        "compression": "gzip",
+        "run_id": ctx.run_id,
     }
     workers = min(ctx.config.max_workers, os.cpu_count() or 1)
     tmp, doc, left_out = write_archive(current.items, root, directory, meta, workers=workers)
@@ -104,9 +119,19 @@ def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int,
         # Links out of the project are the user's own; restore decides about them.
         verified = verify(tmp, allow_escaping_links=True)
         size = tmp.stat().st_size
-        atomic_write(sidecar, dump({**doc, "archive": final.name, "archive_size": size,
-                                    "archive_sha256": verified.archive_sha256,
-                                    "verified": True, "verified_at": _now()}))
+        atomic_write(
+            sidecar,
+            dump(
+                {
+                    **doc,
+                    "archive": final.name,
+                    "archive_size": size,
+                    "archive_sha256": verified.archive_sha256,
+                    "verified": True,
+                    "verified_at": _now(),
+                }
+            ),
+        )
         tmp.replace(final)
     except BaseException:
         for leftover in (tmp, sidecar):

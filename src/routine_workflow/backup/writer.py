@@ -108,9 +108,14 @@ class _HashingReader:
         return data
 
 
-def write_archive(items: list[Item], root: Path, directory: Path, meta: dict[str, Any],
-                  level: int = COMPRESS_LEVEL, workers: int = 2,
-                  ) -> tuple[Path, dict[str, Any], list[str]]:
+def write_archive(
+    items: list[Item],
+    root: Path,
+    directory: Path,
+    meta: dict[str, Any],
+    level: int = COMPRESS_LEVEL,
+    workers: int = 2,
+) -> tuple[Path, dict[str, Any], list[str]]:
     """Archive ``items`` into a new hidden temp file in ``directory``; fsync it.
 
     Returns the temp path, the manifest written into it and the paths left out
@@ -137,14 +142,19 @@ def write_archive(items: list[Item], root: Path, directory: Path, meta: dict[str
     return tmp, written, left_out
 
 
-def _fill(sink: CompressingSink, items: list[Item], root: Path,
-          meta: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _fill(
+    sink: CompressingSink, items: list[Item], root: Path, meta: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
     archived: list[Item] = []
     left_out: list[str] = []
     # Not a `with`: after an error the archive is deleted, and closing it would only
     # write an end-of-archive marker (and wait on a sink that may be full).
-    tar = tarfile.TarFile(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[arg-type]
-                          copybufsize=CHUNK)
+    tar = tarfile.TarFile(
+        fileobj=sink,  # type: ignore[arg-type]
+        mode="w",
+        format=tarfile.PAX_FORMAT,
+        copybufsize=CHUNK,
+    )
     for item in items:
         problem = _add(tar, root, item)
         if problem:

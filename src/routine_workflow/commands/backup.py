@@ -36,13 +36,24 @@ def verify_archive(config: WorkflowConfig, archive: Path) -> dict[str, Any]:
         raise BackupError(f"{archive}: no such backup archive")
     # Integrity only: links leading out of the project are reported, and refused by restore.
     verified = verify(path, allow_escaping_links=True)
-    return {"path": str(path), "files": verified.files, "bytes": verified.bytes,
-            "entries": len(verified.items), "created": verified.manifest.get("created"),
-            "verified": True, "escaping_links": verified.escaping_links}
+    return {
+        "path": str(path),
+        "files": verified.files,
+        "bytes": verified.bytes,
+        "entries": len(verified.items),
+        "created": verified.manifest.get("created"),
+        "verified": True,
+        "escaping_links": verified.escaping_links,
+    }
 
 
-def restore_archive(config: WorkflowConfig, archive: Path, target: Path | None,
-                    force: bool, skip_unsafe_links: bool = False) -> dict[str, Any]:
+def restore_archive(
+    config: WorkflowConfig,
+    archive: Path,
+    target: Path | None,
+    force: bool,
+    skip_unsafe_links: bool = False,
+) -> dict[str, Any]:
     """Restore ``archive`` into ``target`` (default: the project root).
 
     Restoring into the project takes the project's lock, so it never races a
@@ -60,6 +71,12 @@ def restore_archive(config: WorkflowConfig, archive: Path, target: Path | None,
     inside = is_inside(target, config.project_root)
     with ProjectLock(config.lock_dir) if inside else contextlib.nullcontext():
         done = restore(path, target, force=force, skip_unsafe_links=skip_unsafe_links)
-    return {"archive": str(path), "target": str(done.target), "files": done.files,
-            "dirs": done.dirs, "symlinks": done.symlinks, "bytes": done.bytes,
-            "skipped_links": done.skipped_links}
+    return {
+        "archive": str(path),
+        "target": str(done.target),
+        "files": done.files,
+        "dirs": done.dirs,
+        "symlinks": done.symlinks,
+        "bytes": done.bytes,
+        "skipped_links": done.skipped_links,
+    }

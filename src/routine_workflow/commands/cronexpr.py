@@ -30,7 +30,9 @@ MACROS = {
     "@hourly": "0 * * * *",
 }
 _FIELD = re.compile(r"^[0-9A-Za-z*,/-]+$")
-_MONTHS = frozenset(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])
+_MONTHS = frozenset(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+)
 _DAYS = frozenset(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])
 # Names each field may use; croniter's extensions (L, W, #, ?) are in none of them.
 _NAMES: tuple[frozenset[str], ...] = (frozenset(), frozenset(), frozenset(), _MONTHS, _DAYS)
@@ -65,7 +67,9 @@ def parse_cron(text: str, flag: str = "--cron") -> CronExpr:
     if expr.lower() == "@reboot":
         raise bad("@reboot has no timetable; use your system's boot scripts")
     if len(fields) != 5:
-        raise bad(f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}")
+        raise bad(
+            f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+        )
     names = ("minute", "hour", "day-of-month", "month", "day-of-week")
     for name, field, allowed in zip(names, fields, _NAMES, strict=True):
         words = {w.lower() for w in re.findall(r"[A-Za-z]+", field)}
@@ -165,8 +169,9 @@ def check_on_calendar(specs: list[str], flag: str = "--on-calendar") -> None:
     if tool is None:
         return
     for spec in specs:
-        result = subprocess.run([tool, "calendar", spec], capture_output=True, text=True, timeout=30,
-                                check=False)
+        result = subprocess.run(
+            [tool, "calendar", spec], capture_output=True, text=True, timeout=30, check=False
+        )
         if result.returncode != 0:
             reason = (result.stderr.strip().splitlines() or ["not accepted by systemd-analyze"])[-1]
             raise ConfigError(f"{flag}: invalid calendar specification {spec!r}: {reason}")
@@ -180,8 +185,13 @@ def calendar_next_runs(specs: list[str], count: int = 3) -> list[str]:
     tool = shutil.which("systemd-analyze")
     if tool is None or not specs:
         return []
-    result = subprocess.run([tool, "calendar", f"--iterations={count}", *specs],
-                            capture_output=True, text=True, timeout=30, check=False)
+    result = subprocess.run(
+        [tool, "calendar", f"--iterations={count}", *specs],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     if result.returncode != 0:
         return []
     times = re.findall(r"(?:Next elapse|Iter\. #\d+):\s*(.+)$", result.stdout, re.MULTILINE)

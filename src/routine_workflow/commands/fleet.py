@@ -57,8 +57,10 @@ def child_args(flags: Mapping[str, Any], extra: Sequence[str]) -> list[str]:
     """Command-line flags that reproduce ``flags`` (minus the project) for a child run."""
     for name in PER_PROJECT_ONLY:
         if name in flags:
-            raise ConfigError(f"{FIELD_BY_NAME[name].flag} cannot be used with several projects: "
-                              "each project keeps its own (see config show)")
+            raise ConfigError(
+                f"{FIELD_BY_NAME[name].flag} cannot be used with several projects: "
+                "each project keeps its own (see config show)"
+            )
     args: list[str] = []
     for name, value in flags.items():
         spec = FIELD_BY_NAME[name]
@@ -104,8 +106,12 @@ def _run_one(root: Path, args: Sequence[str]) -> ProjectOutcome:
     import json
 
     argv = [sys.executable, "-m", "routine_workflow", "--project-root", str(root), "--json", *args]
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    errors = [line for line in proc.stderr.splitlines() if ": error: " in line or ": warning: " in line]
+    proc = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    errors = [
+        line for line in proc.stderr.splitlines() if ": error: " in line or ": warning: " in line
+    ]
     try:
         report = json.loads(proc.stdout) if proc.stdout.strip() else None
     except ValueError:

@@ -8,7 +8,9 @@ from routine_workflow.config import WorkflowConfig
 from routine_workflow.history import History
 
 
-def recent_runs(config: WorkflowConfig, limit: int, all_projects: bool = False) -> list[dict[str, Any]]:
+def recent_runs(
+    config: WorkflowConfig, limit: int, all_projects: bool = False
+) -> list[dict[str, Any]]:
     """The newest ``limit`` runs of this project (or of all projects)."""
     if not config.history_db.exists():
         return []

@@ -12,8 +12,9 @@ from routine_workflow.lock import ProjectLock
 from routine_workflow.steps.reformat import ReformatReport, reformat
 
 
-def run_reformat(config: WorkflowConfig, paths: Sequence[Path], check: bool,
-                 diff: bool) -> ReformatReport:
+def run_reformat(
+    config: WorkflowConfig, paths: Sequence[Path], check: bool, diff: bool
+) -> ReformatReport:
     """Run one reformat pass. Writing takes the project lock, so it never races a workflow run;
     ``--check`` and ``--diff`` write nothing and need no lock."""
     logger = logs.get_logger()

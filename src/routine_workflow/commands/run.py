@@ -34,7 +34,9 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def planned_steps(config: WorkflowConfig, only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[Step]:
+def planned_steps(
+    config: WorkflowConfig, only: Sequence[str] = (), skip: Sequence[str] = ()
+) -> list[Step]:
     """The steps this run would execute, in order (validates names and dependencies)."""
     return select_steps(order_steps(all_steps(config, only)), only, skip)
 
@@ -66,12 +68,15 @@ def check_confirmation(
             f"refusing to run {names} on {config.project_root} without confirmation: "
             "stdin is not a terminal; pass --yes (or --dry-run to only look)"
         )
-    return ask(f"Run {names} on {config.project_root}? Files will be rewritten and deleted "
-               "(a backup is taken first).")
+    return ask(
+        f"Run {names} on {config.project_root}? Files will be rewritten and deleted "
+        "(a backup is taken first)."
+    )
 
 
-def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.0,
-                 show_progress: bool = False) -> RunReport:
+def run_workflow(
+    config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.0, show_progress: bool = False
+) -> RunReport:
     """Take the project lock and run ``steps``; always release the lock and record the run.
 
     Raises LockBusy when another live run holds the lock.
@@ -88,15 +93,35 @@ def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.
             if lock.recovered is not None:
                 owner, verdict = lock.recovered
                 who = f"pid {owner.pid}" if owner else "an unknown process"
-                logger.warning("recovered a stale lock left by %s (%s)", who, verdict.reason,
-                               extra={"event": "lock_recovered"})
-            logger.info("run %s started on %s%s", run_id, config.project_root,
-                        " (dry run)" if config.dry_run else "", extra={"event": "run_start"})
+                logger.warning(
+                    "recovered a stale lock left by %s (%s)",
+                    who,
+                    verdict.reason,
+                    extra={"event": "lock_recovered"},
+                )
+            logger.info(
+                "run %s started on %s%s",
+                run_id,
+                config.project_root,
+                " (dry run)" if config.dry_run else "",
+                extra={"event": "run_start"},
+            )
             history = _open_history(config, report, [s.name for s in steps], logger)
-            ctx = StepContext(config, logger, run_id, last_success=_last_success(history, config),
-                              progress=progress_for(show_progress))
-            run_steps(steps, ctx, report, on_step=_step_recorder(history, run_id, logger),
-                      parallel=config.parallel_steps, guard=guard)
+            ctx = StepContext(
+                config,
+                logger,
+                run_id,
+                last_success=_last_success(history, config),
+                progress=progress_for(show_progress),
+            )
+            run_steps(
+                steps,
+                ctx,
+                report,
+                on_step=_step_recorder(history, run_id, logger),
+                parallel=config.parallel_steps,
+                guard=guard,
+            )
         except Interrupted as exc:
             report.exit_code = exc.exit_code
             report.status = "timeout" if exc.exit_code == EXIT_TIMEOUT else "interrupted"
@@ -110,8 +135,13 @@ def run_workflow(config: WorkflowConfig, steps: Sequence[Step], wait: float = 0.
             lock.release()
             report.finished = utc_now()
             _close_history(history, report, logger)
-    logger.info("run %s finished: %s (exit %d)", run_id, report.status, report.exit_code,
-                extra={"event": "run_end", "exit_code": report.exit_code})
+    logger.info(
+        "run %s finished: %s (exit %d)",
+        run_id,
+        report.status,
+        report.exit_code,
+        extra={"event": "run_end", "exit_code": report.exit_code},
+    )
     if not config.dry_run:
         run_hooks(config, report.as_dict(), logger)
     return report
@@ -129,20 +159,24 @@ def _last_success(history: History | None, config: WorkflowConfig) -> Callable[[
     return last_success
 
 
-def _open_history(config: WorkflowConfig, report: RunReport, plan: list[str],
-                  logger: logging.Logger) -> History | None:
+def _open_history(
+    config: WorkflowConfig, report: RunReport, plan: list[str], logger: logging.Logger
+) -> History | None:
     # The history is a record, not a safety net: a broken database is reported, never fatal.
     try:
         history = History(config.history_db)
-        history.start_run(report.run_id, config.project_root, report.started, config.dry_run,
-                          sys.argv, plan)
+        history.start_run(
+            report.run_id, config.project_root, report.started, config.dry_run, sys.argv, plan
+        )
     except HistoryError as exc:
         logger.warning("%s; this run will not be recorded", exc)
         return None
     return history
 
 
-def _step_recorder(history: History | None, run_id: str, logger: logging.Logger) -> Callable[[int, StepRecord], None]:
+def _step_recorder(
+    history: History | None, run_id: str, logger: logging.Logger
+) -> Callable[[int, StepRecord], None]:
     def record(position: int, step: StepRecord) -> None:
         if history is None:
             return
@@ -158,8 +192,14 @@ def _close_history(history: History | None, report: RunReport, logger: logging.L
     if history is None:
         return
     try:
-        history.finish_run(report.run_id, report.finished, report.duration, report.status,
-                           report.exit_code, report.reason)
+        history.finish_run(
+            report.run_id,
+            report.finished,
+            report.duration,
+            report.status,
+            report.exit_code,
+            report.reason,
+        )
     except HistoryError as exc:
         logger.warning("%s", exc)
     finally:

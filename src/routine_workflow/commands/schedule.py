@@ -137,8 +137,10 @@ class CommandCrontab:
     def _tool(self) -> str:
         tool = shutil.which("crontab")
         if tool is None:
-            raise RoutineError("crontab command not found; install cron, use --systemd, "
-                               "or write to a file with --crontab-file PATH")
+            raise RoutineError(
+                "crontab command not found; install cron, use --systemd, "
+                "or write to a file with --crontab-file PATH"
+            )
         return tool
 
     def read(self) -> bytes:
@@ -153,8 +155,9 @@ class CommandCrontab:
 
     def write(self, data: bytes) -> None:
         """``crontab -`` with the new content on stdin."""
-        result = subprocess.run([self._tool(), "-"], input=data, capture_output=True, timeout=60,
-                                check=False)
+        result = subprocess.run(
+            [self._tool(), "-"], input=data, capture_output=True, timeout=60, check=False
+        )
         if result.returncode != 0:
             message = result.stderr.decode(errors="replace").strip()
             raise RoutineError(f"crontab - failed (exit {result.returncode}): {message}")
@@ -243,7 +246,9 @@ def remove_cron(config: WorkflowConfig, crontab: Crontab) -> CronChange:
             return CronChange("", "absent", crontab.description)
         crontab.write(b"".join(kept))
     removed = next(line for line in lines if _is_ours(line, tag))
-    return CronChange(removed.decode("utf-8", "replace").rstrip("\r\n"), "removed", crontab.description)
+    return CronChange(
+        removed.decode("utf-8", "replace").rstrip("\r\n"), "removed", crontab.description
+    )
 
 
 def find_cron(config: WorkflowConfig, crontab: Crontab) -> str | None:
@@ -288,7 +293,9 @@ def service_text(config: WorkflowConfig) -> str:
     """The ``.service`` unit: one unattended run."""
     root = str(config.project_root).replace("%", "%%")
     if "\n" in root:
-        raise ConfigError(f"{config.project_root}: a path with a line break cannot go in a unit file")
+        raise ConfigError(
+            f"{config.project_root}: a path with a line break cannot go in a unit file"
+        )
     command = " ".join(_systemd_quote(arg) for arg in scheduled_argv(config))
     return (
         f"{_MANAGED}\n"
@@ -331,18 +338,23 @@ class SystemdChange:
     commands: list[str] = field(default_factory=list)
 
 
-def install_systemd(config: WorkflowConfig, calendars: list[str], cron: str | None,
-                    unit_dir: Path) -> SystemdChange:
+def install_systemd(
+    config: WorkflowConfig, calendars: list[str], cron: str | None, unit_dir: Path
+) -> SystemdChange:
     """Write the service and timer (atomically); refuse to overwrite units we did not write."""
     check_on_calendar(calendars)
     name = unit_name(config)
-    files = {unit_dir / f"{name}.service": service_text(config),
-             unit_dir / f"{name}.timer": timer_text(config, calendars, cron)}
+    files = {
+        unit_dir / f"{name}.service": service_text(config),
+        unit_dir / f"{name}.timer": timer_text(config, calendars, cron),
+    }
     existing = {path: _read_text(path) for path in files}
     for path, text in existing.items():
         if text is not None and _MANAGED not in text:
-            raise RoutineError(f"{path} exists and was not written by routine-workflow; "
-                               "remove it or choose another --unit-dir")
+            raise RoutineError(
+                f"{path} exists and was not written by routine-workflow; "
+                "remove it or choose another --unit-dir"
+            )
     action = "installed" if all(t is None for t in existing.values()) else "replaced"
     if all(existing[path] == text for path, text in files.items()):
         action = "unchanged"
@@ -386,8 +398,12 @@ def find_systemd(config: WorkflowConfig, unit_dir: Path) -> dict[str, Any] | Non
     text = _read_text(timer)
     if text is None:
         return None
-    calendars = [line.split("=", 1)[1] for line in text.splitlines() if line.startswith("OnCalendar=")]
-    cron = next((line[len("# cron: "):] for line in text.splitlines() if line.startswith("# cron: ")), None)
+    calendars = [
+        line.split("=", 1)[1] for line in text.splitlines() if line.startswith("OnCalendar=")
+    ]
+    cron = next(
+        (line[len("# cron: ") :] for line in text.splitlines() if line.startswith("# cron: ")), None
+    )
     return {"timer": str(timer), "calendars": calendars, "cron": cron}
 
 
@@ -410,8 +426,13 @@ def crontab_for(path: Path | None) -> Crontab | None:
     return CommandCrontab() if shutil.which("crontab") else None
 
 
-def show(config: WorkflowConfig, crontab: Crontab | None, unit_dir: Path,
-         preview: CronExpr | None = None, count: int = 3) -> dict[str, Any]:
+def show(
+    config: WorkflowConfig,
+    crontab: Crontab | None,
+    unit_dir: Path,
+    preview: CronExpr | None = None,
+    count: int = 3,
+) -> dict[str, Any]:
     """What is scheduled for this project (or would be, for ``preview``), with the next runs."""
     from routine_workflow.commands.cronexpr import parse_cron
 
@@ -429,8 +450,12 @@ def show(config: WorkflowConfig, crontab: Crontab | None, unit_dir: Path,
         entry: dict[str, Any] | None = None
         if line is not None:
             expr = parse_cron(cron_expr_of(line), flag=crontab.description)
-            entry = {"line": line, "cron": expr.text, "where": crontab.description,
-                     "next": [t.isoformat() for t in next_runs(expr, count)]}
+            entry = {
+                "line": line,
+                "cron": expr.text,
+                "where": crontab.description,
+                "next": [t.isoformat() for t in next_runs(expr, count)],
+            }
         info["cron"] = entry
     unit = find_systemd(config, unit_dir)
     if unit is not None and unit["cron"]:

@@ -130,13 +130,20 @@ def watch(
         ):
             if not ready:
                 ready = True
-                logger.info("watching %s for changes (steps: %s); Ctrl-C to stop",
-                            config.project_root, names, extra={"event": "watch_ready"})
+                logger.info(
+                    "watching %s for changes (steps: %s); Ctrl-C to stop",
+                    config.project_root,
+                    names,
+                    extra={"event": "watch_ready"},
+                )
             fresh = modified_since((path for _change, path in changes), since)
             if not fresh:
                 continue
-            logger.info("changed: %s", _describe(fresh, config.project_root),
-                        extra={"event": "watch_change", "paths": len(fresh)})
+            logger.info(
+                "changed: %s",
+                _describe(fresh, config.project_root),
+                extra={"event": "watch_change", "paths": len(fresh)},
+            )
             report = _run_once(config, steps, wait, logger)
             since = time.time_ns()  # anything modified up to now belongs to this run
             runs += 1
@@ -159,7 +166,9 @@ def watch(
     return code  # pragma: no cover (the watcher only ends by a signal or max_runs)
 
 
-def _run_once(config: WorkflowConfig, steps: Sequence[Step], wait: float, logger: Any) -> RunReport | None:
+def _run_once(
+    config: WorkflowConfig, steps: Sequence[Step], wait: float, logger: Any
+) -> RunReport | None:
     # run_workflow installs its own signal handlers for the run and restores ours after.
     try:
         return run_workflow(config, steps, wait)

@@ -47,10 +47,21 @@ DESCRIPTION = "Remove caches such as __pycache__ and .pytest_cache."
 
 #: Patterns that name directories only: a *file* called ``__pycache__`` or ``htmlcov`` is
 #: somebody's file, not a cache. A user pattern ending in ``/`` means the same.
-DIR_ONLY = frozenset({
-    "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", "htmlcov",
-    ".tox", ".nox", "*.egg-info", ".ipynb_checkpoints", ".eggs",
-})
+DIR_ONLY = frozenset(
+    {
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        "htmlcov",
+        ".tox",
+        ".nox",
+        "*.egg-info",
+        ".ipynb_checkpoints",
+        ".eggs",
+    }
+)
 #: Patterns that name files only (a directory called ``x.pyc`` is left alone).
 FILE_ONLY = frozenset({"*.pyc", "*.pyo", ".coverage", ".coverage.*", "*$py.class"})
 #: Patterns made only of these characters would match (nearly) everything.
@@ -179,8 +190,16 @@ def _is_virtualenv(entries: list[os.DirEntry[str]]) -> bool:
     return any(e.name == "pyvenv.cfg" and e.is_file(follow_symlinks=False) for e in entries)
 
 
-def _visit(entry: os.DirEntry[str], rel_dir: str, scan: Scan, stack: list[tuple[str, str]],
-           matcher: Matcher, discovery: Discovery, user_excludes: bool, own: set[str]) -> None:
+def _visit(
+    entry: os.DirEntry[str],
+    rel_dir: str,
+    scan: Scan,
+    stack: list[tuple[str, str]],
+    matcher: Matcher,
+    discovery: Discovery,
+    user_excludes: bool,
+    own: set[str],
+) -> None:
     """Decide about one entry of the walk: candidate, descend, or leave alone."""
     name = entry.name
     rel = f"{rel_dir}/{name}" if rel_dir else name
@@ -247,8 +266,9 @@ def _ancestors(rel: str) -> Iterator[str]:
         yield rel
 
 
-def make_plan(root: Path, candidates: Iterable[Candidate], tracked: set[str],
-              own_dirs: set[Path]) -> Plan:
+def make_plan(
+    root: Path, candidates: Iterable[Candidate], tracked: set[str], own_dirs: set[Path]
+) -> Plan:
     """Turn candidates into targets, leaving tracked files and what holds them."""
     plan = Plan()
     candidates = list(candidates)
@@ -355,8 +375,9 @@ def _quick_size(top: str, own_dirs: set[Path]) -> tuple[int, tuple[str, ...] | N
     return total, (tuple(names) if names is not None else None)
 
 
-def _plan_dir(root: Path, cand: Candidate, tracked: set[str], own_dirs: set[Path],
-              plan: Plan) -> None:
+def _plan_dir(
+    root: Path, cand: Candidate, tracked: set[str], own_dirs: set[Path], plan: Plan
+) -> None:
     if not tracked:
         quick = _quick_size(str(root / cand.rel), own_dirs)
         if quick is not None:
@@ -510,8 +531,9 @@ def _remove_flat(parent_fd: int, name: str, names: tuple[str, ...]) -> bool:
     return True
 
 
-def _remove_all(root: Path, targets: list[Target],
-                workers: int) -> Iterator[tuple[Target, tuple[int, str | None]]]:
+def _remove_all(
+    root: Path, targets: list[Target], workers: int
+) -> Iterator[tuple[Target, tuple[int, str | None]]]:
     """Remove targets in a few threads: deleting is system calls that wait on the disk.
 
     On an interruption (signal, timeout) queued removals are cancelled; the ones
@@ -519,8 +541,9 @@ def _remove_all(root: Path, targets: list[Target],
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, 4)),
-                              thread_name_prefix="clean_caches")
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(workers, 4)), thread_name_prefix="clean_caches"
+    )
     try:
         futures = [(t, pool.submit(remove_target, root, t)) for t in targets]
         for target, future in futures:
@@ -595,8 +618,9 @@ class CleanCachesStep:
             return StepResult.failed(f"nothing removed: {exc}")
         own = {p.resolve() for p in config.own_dirs()}
         plan = make_plan(ctx.root, scan.candidates, tracked, own)
-        kept = [f"kept (git-tracked, or a repository/virtualenv inside a cache): {k}"
-                for k in plan.kept]
+        kept = [
+            f"kept (git-tracked, or a repository/virtualenv inside a cache): {k}" for k in plan.kept
+        ]
         if ctx.dry_run:
             result = _dry_run_result(plan, kept + _unreadable(scan))
             for line in result.details:  # the list is the point of a dry run: show it
@@ -606,8 +630,9 @@ class CleanCachesStep:
         for target, (freed, error) in _remove_all(ctx.root, plan.targets, config.max_workers):
             if error is None:
                 outcome.add(target.pattern, freed)
-                ctx.logger.debug("removed %s (%s)", target.rel, human_size(freed),
-                                 extra={"step": NAME})
+                ctx.logger.debug(
+                    "removed %s (%s)", target.rel, human_size(freed), extra={"step": NAME}
+                )
             else:
                 outcome.failures.append(f"could not remove {target.rel}: {error}")
                 ctx.logger.warning("%s", outcome.failures[-1], extra={"step": NAME})
@@ -640,14 +665,22 @@ def _result(outcome: Outcome, plan: Plan, notes: list[str]) -> StepResult:
     freed = sum(b for _, b in outcome.removed.values())
     details = [f"{p}: removed {n} ({human_size(b)})" for p, (n, b) in outcome.removed.items()]
     details += _limited(notes) + outcome.failures
-    counts = {"removed": count, "bytes": freed, "failed": len(outcome.failures),
-              "kept": len(plan.kept)}
+    counts = {
+        "removed": count,
+        "bytes": freed,
+        "failed": len(outcome.failures),
+        "kept": len(plan.kept),
+    }
     done = f"removed {count} cache entries, {human_size(freed)}"
     if outcome.failures:
         first = outcome.failures[0]
         return StepResult(
-            Status.FAILED, f"could not remove {len(outcome.failures)} of {len(plan.targets)} "
-            f"({done}); {first}", details, counts)
+            Status.FAILED,
+            f"could not remove {len(outcome.failures)} of {len(plan.targets)} "
+            f"({done}); {first}",
+            details,
+            counts,
+        )
     if count == 0:
         return StepResult(Status.OK, "nothing to clean", details, counts)
     return StepResult(Status.CHANGED, done, details, counts)

@@ -63,19 +63,28 @@ class CommandStep:
         env = {**os.environ, **self.env}
         attempts: list[str] = []
         for attempt in range(1, self.retries + 2):
-            ctx.logger.info("attempt %d of %d", attempt, self.retries + 1,
-                            extra={"event": "step_attempt", "step": self.name, "attempt": attempt})
+            ctx.logger.info(
+                "attempt %d of %d",
+                attempt,
+                self.retries + 1,
+                extra={"event": "step_attempt", "step": self.name, "attempt": attempt},
+            )
             outcome = run_command(argv, cwd, self.timeout, ctx.logger, env=env)
             if outcome.timed_out:
                 attempts.append(f"attempt {attempt}: timed out after {self.timeout:g}s")
             elif outcome.returncode != 0:
                 tail = outcome.tail(3)
-                attempts.append(f"attempt {attempt}: exit {outcome.returncode}" + (f": {tail}" if tail else ""))
+                attempts.append(
+                    f"attempt {attempt}: exit {outcome.returncode}" + (f": {tail}" if tail else "")
+                )
             else:
                 summary = "succeeded" + (f" on attempt {attempt}" if attempt > 1 else "")
                 return StepResult(Status.OK, summary, attempts, {"attempts": attempt})
-            ctx.logger.warning("%s", attempts[-1], extra={"event": "step_attempt_failed",
-                                                          "step": self.name, "attempt": attempt})
+            ctx.logger.warning(
+                "%s",
+                attempts[-1],
+                extra={"event": "step_attempt_failed", "step": self.name, "attempt": attempt},
+            )
             if attempt <= self.retries:
                 time.sleep(self.retry_delay * 2 ** (attempt - 1))
         result = StepResult.failed(attempts[-1], attempts)

@@ -49,17 +49,21 @@ def external_commands(
         return None
     commands = []
     if config.create_dump_clean_cmd:
-        commands.append(("create_dump_clean_cmd", _parse(config.create_dump_clean_cmd,
-                                                         "create_dump_clean_cmd")))
+        commands.append(
+            ("create_dump_clean_cmd", _parse(config.create_dump_clean_cmd, "create_dump_clean_cmd"))
+        )
     if config.create_dump_run_cmd:
-        commands.append(("create_dump_run_cmd", _parse(config.create_dump_run_cmd,
-                                                       "create_dump_run_cmd")))
+        commands.append(
+            ("create_dump_run_cmd", _parse(config.create_dump_run_cmd, "create_dump_run_cmd"))
+        )
     elif executable is not None:
         commands.append(("create-dump", create_dump_argv(executable, config.dump_dir)))
     else:
-        raise ValueError("create-dump is not installed (not on PATH); install it, set "
-                         "create_dump_script or create_dump_run_cmd, or set "
-                         'dump_engine = "builtin"')
+        raise ValueError(
+            "create-dump is not installed (not on PATH); install it, set "
+            "create_dump_script or create_dump_run_cmd, or set "
+            'dump_engine = "builtin"'
+        )
     return commands
 
 
@@ -118,13 +122,16 @@ def run_external(ctx: StepContext, commands: list[tuple[str, list[str]]]) -> Ste
             return StepResult.failed(f"{label} timed out after {timeout:g}s: {shlex.join(argv)}")
         if outcome.returncode != 0:
             tail = outcome.tail()
-            return StepResult.failed(f"{label} exited with {outcome.returncode}"
-                                     + (f": {tail}" if tail else ""), [shlex.join(argv)])
+            return StepResult.failed(
+                f"{label} exited with {outcome.returncode}" + (f": {tail}" if tail else ""),
+                [shlex.join(argv)],
+            )
     new = sorted(_names(dump_dir) - before)
     status = Status.CHANGED if new else Status.OK
     where = f"{len(new)} new file(s) in {dump_dir}" if new else f"nothing new in {dump_dir}"
-    return StepResult(status, f"create-dump succeeded: {where}", [shown, *new],
-                      {"new_files": len(new)})
+    return StepResult(
+        status, f"create-dump succeeded: {where}", [shown, *new], {"new_files": len(new)}
+    )
 
 
 def _names(directory: Path) -> set[str]:
@@ -151,17 +158,29 @@ def run_builtin(ctx: StepContext) -> StepResult:
     details += [f"not UTF-8, decoded with replacement: {rel}" for rel in flagged[:MAX_DETAILS]]
     if len(flagged) > MAX_DETAILS:
         details.append(f"... and {len(flagged) - MAX_DETAILS} more not UTF-8 (flagged in the dump)")
-    counts = {"files": stats.files, "skipped": len(skipped), "bytes": outcome.size,
-              "not_utf8": stats.flagged}
+    counts = {
+        "files": stats.files,
+        "skipped": len(skipped),
+        "bytes": outcome.size,
+        "not_utf8": stats.flagged,
+    }
     what = f"{stats.files} files, {len(skipped)} skipped"
     if ctx.dry_run:
-        return StepResult(Status.OK, f"dry run: would write {outcome.path.name} "
-                          f"({what}, about {human_size(outcome.size)}) in {outcome.path.parent}",
-                          details, counts)
+        return StepResult(
+            Status.OK,
+            f"dry run: would write {outcome.path.name} "
+            f"({what}, about {human_size(outcome.size)}) in {outcome.path.parent}",
+            details,
+            counts,
+        )
     for line in details:
         ctx.logger.debug("%s", line, extra={"event": "dump_detail"})
-    return StepResult(Status.CHANGED, f"wrote {outcome.path} ({what}, {human_size(outcome.size)})",
-                      details, counts)
+    return StepResult(
+        Status.CHANGED,
+        f"wrote {outcome.path} ({what}, {human_size(outcome.size)})",
+        details,
+        counts,
+    )
 
 
 def make(config: WorkflowConfig) -> Step:

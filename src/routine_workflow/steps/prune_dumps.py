@@ -37,6 +37,7 @@ from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 NAME = "prune_dumps"
 DESCRIPTION = "Delete old code dumps, keeping the newest keep_dumps."
 
+
 @dataclass(frozen=True)
 class Dump:
     """A dump file found in the dump directory, its time, and its existing sidecars."""
@@ -68,9 +69,11 @@ def create_dump_in_use(config: WorkflowConfig) -> bool:
 
 def _create_dump_sidecars(path: Path) -> tuple[Path, ...]:
     stem = path.name.split("_all_create_dump_")[0]
-    stamp = path.name[len(stem) + len("_all_create_dump_"):].split(".")[0]
-    return (path.with_name(path.name + SIDECAR_SUFFIX),
-            path.with_name(f"{stem}_all_create_dump_{stamp}{SIDECAR_SUFFIX}"))
+    stamp = path.name[len(stem) + len("_all_create_dump_") :].split(".")[0]
+    return (
+        path.with_name(path.name + SIDECAR_SUFFIX),
+        path.with_name(f"{stem}_all_create_dump_{stamp}{SIDECAR_SUFFIX}"),
+    )
 
 
 def _is_regular(path: Path) -> bool:
@@ -123,18 +126,25 @@ class PruneDumpsStep:
         if not dump_dir.is_dir():
             return StepResult.failed(f"dump_dir {dump_dir} is not a directory")
         dumps = find_dumps(dump_dir, ctx.root, create_dump_in_use(config))
-        old = dumps[config.keep_dumps:]
+        old = dumps[config.keep_dumps :]
         kept = len(dumps) - len(old)
         if not old:
-            return StepResult(Status.OK, f"{kept} dump(s), keeping up to {config.keep_dumps}",
-                              counts={"kept": kept, "removed": 0})
+            return StepResult(
+                Status.OK,
+                f"{kept} dump(s), keeping up to {config.keep_dumps}",
+                counts={"kept": kept, "removed": 0},
+            )
         names = [f"{p.name}" for d in old for p in d.files]
         if ctx.dry_run:
             summary = f"dry run: would delete {len(old)} old dump(s), keep {kept}"
             for name in names:
                 ctx.logger.info("would delete %s", name, extra={"step": NAME})
-            return StepResult(Status.OK, summary, [f"would delete {n}" for n in names],
-                              {"kept": kept, "would_remove": len(old)})
+            return StepResult(
+                Status.OK,
+                summary,
+                [f"would delete {n}" for n in names],
+                {"kept": kept, "would_remove": len(old)},
+            )
         return _delete(ctx, old, kept)
 
 
@@ -158,8 +168,12 @@ def _delete(ctx: StepContext, old: list[Dump], kept: int) -> StepResult:
     counts = {"kept": kept, "removed": removed, "bytes": freed, "failed": len(failures)}
     if failures:
         return StepResult(Status.FAILED, failures[0], failures, counts)
-    return StepResult(Status.CHANGED, f"deleted {removed} old dump(s), kept {kept}",
-                      [f"deleted {p.name}" for d in old for p in d.files], counts)
+    return StepResult(
+        Status.CHANGED,
+        f"deleted {removed} old dump(s), kept {kept}",
+        [f"deleted {p.name}" for d in old for p in d.files],
+        counts,
+    )
 
 
 def make(config: WorkflowConfig) -> Step:

@@ -64,15 +64,26 @@ class ReformatReport:
 
     def counts(self) -> dict[str, int]:
         """The numbers a summary, the history and ``--json`` show."""
-        return {"seen": self.seen, "changed": len(self.changed), "unchanged": self.unchanged,
-                "cached": self.cached, "failed": len(self.failed), "excluded": len(self.excluded),
-                "modified": len(self.modified)}
+        return {
+            "seen": self.seen,
+            "changed": len(self.changed),
+            "unchanged": self.unchanged,
+            "cached": self.cached,
+            "failed": len(self.failed),
+            "excluded": len(self.excluded),
+            "modified": len(self.modified),
+        }
 
     def summary(self) -> str:
         """One line: the counts and the time."""
         verb = "would change" if self.check else "changed"
-        parts = [f"{self.seen} files", f"{len(self.changed)} {verb}", f"{self.unchanged} unchanged",
-                 f"{self.cached} cached", f"{len(self.failed)} failed"]
+        parts = [
+            f"{self.seen} files",
+            f"{len(self.changed)} {verb}",
+            f"{self.unchanged} unchanged",
+            f"{self.cached} cached",
+            f"{len(self.failed)} failed",
+        ]
         if self.excluded:
             parts.append(f"{len(self.excluded)} excluded by tool settings")
         if self.modified:
@@ -101,8 +112,13 @@ class ReformatStep:
         """Reformat (or, in a dry run or with ``check``, report what would change)."""
         check = bool(ctx.dry_run or ctx.options.get("check") or ctx.options.get("diff"))
         try:
-            report = reformat(ctx.config, paths=ctx.options.get("paths"), check=check,
-                              diff=bool(ctx.options.get("diff")), logger=ctx.logger)
+            report = reformat(
+                ctx.config,
+                paths=ctx.options.get("paths"),
+                check=check,
+                diff=bool(ctx.options.get("diff")),
+                logger=ctx.logger,
+            )
         except RoutineError as exc:
             return StepResult.failed(str(exc))
         if report.failed:
@@ -142,8 +158,10 @@ def reformat(
     (the installed ones by default).
     """
     if config.reformat_engine != "black":
-        raise RoutineError(f"reformat_engine {config.reformat_engine!r} is not available in this "
-                           "version; use reformat_engine = \"black\"")
+        raise RoutineError(
+            f"reformat_engine {config.reformat_engine!r} is not available in this "
+            'version; use reformat_engine = "black"'
+        )
     log = logger or logging.getLogger("routine_workflow")
     started = time.monotonic()
     report = ReformatReport(check=check)
@@ -196,8 +214,11 @@ def _project_files(config: WorkflowConfig, paths: Sequence[Path] | None) -> list
         if not absolute.exists():
             raise ConfigError(f"{given}: no such file or directory")
         wanted.append(absolute.relative_to(root).as_posix())
-    return [(rel, path) for rel, path in found
-            if any(w in (".", rel) or rel.startswith(w + "/") for w in wanted)]
+    return [
+        (rel, path)
+        for rel, path in found
+        if any(w in (".", rel) or rel.startswith(w + "/") for w in wanted)
+    ]
 
 
 def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:
@@ -209,8 +230,16 @@ def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:
         report.unchanged += 1
 
 
-def _settle(outcome: Outcome, report: ReformatReport, cache: ReformatCache,
-            config: WorkflowConfig, *, check: bool, diff: bool, log: logging.Logger) -> None:
+def _settle(
+    outcome: Outcome,
+    report: ReformatReport,
+    cache: ReformatCache,
+    config: WorkflowConfig,
+    *,
+    check: bool,
+    diff: bool,
+    log: logging.Logger,
+) -> None:
     """Count one outcome, write it (unless checking) and teach the cache what is final."""
     path = Path(outcome.path)
     rel = path.relative_to(config.project_root).as_posix()
@@ -240,8 +269,9 @@ def _settle(outcome: Outcome, report: ReformatReport, cache: ReformatCache,
     else:
         report.modified.append(rel)
         cache.forget(rel)
-        log.debug("%s: modified since it was read; left as is", rel,
-                  extra={"event": "reformat_skipped"})
+        log.debug(
+            "%s: modified since it was read; left as is", rel, extra={"event": "reformat_skipped"}
+        )
 
 
 def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Path]) -> bool:
@@ -270,8 +300,9 @@ def unified_diff(rel: str, old: bytes, new: bytes, encoding: str) -> str:
     a = old.decode(encoding, "replace").splitlines(keepends=True)
     b = new.decode(encoding, "replace").splitlines(keepends=True)
     lines = difflib.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}")
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                   for line in lines)
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 # --- the pool --------------------------------------------------------------------------------
@@ -293,8 +324,9 @@ def batches(todo: Sequence[tuple[str, int]]) -> list[list[str]]:
     return out
 
 
-def _run_pool(root: Path, todo: Sequence[tuple[str, int]], workers: int,
-              file_timeout: float) -> Iterator[Outcome]:
+def _run_pool(
+    root: Path, todo: Sequence[tuple[str, int]], workers: int, file_timeout: float
+) -> Iterator[Outcome]:
     """Outcomes of every file in ``todo``, as workers finish them."""
     import multiprocessing
 
@@ -306,9 +338,12 @@ def _run_pool(root: Path, todo: Sequence[tuple[str, int]], workers: int,
     groups = batches(todo)
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(groups))), mp_context=context,
-                               initializer=formatting.init_worker,
-                               initargs=(str(root), file_timeout))
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(groups))),
+        mp_context=context,
+        initializer=formatting.init_worker,
+        initargs=(str(root), file_timeout),
+    )
     futures: dict[Future[list[Outcome]], list[str]] = {
         pool.submit(formatting.process_batch, group): group for group in groups
     }
