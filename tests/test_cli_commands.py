@@ -134,11 +134,34 @@ def test_terminal_prompt_yes_runs(project: Path) -> None:
     assert "prune_dumps" in out
 
 
-def test_progress_bar_only_on_a_terminal() -> None:
-    from routine_workflow.progress import no_progress, progress_for, terminal_progress
+def _pty_output(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run the CLI with stdout and stderr on a pseudo-terminal; return its exit code and output."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "routine_workflow", *args])
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
 
-    assert progress_for(False) is no_progress
-    # Under pytest stderr is captured, not a terminal: no bar even when asked.
-    assert progress_for(True) is no_progress
-    with terminal_progress(0, "nothing") as advance:
-        advance(1)  # an empty bar is never drawn
+
+def test_progress_bar_on_a_terminal_only(project: Path) -> None:
+    for i in range(3):
+        (project / f"m{i}.py").write_text("import os\nx=[1,2]\n")
+    code, out = _pty_output(["--steps", "reformat", "--yes"], project)
+    assert code == 0, out
+    assert "reformatting" in out and "100%" in out
+    for i in range(3):
+        (project / f"m{i}.py").write_text("import os\ny=[1,2]\n")
+    piped = run_cli(["--steps", "reformat", "--yes"], project)
+    assert piped.returncode == 0
+    assert "reformatting" not in piped.stderr + piped.stdout
+    assert (project / "m0.py").read_text() == "y = [1, 2]\n"

@@ -28,6 +28,7 @@ from routine_workflow import formatting
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError, RoutineError
 from routine_workflow.formatting import CHANGED, EXCLUDED, FAILED, Outcome, digest_bytes
+from routine_workflow.progress import ProgressFactory, no_progress
 from routine_workflow.reformat_cache import ReformatCache, fingerprint, tool_versions
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 
@@ -118,6 +119,7 @@ class ReformatStep:
                 check=check,
                 diff=bool(ctx.options.get("diff")),
                 logger=ctx.logger,
+                progress=ctx.progress,
             )
         except RoutineError as exc:
             return StepResult.failed(str(exc))
@@ -151,6 +153,7 @@ def reformat(
     diff: bool = False,
     logger: logging.Logger | None = None,
     versions: dict[str, str] | None = None,
+    progress: ProgressFactory = no_progress,
 ) -> ReformatReport:
     """One reformat pass over the project (or ``paths``). Raises ConfigError on bad settings.
 
@@ -185,8 +188,11 @@ def reformat(
         _count(report, rel, hit.status, hit.reason)
     try:
         if todo:
-            for outcome in _run_pool(root, todo, config.max_workers, config.reformat_file_timeout):
-                _settle(outcome, report, cache, config, check=check, diff=diff, log=log)
+            with progress(len(todo), "reformatting") as advance:
+                pool = _run_pool(root, todo, config.max_workers, config.reformat_file_timeout)
+                for outcome in pool:
+                    _settle(outcome, report, cache, config, check=check, diff=diff, log=log)
+                    advance(1)
     finally:
         try:
             cache.save(keep=None if paths else (rel for rel, _ in entries))
