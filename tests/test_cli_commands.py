@@ -94,24 +94,26 @@ def test_text_log_file_in_log_dir(project: Path, tmp_path: Path) -> None:
     assert "event=run_end" in text and "run_id=" in text
 
 
-def _pty_run(args: list[str], cwd: Path, answer: bytes) -> tuple[int, str]:
-    """Run the CLI on a pseudo-terminal and answer its prompt."""
+def _pty_run(args: list[str], cwd: Path, answer: bytes | None = None) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal, answer its [y/N] prompt if ``answer`` is given,
+    and return its exit code and everything it printed."""
     pid, fd = pty.fork()
     if pid == 0:  # child
         os.chdir(cwd)
         os.execv(sys.executable, [sys.executable, "-m", "routine_workflow", *args])
     seen = b""
     deadline = time.monotonic() + 30
-    while b"[y/N]" not in seen and time.monotonic() < deadline:
+    while answer is not None and b"[y/N]" not in seen and time.monotonic() < deadline:
         if select.select([fd], [], [], 0.5)[0]:
             try:
                 seen += os.read(fd, 1024)
             except OSError:
                 break
-    os.write(fd, answer)
+    if answer is not None:
+        os.write(fd, answer)
     while True:
         try:
-            chunk = os.read(fd, 1024)
+            chunk = os.read(fd, 4096)
         except OSError:
             break
         if not chunk:
@@ -134,29 +136,10 @@ def test_terminal_prompt_yes_runs(project: Path) -> None:
     assert "prune_dumps" in out
 
 
-def _pty_output(args: list[str], cwd: Path) -> tuple[int, str]:
-    """Run the CLI with stdout and stderr on a pseudo-terminal; return its exit code and output."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.chdir(cwd)
-        os.execv(sys.executable, [sys.executable, "-m", "routine_workflow", *args])
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
-
-
 def test_progress_bar_on_a_terminal_only(project: Path) -> None:
     for i in range(3):
         (project / f"m{i}.py").write_text("import os\nx=[1,2]\n")
-    code, out = _pty_output(["--steps", "reformat", "--yes"], project)
+    code, out = _pty_run(["--steps", "reformat", "--yes"], project)
     assert code == 0, out
     assert "reformatting" in out and "100%" in out
     for i in range(3):
