@@ -21,6 +21,11 @@ def _split(values: Sequence[str] | None) -> list[str]:
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
 
+def _path_option(flag: str, help_text: str) -> Callable[[F], F]:
+    """A path-valued flag that defaults to "not given" (so lower layers of config apply)."""
+    return click.option(flag, type=click.Path(path_type=Path), default=None, help=help_text)
+
+
 def config_options(func: F) -> F:
     """Every original flag of the workflow, each overriding pyproject and environment."""
     options = [
@@ -31,42 +36,16 @@ def config_options(func: F) -> F:
             help="Project to work on (default: the current directory); repeat for "
             "several projects.",
         ),
-        click.option(
-            "--log-dir",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Directory of the rotating log (default: per project, per user).",
+        _path_option(
+            "--log-dir", "Directory of the rotating log (default: per project, per user)."
         ),
-        click.option(
-            "--log-file",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Log file (default: routine-workflow.log in the log dir).",
+        _path_option("--log-file", "Log file (default: routine-workflow.log in the log dir)."),
+        _path_option(
+            "--lock-dir", "Lock directory to use, exactly (default: per project, per user)."
         ),
-        click.option(
-            "--lock-dir",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Lock directory to use, exactly (default: per project, per user).",
-        ),
-        click.option(
-            "--clean-script",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Script to run instead of the built-in clean_caches step.",
-        ),
-        click.option(
-            "--backup-script",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Script to run instead of the built-in backup step.",
-        ),
-        click.option(
-            "--create-dump-script",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="create-dump executable to write the code dump.",
-        ),
+        _path_option("--clean-script", "Script to run instead of the built-in clean_caches step."),
+        _path_option("--backup-script", "Script to run instead of the built-in backup step."),
+        _path_option("--create-dump-script", "create-dump executable to write the code dump."),
         click.option(
             "--create-dump-run-cmd",
             default=None,
