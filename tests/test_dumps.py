@@ -653,4 +653,9 @@ def test_a_timeout_mid_dump_leaves_a_whole_dump_or_none(project: Path, tmp_path:
         for dump in dumps:
             digest = hashlib.sha256(dump.read_bytes()).hexdigest()
             assert dumpnames.sidecar(dump).read_text() == f"{digest}  {dump.name}\n"
-        assert (proc.returncode == 0) == (len(dumps) == 1)
+        # A timeout can land after the dump is renamed into place (during the run's own
+        # bookkeeping), so 124 may leave one whole dump; success must always leave one.
+        if proc.returncode == 0:
+            assert len(dumps) == 1
+        else:
+            assert len(dumps) <= 1
