@@ -15,7 +15,7 @@ from conftest import run_cli
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.formatting import CHANGED, Pipeline
 from routine_workflow.reformat_cache import tool_versions
-from routine_workflow.steps.reformat import batches, reformat, write_if_unmodified
+from routine_workflow.reformatting import batches, reformat, write_if_unmodified
 
 PYPROJECT = """\
 [project]
@@ -294,7 +294,7 @@ def test_warm_run_hits_cache_without_importing_the_tools(tmp_path: Path) -> None
         "import json, sys\n"
         "from pathlib import Path\n"
         "from routine_workflow.config import load_config\n"
-        "from routine_workflow.steps.reformat import reformat\n"
+        "from routine_workflow.reformatting import reformat\n"
         f"r = reformat(load_config({{'project_root': Path({str(root)!r})}}))\n"
         "print(json.dumps([r.counts(), sorted(m for m in ('black', 'isort', 'autoflake')"
         " if m in sys.modules)]))\n"

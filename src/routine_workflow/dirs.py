@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import platformdirs
-
 APP = "routine-workflow"
 HOME_ENV = "ROUTINE_WORKFLOW_HOME"
 
@@ -22,6 +20,8 @@ def _base(kind: str) -> Path:
     home = os.environ.get(HOME_ENV)
     if home:
         return Path(home).expanduser().absolute() / kind
+    import platformdirs  # here: most runs need it once, and tests and CI never
+
     getters: dict[str, Callable[..., str]] = {
         "state": platformdirs.user_state_dir,
         "log": platformdirs.user_log_dir,

@@ -25,7 +25,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import filelock
 import psutil
 
 from routine_workflow import __version__
@@ -143,7 +142,6 @@ class ProjectLock:
     def __init__(self, path: Path, grace: float = DEFAULT_GRACE) -> None:
         self.path = Path(path)
         self.grace = grace
-        self._guard = filelock.FileLock(str(self.path.parent / f"{self.path.name}.guard"))
         self._me: Owner | None = None
         #: Set when acquire broke a stale lock: the verdict explaining why.
         self.recovered: tuple[Owner | None, Verdict] | None = None
@@ -217,8 +215,13 @@ class ProjectLock:
 
     def _break_if_stale(self, *, force: bool = False) -> bool:
         """Under the guard: re-read, re-judge, and break only the lock judged stale."""
+        # filelock is imported only here: it costs every start ~15 ms and is needed only
+        # when a lock is left behind.
+        import filelock
+
+        guard = filelock.FileLock(str(self.path.parent / f"{self.path.name}.guard"))
         try:
-            with self._guard.acquire(timeout=30):
+            with guard.acquire(timeout=30):
                 snap = self.snapshot()
                 if snap is None:
                     return True  # gone already: the caller retries mkdir

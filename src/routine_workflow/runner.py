@@ -11,11 +11,10 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routine_workflow.errors import (
     EXIT_FAILED,
@@ -30,6 +29,9 @@ from routine_workflow.errors import (
 from routine_workflow.procs import terminate_children
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 from routine_workflow.steps.command import CommandStep
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 
 def order_steps(steps: Sequence[Step]) -> list[Step]:
@@ -277,11 +279,7 @@ def run_steps(
     running: dict[Future[StepResult], Step] = {}
     current: Step | None = None
     start = time.monotonic()
-    pool = (
-        ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step")
-        if parallel > 1
-        else None
-    )
+    pool = _pool(parallel) if parallel > 1 and any(map(runs_in_thread, steps)) else None
     try:
         while pending or running:
             current = _next_inline(run, pending, running, pool, parallel)
@@ -291,7 +289,7 @@ def run_steps(
                 run.finish(current, _record(current, result))
                 current = None
             elif running:
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                finished, _ = _wait_first(running)
                 for future in finished:
                     step = running.pop(future)
                     run.finish(step, _record(step, future.result()))
@@ -327,6 +325,20 @@ def run_steps(
     report.exit_code = EXIT_FAILED if failed else EXIT_OK
     report.status = "failed" if failed else "ok"
     return report
+
+
+def _pool(parallel: int) -> ThreadPoolExecutor:
+    # concurrent.futures is imported only for runs that have command steps to overlap.
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step")
+
+
+def _wait_first(running: dict[Future[StepResult], Step]) -> tuple[set[Future[StepResult]], Any]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    done, rest = wait(list(running), return_when=FIRST_COMPLETED)
+    return done, rest
 
 
 def _next_inline(

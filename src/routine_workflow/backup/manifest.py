@@ -93,11 +93,11 @@ def scan(config: WorkflowConfig, root: Path | None = None) -> Scan:
             left_out.append(f"{entry.rel}: name reserved for the backup manifest")
             continue
         try:
-            info = os.lstat(entry.path)
+            info = os.lstat(entry.abspath)
         except OSError as exc:  # vanished between the walk and now
             left_out.append(f"{entry.rel}: {exc.strerror}")
             continue
-        item = _item(entry.rel, entry.path, info)
+        item = _item(entry.rel, entry.abspath, info)
         if item is None:
             left_out.append(f"{entry.rel}: not a file, directory or symlink")
         else:
@@ -105,14 +105,14 @@ def scan(config: WorkflowConfig, root: Path | None = None) -> Scan:
     return Scan(items, started, left_out)
 
 
-def _item(rel: str, path: Path, info: os.stat_result) -> Item | None:
+def _item(rel: str, path: str, info: os.stat_result) -> Item | None:
     mode = stat.S_IMODE(info.st_mode)
     if stat.S_ISREG(info.st_mode):
         return Item(rel, "file", info.st_size, mode, info.st_mtime_ns)
     if stat.S_ISDIR(info.st_mode):
         return Item(rel, "dir", 0, mode, info.st_mtime_ns)
     if stat.S_ISLNK(info.st_mode):
-        return Item(rel, "symlink", 0, mode, info.st_mtime_ns, target=str(path.readlink()))
+        return Item(rel, "symlink", 0, mode, info.st_mtime_ns, target=os.readlink(path))
     return None
 
 

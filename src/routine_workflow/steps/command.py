@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import pathspec
-
 from routine_workflow.procs import run_command
 from routine_workflow.steps.base import Status, StepContext, StepResult
 
@@ -103,6 +101,8 @@ class CommandStep:
 
 
 def _changed_since(ctx: StepContext, patterns: tuple[str, ...], since: str) -> bool:
+    import pathspec
+
     from routine_workflow.discovery import Discovery
 
     spec = pathspec.GitIgnoreSpec.from_lines(patterns)
@@ -110,7 +110,7 @@ def _changed_since(ctx: StepContext, patterns: tuple[str, ...], since: str) -> b
     for entry in Discovery(ctx.config).files():
         if spec.match_file(entry.rel):
             try:
-                if entry.path.stat().st_mtime >= cutoff:
+                if os.stat(entry.abspath).st_mtime >= cutoff:
                     return True
             except OSError:
                 continue
