@@ -659,3 +659,19 @@ def test_a_timeout_mid_dump_leaves_a_whole_dump_or_none(project: Path, tmp_path:
             assert len(dumps) == 1
         else:
             assert len(dumps) <= 1
+
+
+def test_an_unparsable_create_dump_command_exits_2_before_any_step(
+    project: Path, tmp_path: Path
+) -> None:
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    proc = run_cli(
+        ["--yes", "--create-dump-run-cmd", "create-dump single 'unclosed"],
+        project,
+        env={"ROUTINE_WORKFLOW_DUMP_DIR": str(tmp_path / "dumps")},
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "create_dump_run_cmd: cannot parse" in lines[0], proc.stderr
+    assert not (tmp_path / "dumps").exists()
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before

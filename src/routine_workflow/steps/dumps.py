@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.errors import ConfigError
 from routine_workflow.procs import command_argv, run_command, script_argv
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 
@@ -184,5 +185,16 @@ def run_builtin(ctx: StepContext) -> StepResult:
 
 
 def make(config: WorkflowConfig) -> Step:
-    """The dumps step for this configuration."""
+    """The dumps step for this configuration.
+
+    A configured command that cannot be parsed is a configuration error (exit 2)
+    before any step runs, not a failure found after the backup and reformat.
+    """
+    for key in ("create_dump_clean_cmd", "create_dump_run_cmd"):
+        command = getattr(config, key)
+        if command:
+            try:
+                _parse(command, key)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
     return DumpsStep()
