@@ -200,6 +200,43 @@ def test_binary_huge_ignored_and_symlinked_files_are_not_inlined(repo: Path) -> 
     assert any("blob.dat" in line for line in result.details)
 
 
+def test_likely_secrets_are_named_but_never_inlined(project: Path) -> None:
+    secrets = {
+        ".env": "API_TOKEN=s3cret-env\n",
+        ".env.production": "API_TOKEN=s3cret-prod\n",
+        "deploy/id_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----\ns3cret-key\n",
+        "certs/server.pem": "-----BEGIN PRIVATE KEY-----\ns3cret-pem\n",
+        "conf/vault.txt": "s3cret-by-path\n",
+    }
+    kept = {
+        ".env.example": "API_TOKEN=changeme\n",
+        "deploy/id_ed25519.pub": "ssh-ed25519 AAAA public\n",
+        "vault.txt": "not the configured path\n",
+        "src/keys.py": "KEY_NAMES = ['a']\n",
+    }
+    for rel, text in {**secrets, **kept}.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    patterns = ["conf/vault.txt", *config_for(project).dump_secret_patterns]
+    config = config_for(project, dump_engine="builtin").with_changes(
+        dump_secret_patterns=tuple(patterns)
+    )
+    assert run_step(config).status is Status.CHANGED
+    [dump] = dumps_in(config.dump_dir, project)
+    text = dump.read_text(encoding="utf-8")
+    inlined = {rel for rel, _, _ in parse_dump(dump.read_bytes())}
+    assert "s3cret" not in text
+    assert set(kept) <= inlined and not set(secrets) & inlined
+    skipped_section = text.split("\n## Skipped\n", 1)[1]
+    for rel in secrets:
+        assert f"- `{rel}`: may hold secrets (dump_secret_patterns)" in skipped_section
+    # An empty list is the user saying "inline them all".
+    everything = config.with_changes(dump_secret_patterns=(), dump_dir=project.parent / "all")
+    run_step(everything)
+    [dump] = dumps_in(everything.dump_dir, project)
+    assert set(secrets) <= {rel for rel, _, _ in parse_dump(dump.read_bytes())}
+
+
 def test_non_utf8_text_is_decoded_with_replacement_and_flagged(repo: Path) -> None:
     config = config_for(repo)
     result = run_step(config)

@@ -297,6 +297,35 @@ def _is_earlier_dump(name: str, root: Path) -> bool:
     return dumpnames.parse_dump_name(name, root) is not None
 
 
+class SecretFilter:
+    """``dump_secret_patterns``: shell-style patterns on the file name, or on the path when
+    the pattern has a ``/``; a ``!pattern`` keeps what another would leave out."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        import fnmatch
+
+        groups: dict[tuple[bool, bool], list[str]] = {}
+        for raw in patterns:
+            keep = raw.startswith("!")
+            pattern = raw[1:] if keep else raw
+            on_path = "/" in pattern
+            regex = fnmatch.translate(pattern.strip("/") if on_path else pattern)
+            groups.setdefault((keep, on_path), []).append(regex)
+        # One regex per kind of pattern, not one match per pattern per file.
+        self._rx = {key: re.compile("|".join(rxs)) for key, rxs in groups.items()}
+
+    def leaves_out(self, rel: str, name: str) -> bool:
+        """True when the file at ``rel`` (named ``name``) is left out of the dump."""
+        return self._any(False, rel, name) and not self._any(True, rel, name)
+
+    def _any(self, keep: bool, rel: str, name: str) -> bool:
+        by_name, by_path = self._rx.get((keep, False)), self._rx.get((keep, True))
+        return bool(
+            (by_name is not None and by_name.match(name))
+            or (by_path is not None and by_path.match(rel))
+        )
+
+
 def plan_dump(config: WorkflowConfig) -> Plan:
     """Walk the project and decide, from names and sizes alone, what goes in the dump."""
     return Plan(list(plan_items(config)))
@@ -305,6 +334,7 @@ def plan_dump(config: WorkflowConfig) -> Plan:
 def plan_items(config: WorkflowConfig) -> Iterator[Item]:
     """The files discovery finds, in walk order, skip reasons set from names and sizes."""
     root, limit = config.project_root, config.dump_max_file_size
+    secrets = SecretFilter(config.dump_secret_patterns)
     for entry in Discovery(config).walk():
         if entry.kind == "dir":
             continue
@@ -318,6 +348,8 @@ def plan_items(config: WorkflowConfig) -> Iterator[Item]:
             item.reason = "name contains a line break"
         elif _is_earlier_dump(name, root):
             item.reason = "an earlier dump"
+        elif secrets.leaves_out(entry.rel, name):
+            item.reason = "may hold secrets (dump_secret_patterns)"
         elif name[name.rfind(".") :].lower() in BINARY_SUFFIXES:
             item.reason = "binary (by extension)"
         elif entry.size > limit:

@@ -39,6 +39,37 @@ DEFAULT_CLEAN_PATTERNS = (
     "htmlcov",
 )
 
+#: Files a code dump leaves out because they usually hold credentials (a dump is made to be
+#: shared). Names, or paths relative to the root when the pattern has a "/"; "!" keeps one.
+DEFAULT_DUMP_SECRET_PATTERNS = (
+    ".env",
+    ".env.*",
+    "!.env.example",
+    "!.env.sample",
+    "!.env.template",
+    "!.env.dist",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.kdbx",
+    "*.ppk",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    ".netrc",
+    ".pgpass",
+    ".npmrc",
+    ".pypirc",
+    ".htpasswd",
+    ".git-credentials",
+    "*.tfvars",
+    "*.tfstate",
+)
+
 
 def _default_workers(_root: Path) -> int:
     return min(8, os.cpu_count() or 1)
@@ -181,6 +212,12 @@ FIELDS: tuple[Field, ...] = (
         1_000_000,
         minimum=0,
     ),
+    Field(
+        "dump_secret_patterns",
+        "list",
+        "Files left out of dumps as likely secrets (names, or paths with a /; ! keeps one).",
+        DEFAULT_DUMP_SECRET_PATTERNS,
+    ),
     Field("cache_dir", "path", "Reformat cache directory.", dirs.cache_dir),
     Field("history_db", "path", "SQLite run history.", lambda _root: dirs.history_db()),
     Field(
@@ -261,6 +298,7 @@ class WorkflowConfig:
     dump_dir: Path
     keep_dumps: int
     dump_max_file_size: int
+    dump_secret_patterns: tuple[str, ...]
     cache_dir: Path
     history_db: Path
     script_timeout: float
