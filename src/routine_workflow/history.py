@@ -57,6 +57,10 @@ class History:
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL never corrupts the database and never waits on the
+            # disk per commit; a power cut may only forget the last rows (the lock, which
+            # must survive one, is fsynced on its own).
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
