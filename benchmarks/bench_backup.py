@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchenv import child_env
+
 from routine_workflow.discovery import BUILD_DIRS, CACHE_DIRS, VCS_DIRS, VENV_DIRS
 
 MIN_BYTES = 100 * 1024 * 1024
@@ -74,7 +76,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None =
 
 
 def run_ours(tree: Path, home: Path) -> float:
-    env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home)}
+    env = child_env(ROUTINE_WORKFLOW_HOME=str(home))
     return timed(
         [
             sys.executable,

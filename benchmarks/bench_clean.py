@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchenv import child_env
+
 SOURCES_PER_PACKAGE_SHARE = 0.6  # the rest of each package's files are .pyc in __pycache__
 
 
@@ -149,14 +151,13 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-clean-", dir=args.dir))
     root = work / "project"
-    env = {
-        **os.environ,
-        "ROUTINE_WORKFLOW_HOME": str(work / "home"),
-        "XDG_STATE_HOME": str(work / "state"),
-        "XDG_CACHE_HOME": str(work / "cache"),
-        "XDG_DATA_HOME": str(work / "data"),
-        "XDG_CONFIG_HOME": str(work / "config"),
-    }
+    env = child_env(
+        ROUTINE_WORKFLOW_HOME=str(work / "home"),
+        XDG_STATE_HOME=str(work / "state"),
+        XDG_CACHE_HOME=str(work / "cache"),
+        XDG_DATA_HOME=str(work / "data"),
+        XDG_CONFIG_HOME=str(work / "config"),
+    )
     os.environ.update({k: v for k, v in env.items() if k != "PATH"})  # in-process run too
     try:
         sources, pycs = layout(args.files, args.caches)

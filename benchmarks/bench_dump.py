@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchenv import child_env
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 SDIST = "Django-5.1.4.tar.gz"
@@ -108,12 +110,11 @@ def main() -> int:
         files, size = count_files(tree)
         print(f"tree: {tree.name}: {files:,} files, {size / 1e6:.1f} MB")
         home, dumps, peer_out = scratch / "home", scratch / "dumps", scratch / "peer.md"
-        env = {
-            **os.environ,
-            "ROUTINE_WORKFLOW_HOME": str(home),
-            "ROUTINE_WORKFLOW_DUMP_DIR": str(dumps),
-            "ROUTINE_WORKFLOW_KEEP_DUMPS": "1000",
-        }
+        env = child_env(
+            ROUTINE_WORKFLOW_HOME=str(home),
+            ROUTINE_WORKFLOW_DUMP_DIR=str(dumps),
+            ROUTINE_WORKFLOW_KEEP_DUMPS="1000",
+        )
         empty = scratch / "empty"
         empty.mkdir()
         runs = {

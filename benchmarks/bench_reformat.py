@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 import psutil
+from benchenv import child_env
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
@@ -186,7 +187,7 @@ LOAD_BEFORE = ""
 
 def run_ours(tree: Path, home: Path, workers: int) -> tuple[float, int, dict]:
     """(seconds, peak bytes, JSON report) of `routine-workflow reformat` in ``tree``."""
-    env = {**os.environ, "ROUTINE_WORKFLOW_HOME": str(home)}
+    env = child_env(ROUTINE_WORKFLOW_HOME=str(home))
     argv = [str(BIN / "routine-workflow"), "reformat", "--json", "--workers", str(workers)]
     start, cpu = time.perf_counter(), cpu_seconds()
     proc = subprocess.Popen(
@@ -206,7 +207,7 @@ def run_ours(tree: Path, home: Path, workers: int) -> tuple[float, int, dict]:
 
 def run_cli_pipeline(tree: Path, black_cache: Path) -> float:
     """Seconds for the three CLIs in ``tree``, each from the project root."""
-    env = {**os.environ, "BLACK_CACHE_DIR": str(black_cache)}
+    env = child_env(BLACK_CACHE_DIR=str(black_cache))
     start, cpu = time.perf_counter(), cpu_seconds()
     for argv in CLI_STEPS:
         subprocess.run(
