@@ -27,7 +27,7 @@ from typing import Any
 
 import psutil
 
-from routine_workflow import __version__
+from routine_workflow import __version__, orphans
 from routine_workflow.errors import LockBusy, LockError
 from routine_workflow.fsutil import atomic_write
 
@@ -145,6 +145,8 @@ class ProjectLock:
         self._me: Owner | None = None
         #: Set when acquire broke a stale lock: the verdict explaining why.
         self.recovered: tuple[Owner | None, Verdict] | None = None
+        #: Commands the dead holder left running, stopped when its lock was broken.
+        self.stopped: list[str] = []
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -228,14 +230,14 @@ class ProjectLock:
                 verdict = self.verdict(snap)
                 if verdict.verified_alive or not (force or verdict.stale):
                     return False
-                if not self._remove_if_same(snap):
+                if not self._remove_if_same(snap, stop_leftovers=verdict.stale):
                     return False
                 self.recovered = (snap.owner, verdict)
                 return True
         except filelock.Timeout:
             return False
 
-    def _remove_if_same(self, snap: Snapshot) -> bool:
+    def _remove_if_same(self, snap: Snapshot, *, stop_leftovers: bool) -> bool:
         # Rename first: the lock disappears in one step, and we can then check that
         # what we moved is the very directory we judged, not one a rival just made.
         aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}-{secrets.token_hex(4)}")
@@ -248,6 +250,8 @@ class ProjectLock:
             with contextlib.suppress(OSError):  # put the rival's lock back where it was
                 os.rename(aside, self.path)
             return False
+        if stop_leftovers:  # the holder is dead: so must be the commands it started
+            self.stopped = orphans.stop_leftovers(aside)
         shutil.rmtree(aside, ignore_errors=True)
         return True
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import psutil
 
+from routine_workflow import orphans
+
 
 @dataclass(frozen=True)
 class ScriptOutcome:
@@ -65,6 +67,7 @@ def run_command(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    record = orphans.note_started(proc.pid, list(argv))
     try:
         out, _ = proc.communicate(timeout=timeout or None)
     except subprocess.TimeoutExpired:
@@ -76,6 +79,8 @@ def run_command(
     except BaseException:
         kill_group(proc)
         raise
+    finally:
+        orphans.note_finished(record)
     text = out.decode("utf-8", "replace")
     _log_output(logger, text)
     return ScriptOutcome(proc.returncode, text, timed_out=False)

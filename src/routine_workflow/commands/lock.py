@@ -33,4 +33,5 @@ def break_lock(config: WorkflowConfig, *, force: bool) -> str:
         return f"lock {lock.path} is not held; nothing to break"
     owner, verdict = broken
     who = owner.describe() if owner else "an unknown process"
-    return f"broke lock {lock.path} held by {who} ({verdict.reason})"
+    stopped = f"; stopped what it left running: {', '.join(lock.stopped)}" if lock.stopped else ""
+    return f"broke lock {lock.path} held by {who} ({verdict.reason}){stopped}"

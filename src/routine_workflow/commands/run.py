@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from routine_workflow import logs
+from routine_workflow import logs, orphans
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_TIMEOUT, ConfigError, Interrupted
 from routine_workflow.history import History, HistoryError
@@ -99,6 +99,12 @@ def run_workflow(
                     verdict.reason,
                     extra={"event": "lock_recovered"},
                 )
+            for leftover in lock.stopped:
+                logger.warning(
+                    "stopped %s, left running by the run that held the lock",
+                    leftover,
+                    extra={"event": "leftover_stopped"},
+                )
             logger.info(
                 "run %s started on %s%s",
                 run_id,
@@ -114,14 +120,15 @@ def run_workflow(
                 last_success=_last_success(history, config),
                 progress=progress_for(show_progress),
             )
-            run_steps(
-                steps,
-                ctx,
-                report,
-                on_step=_step_recorder(history, run_id, logger),
-                parallel=config.parallel_steps,
-                guard=guard,
-            )
+            with orphans.recording_in(lock.path):
+                run_steps(
+                    steps,
+                    ctx,
+                    report,
+                    on_step=_step_recorder(history, run_id, logger),
+                    parallel=config.parallel_steps,
+                    guard=guard,
+                )
         except Interrupted as exc:
             report.exit_code = exc.exit_code
             report.status = "timeout" if exc.exit_code == EXIT_TIMEOUT else "interrupted"

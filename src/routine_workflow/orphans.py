@@ -1,0 +1,131 @@
+"""Command processes recorded in the lock, so that a run killed with -9 leaves none running.
+
+User scripts and command steps run in their own session (so a Ctrl-C or a
+timeout can kill their whole process group). The flip side: when the run itself
+is killed with SIGKILL, nothing stops them, and the next run, having broken the
+stale lock, would rewrite files beside a leftover script still writing them.
+
+So while a run holds the lock, each command it starts is recorded as
+``<lock>/children/<pid>.json`` (pid = process group id, its start time, host,
+argv) and the record is removed when the command ends. Whoever breaks a stale
+lock stops the process groups still recorded in it, after checking each is the
+same process (start time) on the same host: a reused pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+
+CHILDREN_DIR = "children"
+#: Two reads of one process's start time agree to well within this (as in lock.py).
+START_TIME_TOLERANCE = 0.5
+
+_records: Path | None = None
+
+
+@contextlib.contextmanager
+def recording_in(lock_dir: Path) -> Iterator[None]:
+    """Record the commands started meanwhile (by this process) inside ``lock_dir``."""
+    global _records
+    previous, _records = _records, lock_dir / CHILDREN_DIR
+    try:
+        yield
+    finally:
+        _records = previous
+
+
+def note_started(pid: int, argv: list[str]) -> Path | None:
+    """Record a command just started as its own process group; None when not recording.
+
+    Best effort: a record that cannot be written costs only the clean-up after a kill -9.
+    No fsync: a power cut stops the command too.
+    """
+    if _records is None:
+        return None
+    try:
+        create_time = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None  # already gone
+    record = {"pid": pid, "create_time": create_time, "host": socket.gethostname(), "argv": argv}
+    path = _records / f"{pid}.json"
+    try:
+        _records.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        return None
+    return path
+
+
+def note_finished(record: Path | None) -> None:
+    """Remove a record written by ``note_started``."""
+    if record is not None:
+        with contextlib.suppress(OSError):
+            record.unlink()
+
+
+def stop_leftovers(lock_dir: Path, grace: float = 2.0) -> list[str]:
+    """Stop the process groups a dead run left recorded in ``lock_dir``; describe each one.
+
+    SIGTERM to the group, then SIGKILL to whatever of it is left after ``grace``.
+    """
+    stopped = []
+    for record in sorted((lock_dir / CHILDREN_DIR).glob("*.json")):
+        data = _read(record)
+        if data is None or not _ours(*data[:3]):
+            continue
+        pgid, _created, _host, argv = data
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for member in _group_members(pgid):
+            with contextlib.suppress(psutil.Error):
+                member.kill()
+        stopped.append(f"pid {pgid} ({' '.join(argv) or '?'})")
+    return stopped
+
+
+def _read(record: Path) -> tuple[int, float, str, list[str]] | None:
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        argv = [str(a) for a in data.get("argv", [])]
+        return int(data["pid"]), float(data["create_time"]), str(data["host"]), argv
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _ours(pgid: int, created: float, host: str) -> bool:
+    """True when process group ``pgid`` is still the one recorded, with someone in it."""
+    if host != socket.gethostname() or pgid in (os.getpid(), os.getpgid(0)):
+        return False
+    try:
+        # The leader is alive: it must be the very process recorded (not a reused pid).
+        started: float = psutil.Process(pgid).create_time()
+        return abs(started - created) <= START_TIME_TOLERANCE
+    except psutil.NoSuchProcess:
+        # The leader is gone: a group id is never reused while the group has members,
+        # so whoever still carries it was started by the recorded command.
+        return bool(_group_members(pgid))
+    except psutil.Error:
+        return False
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process)
+    return members
