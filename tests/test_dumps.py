@@ -285,6 +285,22 @@ def test_no_git_repository_is_fine(project: Path) -> None:
     assert result.counts["files"] == 2
 
 
+def test_a_project_below_a_repositorys_top_names_the_repositorys_commit(tmp_path: Path) -> None:
+    top = tmp_path / "mono"
+    (top / "service").mkdir(parents=True)
+    (top / "service" / "app.py").write_text("app = 1\n")
+    subprocess.run(["git", "init", "-q", str(top)], check=True)
+    subprocess.run([*GIT, "-C", str(top), "add", "-A"], check=True)
+    subprocess.run([*GIT, "-C", str(top), "commit", "-q", "-m", "one"], check=True)
+    head = subprocess.run(
+        ["git", "-C", str(top), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    config = config_for(top / "service").with_changes(dump_engine="builtin")
+    run_step(config)
+    [dump] = dumps_in(config.dump_dir, top / "service")
+    assert f"- **Git commit:** `{head}`" in dump.read_text(encoding="utf-8")
+
+
 def test_sidecar_is_in_sha256sum_format(repo: Path) -> None:
     config = config_for(repo)
     run_step(config)

@@ -585,6 +585,8 @@ class _Counter:
 
 def _start_git(root: Path) -> subprocess.Popen[str] | None:
     # Started before the walk and collected after it, so git runs while we read files.
+    if not _in_git_checkout(root):
+        return None  # an unpacked sdist, a tarball: no git process to start and wait for
     try:
         return subprocess.Popen(
             ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
@@ -596,6 +598,16 @@ def _start_git(root: Path) -> subprocess.Popen[str] | None:
         )
     except OSError:  # no git installed
         return None
+
+
+def _in_git_checkout(root: Path) -> bool:
+    """True if git could find a repository from ``root`` (a ``.git`` here or above).
+
+    Only a shortcut: git itself still decides which commit (GIT_DIR and friends included).
+    """
+    if "GIT_DIR" in os.environ:
+        return True
+    return any(os.path.lexists(os.path.join(d, ".git")) for d in (root, *root.parents))
 
 
 def _git_commit_result(proc: subprocess.Popen[str] | None) -> str | None:
