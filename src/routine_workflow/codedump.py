@@ -24,7 +24,6 @@ import os
 import re
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -774,6 +773,8 @@ class _Spool:
     def _spill(self) -> None:
         if self.file is None:
             # Not a `with`: the spill file lives as long as this object (closed in __exit__).
+            import tempfile  # only dumps too big for memory need it
+
             self.file = tempfile.TemporaryFile(dir=self.directory)  # noqa: SIM115
         self.file.writelines(self.chunks)
         self.chunks.clear()

@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -51,7 +50,7 @@ def atomic_writer(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
     path = Path(path)
     if mode is None:
         mode = _existing_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".rw-tmp", dir=path.parent)
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
@@ -64,6 +63,17 @@ def atomic_writer(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _create_temp(path: Path) -> tuple[int, str]:
+    # tempfile.mkstemp's job (a new, private file beside ``path``), without importing
+    # tempfile and random on every start.
+    while True:
+        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.rw-tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+        except FileExistsError:  # pragma: no cover (48 random bits)
+            continue
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:

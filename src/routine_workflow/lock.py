@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import socket
 import sys
@@ -240,7 +239,7 @@ class ProjectLock:
     def _remove_if_same(self, snap: Snapshot, *, stop_leftovers: bool) -> bool:
         # Rename first: the lock disappears in one step, and we can then check that
         # what we moved is the very directory we judged, not one a rival just made.
-        aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}-{secrets.token_hex(4)}")
+        aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}-{os.urandom(4).hex()}")
         try:
             os.rename(self.path, aside)
         except FileNotFoundError:
