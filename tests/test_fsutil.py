@@ -19,11 +19,12 @@ from routine_workflow.fsutil import (
 )
 
 
-def test_atomic_write_keeps_mode_and_leaves_no_temp(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durable", [True, False])
+def test_atomic_write_keeps_mode_and_leaves_no_temp(tmp_path: Path, durable: bool) -> None:
     target = tmp_path / "script.py"
     target.write_bytes(b"old")
     target.chmod(0o750)
-    atomic_write(target, b"new")
+    atomic_write(target, b"new", durable=durable)
     assert target.read_bytes() == b"new"
     assert stat.S_IMODE(target.stat().st_mode) == 0o750
     assert os.listdir(tmp_path) == ["script.py"]
@@ -32,7 +33,7 @@ def test_atomic_write_keeps_mode_and_leaves_no_temp(tmp_path: Path) -> None:
 def test_failed_write_keeps_old_content(tmp_path: Path) -> None:
     target = tmp_path / "f.txt"
     target.write_bytes(b"precious")
-    with pytest.raises(RuntimeError), atomic_writer(target) as handle:
+    with pytest.raises(RuntimeError), atomic_writer(target, durable=False) as handle:
         handle.write(b"half")
         raise RuntimeError("disk went away")
     assert target.read_bytes() == b"precious"

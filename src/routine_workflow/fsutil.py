@@ -39,13 +39,17 @@ def ensure_inside(path: Path, roots: Iterable[Path]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
+def atomic_writer(
+    path: Path, mode: int | None = None, *, durable: bool = True
+) -> Iterator[IO[bytes]]:
     """Write ``path`` through a temporary file in the same directory, then rename it.
 
     Readers see either the old or the new content, never a mix: on any error
     (including a signal raised as an exception) the temporary file is removed
     and the original is untouched. ``mode`` defaults to the existing file's
-    mode, or 0o644 minus the umask for a new file.
+    mode, or 0o644 minus the umask for a new file. ``durable`` (the default)
+    also fsyncs the file and its directory, so the new content survives a power cut;
+    a process killed at any point leaves old or new content either way.
     """
     path = Path(path)
     if mode is None:
@@ -55,14 +59,16 @@ def atomic_writer(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _create_temp(path: Path) -> tuple[int, str]:
@@ -76,9 +82,11 @@ def _create_temp(path: Path) -> tuple[int, str]:
             continue
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path, data: bytes, mode: int | None = None, *, durable: bool = True
+) -> None:
     """Replace ``path`` with ``data`` atomically (see ``atomic_writer``)."""
-    with atomic_writer(path, mode) as handle:
+    with atomic_writer(path, mode, durable=durable) as handle:
         handle.write(data)
 
 

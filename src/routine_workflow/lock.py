@@ -203,7 +203,11 @@ class ProjectLock:
             raise LockError(f"{self.path}: cannot create lock: {exc.strerror}") from None
         me = self._me = Owner.current()
         try:
-            atomic_write(self.path / OWNER_FILE, json.dumps(me.to_json()).encode())
+            # Not fsynced: after a power cut every recorded pid is dead, and a lock whose
+            # record was lost is stale once older than the grace period. Either way the
+            # next run recovers it, without two disk flushes at every start.
+            record = json.dumps(me.to_json()).encode()
+            atomic_write(self.path / OWNER_FILE, record, durable=False)
         except BaseException as exc:
             self._me = None
             # Without an owner record the directory would look half-acquired to others

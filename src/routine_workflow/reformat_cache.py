@@ -144,4 +144,6 @@ class ReformatCache:
             "files": {rel: [e.digest, e.status, e.reason] for rel, e in entries.items()},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path, json.dumps(data, separators=(",", ":")).encode())
+        # A cache lost to a power cut only costs one cold run: no fsync.
+        data_bytes = json.dumps(data, separators=(",", ":")).encode()
+        atomic_write(self.path, data_bytes, durable=False)
