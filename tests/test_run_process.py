@@ -25,7 +25,9 @@ def _runs(db: Path) -> list[sqlite3.Row]:
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
     try:
-        return con.execute("SELECT * FROM runs ORDER BY started").fetchall()
+        # `started` has one-second resolution: two runs in the same second tie, so break
+        # the tie by insertion order (as `history` does) rather than leave it to SQLite.
+        return con.execute("SELECT * FROM runs ORDER BY started, rowid").fetchall()
     finally:
         con.close()
 
