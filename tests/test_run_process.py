@@ -201,6 +201,16 @@ def test_workflow_timeout(project: Path, slow_script) -> None:
     assert (row["status"], row["exit_code"]) == ("timeout", 124)
 
 
+def test_a_timeout_that_fires_at_once_is_still_recorded(project: Path) -> None:
+    # A timeout far shorter than opening the history: the run held the lock, so it must
+    # still be on record (the clock starts once the run is recorded).
+    result = run_cli(["--yes", "--workflow-timeout", "0.001"], project)
+    assert result.returncode == 124, result.stderr
+    assert not _lock_dir(project).exists()
+    (row,) = _runs(dirs.history_db())
+    assert (row["status"], row["exit_code"]) == ("timeout", 124)
+
+
 def test_two_projects_run_at_the_same_time(tmp_path: Path) -> None:
     marks, procs = [], []
     for name in ("a", "b"):
