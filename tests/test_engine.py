@@ -226,21 +226,31 @@ def test_unreachable_webhook_never_fails_the_run(project: Path) -> None:
 
 
 def _barrier_step(name: str, other: str) -> str:
+    # Each step waits (up to $BARRIER_TRIES * 0.03s) for the other to have started.
     script = (
         f"touch {name}.started; i=0; while [ ! -e {other}.started ]; do "
-        "i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.03; done"
+        "i=$((i+1)); [ $i -gt $BARRIER_TRIES ] && exit 1; sleep 0.03; done"
     )
     return f"[tool.routine-workflow.steps.{name}]\nrun = \"sh -c '{script}'\"\n"
 
 
 def test_parallel_steps_really_overlap(project: Path) -> None:
     _configure(project, _barrier_step("p1", "p2") + _barrier_step("p2", "p1"))
-    parallel = run_cli(["--yes", "--json", "--parallel-steps", "2"], project)
+    # In parallel the second step may start seconds after the first on a loaded machine:
+    # wait half a minute or more for it (the barrier returns as soon as both have started).
+    parallel = run_cli(
+        ["--yes", "--json", "--parallel-steps", "2"],
+        project,
+        env={"BARRIER_TRIES": "1000"},
+        timeout=180,
+    )
     assert parallel.returncode == 0, parallel.stdout
     assert [s["status"] for s in _report(parallel)["steps"]] == ["ok", "ok"]
     for name in ("p1", "p2"):
         (project / f"{name}.started").unlink()
-    sequential = run_cli(["--yes", "--json"], project)
+    # In sequence p2 can never start while p1 waits, however long p1 waits: a short
+    # wait proves the same thing without slowing the test.
+    sequential = run_cli(["--yes", "--json"], project, env={"BARRIER_TRIES": "30"})
     assert [s["status"] for s in _report(sequential)["steps"]] == ["failed", "ok"]
 
 

@@ -25,7 +25,9 @@ def _runs(db: Path) -> list[sqlite3.Row]:
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
     try:
-        return con.execute("SELECT * FROM runs ORDER BY started").fetchall()
+        # `started` has one-second resolution: two runs in the same second tie, so break
+        # the tie by insertion order (as `history` does) rather than leave it to SQLite.
+        return con.execute("SELECT * FROM runs ORDER BY started, rowid").fetchall()
     finally:
         con.close()
 
@@ -194,6 +196,16 @@ def test_workflow_timeout(project: Path, slow_script) -> None:
     assert result.returncode == 124, result.stderr
     assert "workflow timeout of 1s reached" in result.stderr
     assert elapsed < 30  # generous: "within a couple of seconds" is the target, not a test
+    assert not _lock_dir(project).exists()
+    (row,) = _runs(dirs.history_db())
+    assert (row["status"], row["exit_code"]) == ("timeout", 124)
+
+
+def test_a_timeout_that_fires_at_once_is_still_recorded(project: Path) -> None:
+    # A timeout far shorter than opening the history: the run held the lock, so it must
+    # still be on record (the clock starts once the run is recorded).
+    result = run_cli(["--yes", "--workflow-timeout", "0.001"], project)
+    assert result.returncode == 124, result.stderr
     assert not _lock_dir(project).exists()
     (row,) = _runs(dirs.history_db())
     assert (row["status"], row["exit_code"]) == ("timeout", 124)

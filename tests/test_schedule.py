@@ -167,11 +167,14 @@ def test_show_lists_the_next_three_runs(project: Path, tmp_path: Path) -> None:
     run_cli(
         ["schedule", "install", "--cron", "0 12 * * *", "--crontab-file", str(crontab)], project
     )
+    # "Next" is after the moment `show` ran, which is after `before` but may be before the
+    # test looks at the clock again (at 12:00 sharp the first run would already be past).
+    before = datetime.now().astimezone()
     result = run_cli(["schedule", "show", "--json", "--crontab-file", str(crontab)], project)
     info = json.loads(result.stdout)
     runs = [datetime.fromisoformat(t) for t in info["cron"]["next"]]
     assert len(runs) == 3 and all(t.hour == 12 and t.minute == 0 for t in runs)
-    assert runs == sorted(runs) and runs[0] > datetime.now().astimezone()
+    assert runs == sorted(runs) and runs[0] > before
     text = run_cli(["schedule", "show", "--crontab-file", str(crontab)], project).stdout
     assert text.count("12:00") == 3
     preview = run_cli(["schedule", "show", "--cron", "0 3 1 * mon"], project)

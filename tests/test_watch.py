@@ -74,6 +74,21 @@ def watched(project: Path) -> Path:
     return project
 
 
+def _after_file_clock_passes(moment_ns: int, probe: Path) -> None:
+    """Wait until files written now get a modification time later than ``moment_ns``.
+
+    File times come from the kernel's coarse clock, which may lag ``time.time_ns()`` by
+    a tick (4 ms at HZ=250). The watcher counts a change only if the file is newer than
+    the end of the previous run, so a file saved within that tick would look like part
+    of the run and be ignored; a real user never saves that fast, a test easily does.
+    """
+    while True:
+        probe.write_text("tick\n")
+        if probe.stat().st_mtime_ns > moment_ns:
+            return
+        time.sleep(0.001)
+
+
 def _history(project: Path) -> list[dict[str, object]]:
     return json.loads(run_cli(["history", "--json", "-n", "50"], project).stdout)
 
@@ -183,7 +198,7 @@ def test_sigint_during_a_run_stops_it_and_releases_the_lock(
     assert len(runs) == 1 and runs[0]["exit_code"] == 130 and runs[0]["status"] == "interrupted"
 
 
-def test_each_run_takes_the_lock(project: Path) -> None:
+def test_each_run_takes_the_lock(project: Path, tmp_path: Path) -> None:
     lock = ProjectLock(dirs.lock_dir(project))
     lock.acquire(0)
     watcher = Watcher(
@@ -195,6 +210,8 @@ def test_each_run_takes_the_lock(project: Path) -> None:
         (project / "a.py").write_text("x = 1\n")
         watcher.expect("not processed")
         watcher.expect("watching for changes again")
+        # The watcher took its "since" before saying so: b.py must be stamped after it.
+        _after_file_clock_passes(time.time_ns(), tmp_path / "clock-probe")
         lock.release()
         (project / "b.py").write_text("y = 1\n")
         assert watcher.finish() == 0

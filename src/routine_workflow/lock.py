@@ -195,13 +195,17 @@ class ProjectLock:
             time.sleep(max(0.01, min(poll, deadline - time.monotonic())))
 
     def _try_create(self) -> bool:
+        # The record is made before the directory: between the two, contenders see a lock
+        # with no owner, so that window holds nothing but the write (on a loaded machine a
+        # psutil call there could outlast their SETTLE and leave "busy" unable to name us).
+        me = Owner.current()
         try:
             os.mkdir(self.path)
         except FileExistsError:
             return False
         except OSError as exc:
             raise LockError(f"{self.path}: cannot create lock: {exc.strerror}") from None
-        me = self._me = Owner.current()
+        self._me = me
         try:
             # Not fsynced: after a power cut every recorded pid is dead, and a lock whose
             # record was lost is stale once older than the grace period. Either way the

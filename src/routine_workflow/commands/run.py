@@ -89,7 +89,6 @@ def run_workflow(
     with interruptible(config.workflow_timeout) as guard:
         try:
             lock.acquire(wait)
-            guard.arm()
             if lock.recovered is not None:
                 owner, verdict = lock.recovered
                 who = f"pid {owner.pid}" if owner else "an unknown process"
@@ -113,6 +112,9 @@ def run_workflow(
                 extra={"event": "run_start"},
             )
             history = _open_history(config, report, [s.name for s in steps], logger)
+            # The clock starts once the run is on record: a timeout that fired while the
+            # history was being opened would leave a run that held the lock unrecorded.
+            guard.arm()
             ctx = StepContext(
                 config,
                 logger,
