@@ -83,9 +83,7 @@ def _create_temp(path: Path) -> tuple[int, str]:
             continue
 
 
-def atomic_write(
-    path: Path, data: bytes, mode: int | None = None, *, durable: bool = True
-) -> None:
+def atomic_write(path: Path, data: bytes, mode: int | None = None, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically (see ``atomic_writer``)."""
     with atomic_writer(path, mode, durable=durable) as handle:
         handle.write(data)
