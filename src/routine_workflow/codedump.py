@@ -679,15 +679,22 @@ def _write_dump(
 
 def _write_hashed(path: Path, head: bytes, body: Iterable[list[bytes]]) -> tuple[str, int]:
     size = len(head)
-    with fsutil.atomic_writer(path) as out:
-        out.write(head)
-        out.flush()
-        with _Hasher(out.fileno()) as digest:
+    digest: _Hasher | None = None
+    try:
+        with fsutil.atomic_writer(path) as out:
+            out.write(head)
+            out.flush()
+            # Its own descriptor: the hash goes on while the file is flushed to disk,
+            # closed and renamed, instead of before.
+            digest = _Hasher(os.dup(out.fileno()))
             digest.hash_up_to(size)
             for batch in body:
                 size += _writev_all(out.fileno(), batch)
                 digest.hash_up_to(size)
-            return digest.hexdigest(), size
+        return digest.hexdigest(), size
+    finally:
+        if digest is not None:
+            digest.close()
 
 
 def _writev_all(fd: int, chunks: list[bytes]) -> int:
@@ -709,7 +716,7 @@ class _Hasher:
     """sha256 of a file being written, on a second thread that reads back what is written.
 
     It reads the new file's first bytes from the page cache in 1 MiB blocks while
-    the main thread writes the next ones: both the reads and the hashing of large
+    the main thread writes the next ones, then fsyncs: both the reads and the hashing of large
     blocks release the GIL, so on two cores the checksum costs next to nothing
     (hashing the many small sections directly held the GIL on every call).
     """
@@ -717,6 +724,7 @@ class _Hasher:
     BLOCK = 1 << 20
 
     def __init__(self, fd: int) -> None:
+        """Hash the file open on ``fd``, which this object closes (see ``close``)."""
         import queue
         import threading
 
@@ -727,13 +735,12 @@ class _Hasher:
         self._thread = threading.Thread(target=self._run, name="dump-sha256", daemon=True)
         self._thread.start()
 
-    def __enter__(self) -> _Hasher:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if exc_type is not None and self._error is None:
+    def close(self) -> None:
+        """Stop (at once if the hash was not asked for) and close the descriptor."""
+        if self._thread.is_alive() and self._error is None:
             self._error = OSError("dump not finished")  # stop reading: nobody wants the hash
         self._finish()
+        os.close(self._fd)
 
     def _run(self) -> None:
         done = 0
