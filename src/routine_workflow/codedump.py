@@ -716,9 +716,9 @@ class _Hasher:
     """sha256 of a file being written, on a second thread that reads back what is written.
 
     It reads the new file's first bytes from the page cache in 1 MiB blocks while
-    the main thread writes the next ones, then fsyncs: both the reads and the hashing of large
-    blocks release the GIL, so on two cores the checksum costs next to nothing
-    (hashing the many small sections directly held the GIL on every call).
+    the main thread writes the next ones, then fsyncs: both the reads and the
+    hashing of large blocks release the GIL, so on two cores the checksum costs
+    next to nothing (hashing the many small sections held the GIL on every call).
     """
 
     BLOCK = 1 << 20
