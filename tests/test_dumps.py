@@ -361,18 +361,18 @@ def test_unreadable_files_are_skipped_not_fatal(repo: Path) -> None:
     [item] = [i for i in plan.items if i.rel == "pipe.txt"]
     assert item.reason == "not a regular file"
     # A regular file swapped for a FIFO after discovery is neither read nor waited on.
-    item = codedump.Item(fifo, "pipe.txt", 0)
+    item = codedump.Item(fifo, "pipe.txt")
     assert codedump.read_source(item, LIMIT) is None
     assert item.reason == "not a regular file"
-    gone = codedump.Item(repo / "gone.txt", "gone.txt", 0)
+    gone = codedump.Item(repo / "gone.txt", "gone.txt")
     assert codedump.read_source(gone, LIMIT) is None
     assert gone.reason is not None and gone.reason.startswith("unreadable:")
 
 
-def test_a_file_that_grew_past_the_limit_is_skipped(repo: Path) -> None:
-    item = codedump.Item(repo / "huge.txt", "huge.txt", 10)
+def test_a_file_over_the_limit_is_skipped_by_its_size_unread(repo: Path) -> None:
+    item = codedump.Item(repo / "huge.txt", "huge.txt")
     assert codedump.read_source(item, LIMIT) is None
-    assert item.reason == f"larger than {LIMIT:,} bytes"
+    assert item.reason == f"larger than {LIMIT:,} bytes ({LIMIT + 1:,} bytes)"
 
 
 def test_end_to_end_through_the_cli(repo: Path, tmp_path: Path) -> None:

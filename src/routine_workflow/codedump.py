@@ -269,7 +269,6 @@ class Item:
 
     path: str | os.PathLike[str]
     rel: str
-    size: int
     reason: str | None = None
     flagged: bool = False  # decoded with replacement characters
 
@@ -328,18 +327,21 @@ class SecretFilter:
 
 
 def plan_dump(config: WorkflowConfig) -> Plan:
-    """Walk the project and decide, from names and sizes alone, what goes in the dump."""
+    """Walk the project and decide, from names alone, what goes in the dump."""
     return Plan(list(plan_items(config)))
 
 
 def plan_items(config: WorkflowConfig) -> Iterator[Item]:
-    """The files discovery finds, in walk order, skip reasons set from names and sizes."""
-    root, limit = config.project_root, config.dump_max_file_size
+    """The files discovery finds, in walk order, skip reasons set from their names.
+
+    Sizes are learnt when a file is opened (``read_source``), not by a stat per file here.
+    """
+    root = config.project_root
     secrets = SecretFilter(config.dump_secret_patterns)
     for entry in Discovery(config).walk():
         if entry.kind == "dir":
             continue
-        item = Item(entry.abspath, entry.rel, entry.size)
+        item = Item(entry.abspath, entry.rel)
         name = entry.rel.rsplit("/", 1)[-1]
         if entry.kind == "symlink":
             item.reason = "symlink (not followed)"
@@ -353,8 +355,6 @@ def plan_items(config: WorkflowConfig) -> Iterator[Item]:
             item.reason = "may hold secrets (dump_secret_patterns)"
         elif name[name.rfind(".") :].lower() in BINARY_SUFFIXES:
             item.reason = "binary (by extension)"
-        elif entry.size > limit:
-            item.reason = f"larger than {limit:,} bytes ({entry.size:,} bytes)"
         yield item
 
 
@@ -365,13 +365,16 @@ def read_source(item: Item, limit: int) -> bytes | None:
     """The file's bytes ready to inline, or None with ``item.reason`` set (binary, too big...)."""
     try:
         data = _read_regular(item.path, limit)
+    except _TooLarge as big:
+        item.reason = f"larger than {limit:,} bytes ({big.size:,} bytes)"
+        return None
     except OSError as exc:
         item.reason = f"unreadable: {exc.strerror or exc}"
         return None
     if data is None:
         item.reason = "not a regular file"
         return None
-    if len(data) > limit:  # it grew since discovery looked
+    if len(data) > limit:  # it grew while we read it
         item.reason = f"larger than {limit:,} bytes"
         return None
     if b"\0" in data:  # git's own test for binary content
@@ -394,6 +397,12 @@ def read_source(item: Item, limit: int) -> bytes | None:
     return text.encode("utf-8")
 
 
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
@@ -406,6 +415,8 @@ def _read_regular(path: str | os.PathLike[str], limit: int) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return None
+        if info.st_size > limit:  # the size comes from here, not from a stat in the walk
+            raise _TooLarge(info.st_size)
         want, got = limit + 1, 0
         blocks = []
         while want > 0:
