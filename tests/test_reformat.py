@@ -559,3 +559,16 @@ def test_unreadable_path_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     outcome = Pipeline(root).process(str(root / "gone.py"))
     assert outcome.status == "failed" and outcome.reason.startswith("cannot read")
     assert outcome.cacheable is False
+
+
+def test_tool_versions_agree_with_importlib_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    from routine_workflow import reformat_cache
+
+    versions = tool_versions()
+    for name in reformat_cache.TOOLS:
+        assert versions[name] == metadata.version(name)
+    # What the directory names do not tell goes to importlib.metadata.
+    monkeypatch.setattr(reformat_cache, "TOOLS", (*reformat_cache.TOOLS, "no-such-tool-rw"))
+    assert tool_versions()["no-such-tool-rw"] == "missing"

@@ -42,15 +42,39 @@ CONFIG_NAMES = (
 
 def tool_versions() -> dict[str, str]:
     """Installed versions of the tools (and the interpreter), without importing them."""
-    from importlib import metadata
-
     versions = {"python": ".".join(str(part) for part in sys.version_info[:3])}
-    for name in TOOLS:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "missing"
+    versions.update(_versions_from_dist_info_names())
+    missing = [name for name in TOOLS if name not in versions]
+    if missing:  # an egg-info or otherwise unusual install: ask importlib.metadata
+        from importlib import metadata
+
+        for name in missing:
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                versions[name] = "missing"
     return versions
+
+
+def _versions_from_dist_info_names() -> dict[str, str]:
+    # importlib.metadata's own rule (the first distribution found along sys.path wins),
+    # read from the ``<name>-<version>.dist-info`` directory names alone: one listing per
+    # path entry instead of importing importlib.metadata and parsing METADATA files, which
+    # was a quarter of a warm run. Anything not found this way goes to importlib.metadata.
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith(".dist-info"):
+                continue
+            dist, _, version = name[: -len(".dist-info")].partition("-")
+            tool = dist.lower().replace("_", "-").replace(".", "-")
+            if tool in TOOLS and version and tool not in found:
+                found[tool] = version
+    return found
 
 
 def config_files(root: Path) -> list[Path]:

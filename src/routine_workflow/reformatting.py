@@ -12,15 +12,13 @@ The step (``steps/reformat.py``) and the ``reformat`` command both call ``reform
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from routine_workflow import formatting
 from routine_workflow.config import WorkflowConfig
@@ -28,6 +26,9 @@ from routine_workflow.errors import ConfigError, RoutineError
 from routine_workflow.formatting import CHANGED, EXCLUDED, FAILED, Outcome, digest_bytes
 from routine_workflow.progress import ProgressFactory, no_progress
 from routine_workflow.reformat_cache import ReformatCache, fingerprint, tool_versions
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 SUFFIXES = (".py", ".pyi")
 #: Small files travel to the workers in batches of about this many bytes (or files).
@@ -258,6 +259,8 @@ def unified_diff(rel: str, old: bytes, new: bytes, encoding: str) -> str:
     """A unified diff of one file, as ``black --diff`` prints it (without timestamps)."""
     a = old.decode(encoding, "replace").splitlines(keepends=True)
     b = new.decode(encoding, "replace").splitlines(keepends=True)
+    import difflib
+
     lines = difflib.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}")
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
@@ -287,7 +290,10 @@ def _run_pool(
     root: Path, todo: Sequence[tuple[str, int]], workers: int, file_timeout: float
 ) -> Iterator[Outcome]:
     """Outcomes of every file in ``todo``, as workers finish them."""
+    # Imported here: a warm run with nothing to do never starts (or imports) a pool.
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     from routine_workflow.procs import kill_children_unreaped
 
