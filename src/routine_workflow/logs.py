@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -101,6 +100,9 @@ def setup_console(verbosity: int, log_format: str) -> logging.Logger:
 
 def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
     """Add the rotating file log (5 MB x 5) and the run id filter."""
+    # Imported here: it brings socket, pickle and queue, and only runs write a log file.
+    import logging.handlers
+
     logger = get_logger()
     _end_run(logger)
     try:
@@ -124,7 +126,7 @@ def _end_run(logger: logging.Logger) -> None:
     for handler in list(logger.handlers):
         for run_filter in [f for f in handler.filters if isinstance(f, RunIdFilter)]:
             handler.removeFilter(run_filter)
-        if isinstance(handler, logging.handlers.RotatingFileHandler):
+        if isinstance(handler, logging.FileHandler):  # ours: the rotating file log
             logger.removeHandler(handler)
             handler.close()
 
