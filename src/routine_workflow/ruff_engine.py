@@ -1,0 +1,407 @@
+"""The ``ruff`` reformat engine: ``ruff check --fix --select F401,I``, then ``ruff format``.
+
+For users who prefer speed to black-exact output (``reformat_engine = "ruff"``). The
+rest of the pass (discovery, cache, writes, report) is ``reformatting``'s; this module
+turns the files that need work into ``Outcome``\\ s, as ``formatting`` does for black:
+
+1. each file is read and hashed; it must be UTF-8 (all ruff reads) and compile with
+   this interpreter, else it is failed and gets no tool at all;
+2. the files that pass are copied into a temporary *mirror*: a directory that repeats
+   the project's absolute path (``<tmp>/home/me/proj/...``) and holds every ruff
+   configuration file of the project and of its parent directories at its place (and
+   what their ``extend`` settings point to). Relative paths, exclusion patterns, nested
+   configurations and ``extend`` chains resolve in the mirror as in the project;
+3. in the mirror's copy of the project root, ``ruff check --show-files .`` tells which
+   files ruff's own settings leave out (*excluded*); then
+   ``ruff check --fix --select F401,I .`` and ``ruff format .`` run there: the very
+   commands a user types in the project root, on a copy, each over all files at once
+   (ruff is multi-threaded itself);
+4. each result is read back: the same bytes are *unchanged*; otherwise the output must
+   compile, else the file is failed and left as it is.
+
+Nothing in the project is written here: ``reformatting`` writes changed files
+atomically, and only if they still hold the bytes that were read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from routine_workflow.errors import ConfigError, RoutineError
+from routine_workflow.formatting import (
+    CHANGED,
+    EXCLUDED,
+    FAILED,
+    UNCHANGED,
+    Outcome,
+    compile_error,
+    decode,
+    digest_bytes,
+)
+
+#: What ``ruff check --fix`` is asked to fix: unused imports (pyflakes' F401) and isort's rules.
+SELECT = "F401,I"
+#: Files ruff reads its settings from, at every directory level.
+CONFIG_NAMES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
+#: A line of the source excerpt in an error message ("  |", "2 | line-length = ...").
+_EXCERPT = re.compile(r"^\s*\d*\s*\|")
+MISSING = 'reformat_engine = "ruff" needs ruff installed: pip install ruff'
+EXCLUDED_REASON = "ruff: excluded by its settings (exclude, extend-exclude or include)"
+
+
+def find_ruff() -> str:
+    """The ruff executable: next to this interpreter (the environment we run from), else on PATH.
+
+    Raises ConfigError with one actionable line when there is none.
+    """
+    local = Path(sys.executable).parent / ("ruff.exe" if os.name == "nt" else "ruff")
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    found = shutil.which("ruff")
+    if found is None:
+        raise ConfigError(MISSING)
+    return found
+
+
+@dataclass(frozen=True)
+class Ruff:
+    """One ruff executable and its version."""
+
+    exe: str
+    version: str
+
+    @classmethod
+    def find(cls) -> Ruff:
+        """The installed ruff (ConfigError if there is none or it does not run)."""
+        exe = find_ruff()
+        try:
+            done = subprocess.run(
+                [exe, "--version"], capture_output=True, text=True, timeout=60, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ConfigError(f"{exe} --version: {exc}") from None
+        if done.returncode != 0:
+            raise ConfigError(f"{exe} --version failed: {_first_line(done.stderr)}")
+        return cls(exe, done.stdout.strip().removeprefix("ruff").strip())
+
+    def versions(self) -> dict[str, str]:
+        """What goes into the cache fingerprint: ruff's version and the interpreter's
+        (which decides what compiles)."""
+        return {"python": ".".join(str(p) for p in sys.version_info[:3]), "ruff": self.version}
+
+
+def config_files(root: Path, nested: Iterable[Path]) -> list[Path]:
+    """Every file ruff may read settings from for files under ``root``.
+
+    ``nested`` are the configuration files found in the project (by discovery);
+    to them come those of the parent directories, the user-level ones, and every
+    file an ``extend`` setting points to, followed from file to file.
+    """
+    candidates = [*nested, *(d / n for d in root.parents for n in CONFIG_NAMES)]
+    found: dict[Path, None] = {}
+    while candidates:
+        path = candidates.pop(0)
+        if path in found or not path.is_file():
+            continue
+        found[path] = None
+        target = _extends(path)
+        if target is not None:
+            candidates.append(target)
+    return [*found, *(p for p in _user_configs() if p not in found)]
+
+
+def _user_configs() -> list[Path]:
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".config"
+    return [base / "ruff" / name for name in CONFIG_NAMES if (base / "ruff" / name).is_file()]
+
+
+def _extends(path: Path) -> Path | None:
+    """The file ``path``'s ``extend`` setting names, if any (relative to ``path``'s directory)."""
+    from routine_workflow.config import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # ruff reports a broken file itself, as one configuration error
+    table = data.get("tool", {}).get("ruff", {}) if path.name == "pyproject.toml" else data
+    value = table.get("extend") if isinstance(table, dict) else None
+    if not isinstance(value, str):
+        return None
+    return path.parent / os.path.expanduser(os.path.expandvars(value))
+
+
+# --- one pass --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ready:
+    """A file copied into the mirror: what was read, and how it decodes."""
+
+    digest: str
+    encoding: str
+
+
+def outcomes(
+    ruff: Ruff,
+    root: Path,
+    paths: Sequence[str],
+    configs: Iterable[Path],
+    timeout: float,
+    log: logging.Logger,
+) -> Iterator[Outcome]:
+    """The outcome of every file in ``paths`` (absolute, under ``root``)."""
+    with tempfile.TemporaryDirectory(prefix="rw-ruff-") as tmp:
+        mirror = Mirror(Path(tmp))
+        for config in configs:
+            mirror.copy(config)
+        ready: dict[str, _Ready] = {}
+        for path in paths:
+            outcome, data = _prepare(path)
+            if outcome is not None:
+                yield outcome
+                continue
+            mirror.write(Path(path), data)
+            ready[path] = _Ready(digest_bytes(data), decode(data)[0])
+        if not ready:
+            return
+        yield from _run_ruff(ruff, mirror, root, ready, timeout, log)
+
+
+def _prepare(path: str) -> tuple[Outcome | None, bytes]:
+    """Read one file; an Outcome if it gets no tool (unreadable, not UTF-8, does not compile)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False), b""
+    digest = digest_bytes(data)
+    try:
+        encoding, text = decode(data)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        return Outcome(path, FAILED, digest, reason=f"cannot decode: {_one_line(exc)}"), b""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        reason = f"cannot decode: ruff reads only UTF-8 (this file is {encoding})"
+        return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), b""
+    problem = compile_error(text, path)
+    if problem:
+        reason = f"does not compile: {problem}"
+        return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), b""
+    return None, data
+
+
+def _run_ruff(
+    ruff: Ruff,
+    mirror: Mirror,
+    root: Path,
+    ready: dict[str, _Ready],
+    timeout: float,
+    log: logging.Logger,
+) -> Iterator[Outcome]:
+    cwd = mirror.of(root)
+    listed = _show_files(ruff, mirror, cwd, timeout, log)
+    failures: dict[str, str] = {}
+    if listed is None:
+        failures = dict.fromkeys(ready, _timeout_reason(timeout))
+    else:
+        for command in (
+            [ruff.exe, "check", "--fix", "--select", SELECT, "--no-cache", "--quiet", "."],
+            [ruff.exe, "format", "--no-cache", "--quiet", "."],
+        ):
+            failures.update(_run_stage(command, mirror, cwd, ready, failures, timeout, log))
+    for path, item in ready.items():
+        if path in failures:
+            cacheable = failures[path] != _timeout_reason(timeout)
+            yield Outcome(
+                path,
+                FAILED,
+                item.digest,
+                reason=failures[path],
+                encoding=item.encoding,
+                cacheable=cacheable,
+            )
+        elif listed is not None and str(mirror.of(Path(path))) not in listed:
+            yield Outcome(path, EXCLUDED, item.digest, reason=EXCLUDED_REASON)
+        else:
+            yield _verdict(path, item, mirror.of(Path(path)))
+
+
+def _show_files(
+    ruff: Ruff, mirror: Mirror, cwd: Path, timeout: float, log: logging.Logger
+) -> set[str] | None:
+    """The files ``ruff check .`` would look at in the mirror (None on a time-out).
+
+    Also where a broken ruff configuration surfaces: exit 2 before any file is touched.
+    """
+    code, out, err = _run([ruff.exe, "check", "--show-files", "."], cwd, timeout, log)
+    if code is None:
+        return None
+    if code != 0:
+        raise ConfigError(f"ruff configuration: {_cause(mirror.unmirror(err))}")
+    return set(out.splitlines())
+
+
+def _run_stage(
+    argv: list[str],
+    mirror: Mirror,
+    cwd: Path,
+    ready: dict[str, _Ready],
+    failed: dict[str, str],
+    timeout: float,
+    log: logging.Logger,
+) -> dict[str, str]:
+    """Run one ruff command in the mirror; the files it failed on, with the reason."""
+    code, _out, err = _run(argv, cwd, timeout, log)
+    if code is None:
+        return dict.fromkeys(ready, _timeout_reason(timeout))
+    # Per-file problems: "error: Failed to format a/b.py: <why>" (paths relative to cwd).
+    by_rel = {mirror.of(Path(p)).relative_to(cwd).as_posix(): p for p in ready}
+    found: dict[str, str] = {}
+    for line in err.splitlines():
+        hit = _file_problem(line, by_rel)
+        if hit is not None and hit[0] not in failed:
+            found[hit[0]] = hit[1]
+    # check exits 1 for violations it cannot fix (F401 in an __init__.py, say); 2 is an error.
+    if code >= 2 and not found:
+        raise RoutineError(f"{argv[1]}: {_cause(mirror.unmirror(err))}")
+    return found
+
+
+def _file_problem(line: str, by_rel: dict[str, str]) -> tuple[str, str] | None:
+    """(path, reason) if ``line`` is ruff's report of a problem with one of our files."""
+    for prefix in ("error: Failed to ", "warning: Failed to "):
+        if not line.startswith(prefix):
+            continue
+        verb, _, rest = line[len(prefix) :].partition(" ")
+        # The path may contain ": " itself; try each split until one names a file of ours.
+        at = rest.find(":")
+        while at >= 0:
+            if rest[:at] in by_rel:
+                return by_rel[rest[:at]], f"ruff cannot {verb} it:{rest[at + 1 :]}"
+            at = rest.find(":", at + 1)
+    return None
+
+
+def _verdict(path: str, item: _Ready, result: Path) -> Outcome:
+    """Compare ruff's result with what was read; never accept output that does not compile."""
+    try:
+        new = result.read_bytes()
+    except OSError as exc:  # pragma: no cover (our own temporary directory)
+        return Outcome(path, FAILED, item.digest, reason=f"cannot read ruff's output: {exc}")
+    if digest_bytes(new) == item.digest:
+        return Outcome(path, UNCHANGED, item.digest, encoding=item.encoding)
+    try:
+        encoding, text = decode(new)
+        problem = compile_error(text, path)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        problem = _one_line(exc)
+    if problem:
+        return Outcome(
+            path,
+            FAILED,
+            item.digest,
+            reason=f"ruff's output would not compile ({problem}); left as is",
+            encoding=item.encoding,
+        )
+    return Outcome(path, CHANGED, item.digest, new, encoding=encoding)
+
+
+def _timeout_reason(timeout: float) -> str:
+    return f"ruff took longer than the limit of {timeout:g}s; left as is"
+
+
+# --- the mirror ------------------------------------------------------------------------------
+
+
+class Mirror:
+    """A temporary directory that repeats absolute paths below itself."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+
+    def of(self, path: Path) -> Path:
+        """Where ``path`` (absolute) lives in the mirror."""
+        return self.base / path.relative_to(path.anchor)
+
+    def write(self, path: Path, data: bytes) -> None:
+        """Put ``data`` at ``path``'s place in the mirror."""
+        target = self.of(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+    def copy(self, path: Path) -> None:
+        """Copy one configuration file to its place (a vanished one is simply left out)."""
+        with contextlib.suppress(OSError):
+            self.write(path, path.read_bytes())
+
+    def unmirror(self, text: str) -> str:
+        """``text`` with mirrored paths turned back into the project's own."""
+        return text.replace(str(self.base) + os.sep, os.sep)
+
+
+def _run(
+    argv: Sequence[str], cwd: Path, timeout: float, log: logging.Logger
+) -> tuple[int | None, str, str]:
+    """(exit code or None on time-out, stdout, stderr) of one ruff command.
+
+    In its own process group, recorded as a child of the run, killed on a time-out or
+    when the run is interrupted while waiting, so ruff never outlives us.
+    """
+    from routine_workflow import orphans
+    from routine_workflow.procs import kill_group
+
+    log.debug("running %s in %s", " ".join(argv), cwd, extra={"event": "ruff_start"})
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    record = orphans.note_started(proc.pid, list(argv))
+    try:
+        out, err = proc.communicate(timeout=timeout or None)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        proc.communicate()
+        return None, "", ""
+    except BaseException:
+        kill_group(proc)
+        raise
+    finally:
+        orphans.note_finished(record)
+    text = err.decode("utf-8", "replace")
+    for line in text.splitlines():
+        log.debug("ruff | %s", line, extra={"event": "ruff_output"})
+    return proc.returncode, out.decode("utf-8", "surrogateescape"), text
+
+
+def _cause(stderr: str) -> str:
+    """ruff's error output as one line: its "Cause:" lines and the final message, without
+    the "ruff failed" header and the source excerpt of a TOML error."""
+    useful = [
+        line.strip().removeprefix("Cause:").strip()
+        for line in stderr.splitlines()
+        if line.strip() and line.strip() != "ruff failed" and not _EXCERPT.match(line)
+    ]
+    return "; ".join(useful)[:500] or "ruff failed"
+
+
+def _first_line(text: str) -> str:
+    return next((line for line in text.splitlines() if line.strip()), "").strip()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
