@@ -117,7 +117,6 @@ def reformat(
     log = logger or logging.getLogger("routine_workflow")
     started = time.monotonic()
     report = ReformatReport(check=check)
-    root = config.project_root
     engine = _Engine.for_config(config, paths, versions)
     entries = engine.entries
     cache = ReformatCache.load(config.cache_dir, engine.fingerprint)

@@ -128,7 +128,10 @@ def _user_configs() -> list[Path]:
 
 def _extends(path: Path) -> Path | None:
     """The file ``path``'s ``extend`` setting names, if any (relative to ``path``'s directory)."""
-    from routine_workflow.config import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
