@@ -197,6 +197,7 @@ class _Engine:
             self.ruff_configs,
             config.reformat_file_timeout,
             log,
+            config.max_workers,
         )
 
 

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,34 +163,55 @@ def outcomes(
     configs: Iterable[Path],
     timeout: float,
     log: logging.Logger,
+    workers: int = 1,
 ) -> Iterator[Outcome]:
-    """The outcome of every file in ``paths`` (absolute, under ``root``)."""
-    with tempfile.TemporaryDirectory(prefix="rw-ruff-") as tmp:
+    """The outcome of every file in ``paths`` (absolute, under ``root``).
+
+    ``compile()`` checks of what was read and of what ruff wrote run in ``workers``
+    processes; those of the inputs while ruff works on the mirror.
+    """
+    with tempfile.TemporaryDirectory(prefix="rw-ruff-") as tmp, _Checker(workers) as checker:
         mirror = Mirror(Path(tmp))
         for config in configs:
             mirror.copy(config)
         ready: dict[str, _Ready] = {}
+        sources: list[tuple[str, bytes]] = []
         for path in paths:
-            outcome, data = _prepare(path)
+            outcome, data = _read(path)
             if outcome is not None:
                 yield outcome
                 continue
             mirror.write(Path(path), data)
             ready[path] = _Ready(digest_bytes(data), decode(data)[0])
+            sources.append((path, data))
         if not ready:
             return
-        yield from _run_ruff(ruff, mirror, root, ready, timeout, log)
+        # Workers are forked now, before the ruff thread exists: a fork taken while another
+        # thread holds a lock (logging's, say) leaves that lock held forever in the child.
+        checker.start(sum(len(data) for _, data in sources))
+        with ThreadPoolExecutor(1, thread_name_prefix="ruff") as thread:
+            try:
+                running = thread.submit(_run_ruff, ruff, mirror, root, ready, timeout, log)
+                broken = checker.problems(sources)
+                listed, failures = running.result()
+            except Exception:
+                raise
+            except BaseException:  # interrupted: ruff too, or the thread would wait for it
+                _stop_children()
+                raise
+        del sources
+        yield from _results(mirror, ready, broken, listed, failures, checker, timeout)
 
 
-def _prepare(path: str) -> tuple[Outcome | None, bytes]:
-    """Read one file; an Outcome if it gets no tool (unreadable, not UTF-8, does not compile)."""
+def _read(path: str) -> tuple[Outcome | None, bytes]:
+    """Read one file; an Outcome if ruff cannot have it (unreadable, not UTF-8)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False), b""
     digest = digest_bytes(data)
     try:
-        encoding, text = decode(data)
+        encoding = decode(data)[0]
     except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
         return Outcome(path, FAILED, digest, reason=f"cannot decode: {_one_line(exc)}"), b""
     try:
@@ -197,34 +219,25 @@ def _prepare(path: str) -> tuple[Outcome | None, bytes]:
     except UnicodeDecodeError:
         reason = f"cannot decode: ruff reads only UTF-8 (this file is {encoding})"
         return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), b""
-    problem = compile_error(text, path)
-    if problem:
-        reason = f"does not compile: {problem}"
-        return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), b""
     return None, data
 
 
-def _run_ruff(
-    ruff: Ruff,
+def _results(
     mirror: Mirror,
-    root: Path,
     ready: dict[str, _Ready],
+    broken: dict[str, str],
+    listed: set[str] | None,
+    failures: dict[str, str],
+    checker: _Checker,
     timeout: float,
-    log: logging.Logger,
 ) -> Iterator[Outcome]:
-    cwd = mirror.of(root)
-    listed = _show_files(ruff, mirror, cwd, timeout, log)
-    failures: dict[str, str] = {}
-    if listed is None:
-        failures = dict.fromkeys(ready, _timeout_reason(timeout))
-    else:
-        for command in (
-            [ruff.exe, "check", "--fix", "--select", SELECT, "--no-cache", "--quiet", "."],
-            [ruff.exe, "format", "--no-cache", "--quiet", "."],
-        ):
-            failures.update(_run_stage(command, mirror, cwd, ready, failures, timeout, log))
+    """One Outcome per file ruff had: failed, excluded, unchanged or changed (if it compiles)."""
+    changed: dict[str, bytes] = {}
     for path, item in ready.items():
-        if path in failures:
+        if broken[path]:
+            reason = f"does not compile: {broken[path]}"
+            yield Outcome(path, FAILED, item.digest, reason=reason, encoding=item.encoding)
+        elif path in failures:
             cacheable = failures[path] != _timeout_reason(timeout)
             yield Outcome(
                 path,
@@ -237,7 +250,52 @@ def _run_ruff(
         elif listed is not None and str(mirror.of(Path(path))) not in listed:
             yield Outcome(path, EXCLUDED, item.digest, reason=EXCLUDED_REASON)
         else:
-            yield _verdict(path, item, mirror.of(Path(path)))
+            new = mirror.of(Path(path)).read_bytes()
+            if digest_bytes(new) == item.digest:
+                yield Outcome(path, UNCHANGED, item.digest, encoding=item.encoding)
+            else:
+                changed[path] = new
+    # Never accept output that does not compile (the input did).
+    problems = checker.problems(list(changed.items()))
+    for path, new in changed.items():
+        item = ready[path]
+        if problems[path]:
+            reason = f"ruff's output would not compile ({problems[path]}); left as is"
+            yield Outcome(path, FAILED, item.digest, reason=reason, encoding=item.encoding)
+        else:
+            yield Outcome(path, CHANGED, item.digest, new, encoding=decode(new)[0])
+
+
+def _run_ruff(
+    ruff: Ruff,
+    mirror: Mirror,
+    root: Path,
+    ready: dict[str, _Ready],
+    timeout: float,
+    log: logging.Logger,
+) -> tuple[set[str] | None, dict[str, str]]:
+    """Run ruff in the mirror: (the files it looks at, or None on a time-out; failures)."""
+    cwd = mirror.of(root)
+    listed = _show_files(ruff, mirror, cwd, timeout, log)
+    if listed is None:
+        return None, dict.fromkeys(ready, _timeout_reason(timeout))
+    failures: dict[str, str] = {}
+    for command in (
+        [
+            ruff.exe,
+            "check",
+            "--fix",
+            "--select",
+            SELECT,
+            "--no-cache",
+            "--output-format",
+            "concise",
+            ".",
+        ],
+        [ruff.exe, "format", "--no-cache", "."],
+    ):
+        failures.update(_run_stage(command, mirror, cwd, ready, failures, timeout, log))
+    return listed, failures
 
 
 def _show_files(
@@ -277,7 +335,7 @@ def _run_stage(
             found[hit[0]] = hit[1]
     # check exits 1 for violations it cannot fix (F401 in an __init__.py, say); 2 is an error.
     if code >= 2 and not found:
-        raise RoutineError(f"{argv[1]}: {_cause(mirror.unmirror(err))}")
+        raise RoutineError(f"ruff {argv[1]}: {_cause(mirror.unmirror(err))}")
     return found
 
 
@@ -296,32 +354,79 @@ def _file_problem(line: str, by_rel: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def _verdict(path: str, item: _Ready, result: Path) -> Outcome:
-    """Compare ruff's result with what was read; never accept output that does not compile."""
-    try:
-        new = result.read_bytes()
-    except OSError as exc:  # pragma: no cover (our own temporary directory)
-        return Outcome(path, FAILED, item.digest, reason=f"cannot read ruff's output: {exc}")
-    if digest_bytes(new) == item.digest:
-        return Outcome(path, UNCHANGED, item.digest, encoding=item.encoding)
-    try:
-        encoding, text = decode(new)
-        problem = compile_error(text, path)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        problem = _one_line(exc)
-    if problem:
-        return Outcome(
-            path,
-            FAILED,
-            item.digest,
-            reason=f"ruff's output would not compile ({problem}); left as is",
-            encoding=item.encoding,
-        )
-    return Outcome(path, CHANGED, item.digest, new, encoding=encoding)
-
-
 def _timeout_reason(timeout: float) -> str:
     return f"ruff took longer than the limit of {timeout:g}s; left as is"
+
+
+# --- compile() checks ------------------------------------------------------------------------
+
+#: Below this many bytes of sources, checking them here beats starting worker processes.
+POOL_BYTES = 256 * 1024
+
+
+def compile_problems(items: list[tuple[str, bytes]]) -> list[str]:
+    """Why each (path, source) does not compile with this interpreter ("" if it does)."""
+    out = []
+    for path, data in items:
+        try:
+            out.append(compile_error(decode(data)[1], path))
+        except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+            out.append(_one_line(exc))
+    return out
+
+
+class _Checker:
+    """``compile()`` checks, in a process pool (started on first need) when there are many."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Checker:
+        return self
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if self.pool is not None:
+            if exc is not None and not isinstance(exc, Exception):
+                _stop_children()  # interrupted: don't wait for the checks in flight
+            self.pool.shutdown(wait=True)
+
+    def start(self, size: int) -> None:
+        """Start the workers now if checking ``size`` bytes of sources is worth a pool."""
+        if self.workers == 1 or size < POOL_BYTES:
+            return
+        import multiprocessing
+
+        from routine_workflow.procs import worker_initializer
+
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        self.pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=worker_initializer
+        )
+        # The first task makes the executor start every worker (with fork, all at once).
+        self.pool.submit(int).result()
+
+    def problems(self, items: list[tuple[str, bytes]]) -> dict[str, str]:
+        """Path -> why it does not compile ("" if it does)."""
+        if self.pool is None or sum(len(data) for _, data in items) < POOL_BYTES:
+            return dict(zip((p for p, _ in items), compile_problems(items), strict=True))
+        from routine_workflow.reformatting import batches
+
+        sizes = dict(items)
+        groups = batches([(path, len(data)) for path, data in items])
+        chunks = [[(path, sizes[path]) for path in group] for group in groups]
+        found: dict[str, str] = {}
+        for chunk, result in zip(chunks, self.pool.map(compile_problems, chunks), strict=True):
+            found.update(zip((path for path, _ in chunk), result, strict=True))
+        return found
+
+
+def _stop_children() -> None:
+    """Kill ruff and the pool's workers, leaving their reaping to their owners."""
+    from routine_workflow.procs import kill_children_unreaped
+
+    kill_children_unreaped()
 
 
 # --- the mirror ------------------------------------------------------------------------------
