@@ -149,6 +149,8 @@ BAD = {
     "bad/syntax.py": b"import os\ndef f(:\n    pass\n",
     "bad/latin.py": b"# -*- coding: latin-1 -*-\nimport os\nname = '\xe9t\xe9'\n",
     "bad/outside.py": b"import os\nreturn 1\n",  # ruff parses it; Python does not compile it
+    # ruff's isort would move the __future__ import first and make it compile: still untouched.
+    "bad/future.py": b"import os\nfrom __future__ import annotations\nprint(os)\n",
     "good.py": b"import os\nx=1\n",
 }
 
@@ -159,17 +161,36 @@ def test_bad_files_untouched_and_reported(tmp_path: Path) -> None:
     result = run_cli(["reformat"], root)
     assert result.returncode == 1
     after = snapshot(root)
-    for rel in ("bad/syntax.py", "bad/latin.py", "bad/outside.py"):
+    for rel in ("bad/syntax.py", "bad/latin.py", "bad/outside.py", "bad/future.py"):
         assert after[rel] == before[rel], rel
     assert after["good.py"] == b"x = 1\n"
     assert "bad/syntax.py: does not compile: line 2" in result.stderr
     assert "bad/outside.py: does not compile" in result.stderr
     assert "bad/latin.py: cannot decode: ruff reads only UTF-8" in result.stderr
-    assert "1 changed" in result.stdout and "3 failed" in result.stdout
+    assert "bad/future.py: does not compile: line 2: from __future__ imports" in result.stderr
+    assert "1 changed" in result.stdout and "4 failed" in result.stdout
     step = run_cli(["--steps", "reformat", "--yes"], root)
     assert step.returncode == 1 and "bad/syntax.py" in step.stderr
     excluded = ["--exclude-patterns", "bad/"]
     assert run_cli(["--steps", "reformat", "--yes", *excluded], root).returncode == 0
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="Python 3.14 compiles the output")
+def test_output_that_would_not_compile_is_not_written(tmp_path: Path) -> None:
+    """For Python 3.14 targets, ruff's preview style drops the parentheses of
+    ``except (A, B):``; the interpreter running us cannot compile that."""
+    pyproject = PYPROJECT.replace("[tool.ruff]\n", '[tool.ruff]\ntarget-version = "py314"\n')
+    pyproject += "\n[tool.ruff.format]\npreview = true\n"
+    source = b"try:\n    pass\nexcept (ValueError, TypeError):\n    pass\n"
+    root = make_tree(tmp_path / "p", {"a.py": source, "b.py": b"import os\nx=1\n"}, pyproject)
+    theirs = make_tree(tmp_path / "theirs", {"a.py": source}, pyproject)
+    ruff_by_hand(theirs)
+    assert b"except ValueError, TypeError:" in (theirs / "a.py").read_bytes()  # ruff by hand
+    result = run_cli(["reformat"], root)
+    assert result.returncode == 1
+    assert "a.py: ruff's output would not compile (line 3:" in result.stderr
+    assert (root / "a.py").read_bytes() == source
+    assert (root / "b.py").read_bytes() == b"x = 1\n"
 
 
 def test_cache_warm_run_and_invalidation(tmp_path: Path) -> None:
