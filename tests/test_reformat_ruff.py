@@ -303,3 +303,39 @@ def test_missing_ruff_is_one_clear_line(tmp_path: Path) -> None:
     assert step.returncode == 1
     assert "needs ruff installed" in step.stdout + step.stderr
     assert (root / "a.py").read_bytes() == b"import os\n"
+
+
+def test_sigterm_mid_run_stops_everything_and_leaves_files_whole(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import psutil
+    from conftest import popen_cli
+
+    body = b"".join(b"import os\ndef f%d(a,b):\n    return [a,b,%d]\n" % (i, i) for i in range(150))
+    files = {f"m{i:03d}.py": body for i in range(150)}  # enough source for the worker pool
+    root = make_tree(tmp_path / "p", files)
+    formatted = tmp_path / "formatted"
+    make_tree(formatted, {"m000.py": body})
+    ruff_by_hand(formatted)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = popen_cli(["--steps", "reformat", "--yes", "--workers", "2"], root, env=env)
+    me = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 30
+    children: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(children) < 2:
+        children = me.children(recursive=True)
+        time.sleep(0.01)
+    assert len(children) >= 2, "the worker pool never started"
+    time.sleep(0.05)  # while the inputs are checked and ruff runs
+    children = me.children(recursive=True)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err, err
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    states = {(root / rel).read_bytes() for rel in files}
+    assert states <= {body, (formatted / "m000.py").read_bytes()}
+    assert not list(temp.iterdir())  # the mirror is gone

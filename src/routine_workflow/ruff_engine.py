@@ -175,7 +175,7 @@ def outcomes(
         for config in configs:
             mirror.copy(config)
         ready: dict[str, _Ready] = {}
-        sources: list[tuple[str, bytes]] = []
+        sources: list[tuple[str, Path, bytes]] = []
         for path in paths:
             outcome, data = _read(path)
             if outcome is not None:
@@ -183,12 +183,12 @@ def outcomes(
                 continue
             mirror.write(Path(path), data)
             ready[path] = _Ready(digest_bytes(data), decode(data)[0])
-            sources.append((path, data))
+            sources.append((path, Path(path), data))
         if not ready:
             return
         # Workers are forked now, before the ruff thread exists: a fork taken while another
         # thread holds a lock (logging's, say) leaves that lock held forever in the child.
-        checker.start(sum(len(data) for _, data in sources))
+        checker.start(sum(len(data) for _, _, data in sources))
         with ThreadPoolExecutor(1, thread_name_prefix="ruff") as thread:
             try:
                 running = thread.submit(_run_ruff, ruff, mirror, root, ready, timeout, log)
@@ -256,7 +256,7 @@ def _results(
             else:
                 changed[path] = new
     # Never accept output that does not compile (the input did).
-    problems = checker.problems(list(changed.items()))
+    problems = checker.problems([(p, mirror.of(Path(p)), new) for p, new in changed.items()])
     for path, new in changed.items():
         item = ready[path]
         if problems[path]:
@@ -375,6 +375,23 @@ def compile_problems(items: list[tuple[str, bytes]]) -> list[str]:
     return out
 
 
+def check_files(items: list[tuple[str, str, str]]) -> list[str | None]:
+    """Worker: ``compile_problems`` of (name, file to read, expected sha256) items.
+
+    Workers read the files themselves, so only names cross the pipe (a pipe full of
+    sources would block the pool's feeder thread forever once its workers are killed).
+    None: the file no longer holds the expected bytes; the parent checks its own copy.
+    """
+    out: list[str | None] = []
+    for name, where, digest in items:
+        try:
+            data = Path(where).read_bytes()
+        except OSError:
+            data = b""
+        out.append(compile_problems([(name, data)])[0] if digest_bytes(data) == digest else None)
+    return out
+
+
 class _Checker:
     """``compile()`` checks, in a process pool (started on first need) when there are many."""
 
@@ -407,18 +424,26 @@ class _Checker:
         # The first task makes the executor start every worker (with fork, all at once).
         self.pool.submit(int).result()
 
-    def problems(self, items: list[tuple[str, bytes]]) -> dict[str, str]:
-        """Path -> why it does not compile ("" if it does)."""
-        if self.pool is None or sum(len(data) for _, data in items) < POOL_BYTES:
-            return dict(zip((p for p, _ in items), compile_problems(items), strict=True))
+    def problems(self, items: list[tuple[str, Path, bytes]]) -> dict[str, str]:
+        """Name -> why its source does not compile ("" if it does), for (name, a file
+        holding the source, the source) items."""
+        if self.pool is None or sum(len(data) for _, _, data in items) < POOL_BYTES:
+            pairs = [(name, data) for name, _, data in items]
+            return dict(zip((name for name, _ in pairs), compile_problems(pairs), strict=True))
         from routine_workflow.reformatting import batches
 
-        sizes = dict(items)
-        groups = batches([(path, len(data)) for path, data in items])
-        chunks = [[(path, sizes[path]) for path in group] for group in groups]
+        by_name = {name: (str(where), data) for name, where, data in items}
+        groups = batches([(name, len(data)) for name, _, data in items])
+        chunks = [[(n, by_name[n][0], digest_bytes(by_name[n][1])) for n in g] for g in groups]
+        # Futures, not pool.map: map cancels what is pending when interrupted, racing the
+        # executor (which fails them as "broken" once we kill the workers) into a traceback.
+        futures = [self.pool.submit(check_files, chunk) for chunk in chunks]
         found: dict[str, str] = {}
-        for chunk, result in zip(chunks, self.pool.map(compile_problems, chunks), strict=True):
-            found.update(zip((path for path, _ in chunk), result, strict=True))
+        for chunk, future in zip(chunks, futures, strict=True):
+            for (name, _, _), problem in zip(chunk, future.result(), strict=True):
+                if problem is None:  # changed under the worker: check our own copy
+                    problem = compile_problems([(name, by_name[name][1])])[0]
+                found[name] = problem
         return found
 
 
