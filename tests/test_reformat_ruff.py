@@ -339,3 +339,15 @@ def test_sigterm_mid_run_stops_everything_and_leaves_files_whole(tmp_path: Path)
     states = {(root / rel).read_bytes() for rel in files}
     assert states <= {body, (formatted / "m000.py").read_bytes()}
     assert not list(temp.iterdir())  # the mirror is gone
+
+
+def test_time_limit_fails_the_files_without_caching(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "p", {"a.py": b"import os\nx=1\n"})
+    env = {"ROUTINE_WORKFLOW_REFORMAT_FILE_TIMEOUT": "0.000001"}
+    result = run_cli(["reformat"], root, env=env)
+    assert result.returncode == 1
+    assert "a.py: ruff took longer than the limit" in result.stderr
+    assert (root / "a.py").read_bytes() == b"import os\nx=1\n"
+    again = run_cli(["reformat", "--json"], root)  # a time-out is never cached
+    assert json.loads(again.stdout)["cached"] == 0 and again.returncode == 0
+    assert (root / "a.py").read_bytes() == b"x = 1\n"
