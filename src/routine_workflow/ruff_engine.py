@@ -171,18 +171,19 @@ def outcomes(
     processes; those of the inputs while ruff works on the mirror.
     """
     with tempfile.TemporaryDirectory(prefix="rw-ruff-") as tmp, _Checker(workers) as checker:
-        mirror = Mirror(Path(tmp))
+        # Resolved: ruff lists files by their real path (/tmp may be a symlink, as on macOS).
+        mirror = Mirror(Path(tmp).resolve())
         for config in configs:
             mirror.copy(config)
         ready: dict[str, _Ready] = {}
         sources: list[tuple[str, Path, bytes]] = []
         for path in paths:
             outcome, data = _read(path)
-            if outcome is not None:
+            if outcome.status == FAILED:
                 yield outcome
                 continue
             mirror.write(Path(path), data)
-            ready[path] = _Ready(digest_bytes(data), decode(data)[0])
+            ready[path] = _Ready(outcome.digest, outcome.encoding)
             sources.append((path, Path(path), data))
         if not ready:
             return
@@ -203,8 +204,9 @@ def outcomes(
         yield from _results(mirror, ready, broken, listed, failures, checker, timeout)
 
 
-def _read(path: str) -> tuple[Outcome | None, bytes]:
-    """Read one file; an Outcome if ruff cannot have it (unreadable, not UTF-8)."""
+def _read(path: str) -> tuple[Outcome, bytes]:
+    """Read one file: (a failed Outcome if ruff cannot have it (unreadable, not UTF-8), else
+    an unchanged one with its digest and encoding; the bytes)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -219,7 +221,7 @@ def _read(path: str) -> tuple[Outcome | None, bytes]:
     except UnicodeDecodeError:
         reason = f"cannot decode: ruff reads only UTF-8 (this file is {encoding})"
         return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), b""
-    return None, data
+    return Outcome(path, UNCHANGED, digest, encoding=encoding), data
 
 
 def _results(
