@@ -488,39 +488,16 @@ class Mirror:
 def _run(
     argv: Sequence[str], cwd: Path, timeout: float, log: logging.Logger
 ) -> tuple[int | None, str, str]:
-    """(exit code or None on time-out, stdout, stderr) of one ruff command.
-
-    In its own process group, recorded as a child of the run, killed on a time-out or
-    when the run is interrupted while waiting, so ruff never outlives us.
-    """
-    from routine_workflow import orphans
-    from routine_workflow.procs import kill_group
+    """(exit code or None on a time-out, stdout, stderr) of one ruff command, which never
+    outlives the run (``procs.run_captured``)."""
+    from routine_workflow.procs import run_captured
 
     log.debug("running %s in %s", " ".join(argv), cwd, extra={"event": "ruff_start"})
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    record = orphans.note_started(proc.pid, list(argv))
-    try:
-        out, err = proc.communicate(timeout=timeout or None)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        proc.communicate()
-        return None, "", ""
-    except BaseException:
-        kill_group(proc)
-        raise
-    finally:
-        orphans.note_finished(record)
+    code, out, err = run_captured(argv, cwd, timeout)
     text = err.decode("utf-8", "replace")
     for line in text.splitlines():
         log.debug("ruff | %s", line, extra={"event": "ruff_output"})
-    return proc.returncode, out.decode("utf-8", "surrogateescape"), text
+    return code, out.decode("utf-8", "surrogateescape"), text
 
 
 def _cause(stderr: str) -> str:
