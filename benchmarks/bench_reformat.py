@@ -1,4 +1,4 @@
-"""Benchmark: `routine-workflow reformat` vs `autoflake ... && isort . && black .`.
+"""Benchmark: `routine-workflow reformat` vs `autoflake ... && isort . && black .` (and vs ruff).
 
 Two real trees, fetched or copied at run time into benchmarks/.work/ (gitignored):
 
@@ -19,8 +19,12 @@ It also checks that both cold outputs are byte-identical on every file all three
 accept, and lists the files a tool rejects or excludes (ours leaves them untouched; the CLI
 pipeline may have half-processed them).
 
-    python benchmarks/bench_reformat.py                 # both trees, 3 repetitions
-    python benchmarks/bench_reformat.py --repeat 1 --trees django
+The ruff engine gets the same rows (``--engines black,ruff``, the default): ours with
+``reformat_engine = "ruff"`` vs ``ruff check --fix --select F401,I . && ruff format .`` by
+hand (ruff's own cache empty when cold, kept when warm), and the same identity check.
+
+    python benchmarks/bench_reformat.py                 # both trees, both engines, 3 repetitions
+    python benchmarks/bench_reformat.py --repeat 1 --trees django --engines ruff
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ CLI_STEPS = (
     ["isort", "."],
     ["black", "-q", "."],
 )
+RUFF_STEPS = (["ruff", "check", "--fix", "--select", "F401,I", "."], ["ruff", "format", "."])
 
 
 # --- trees -----------------------------------------------------------------------------------
@@ -185,9 +190,9 @@ BIN = Path(sys.executable).parent
 LOAD_BEFORE = ""
 
 
-def run_ours(tree: Path, home: Path, workers: int) -> tuple[float, int, dict]:
+def run_ours(tree: Path, home: Path, workers: int, engine: str) -> tuple[float, int, dict]:
     """(seconds, peak bytes, JSON report) of `routine-workflow reformat` in ``tree``."""
-    env = child_env(ROUTINE_WORKFLOW_HOME=str(home))
+    env = child_env(ROUTINE_WORKFLOW_HOME=str(home), ROUTINE_WORKFLOW_REFORMAT_ENGINE=engine)
     argv = [str(BIN / "routine-workflow"), "reformat", "--json", "--workers", str(workers)]
     start, cpu = time.perf_counter(), cpu_seconds()
     proc = subprocess.Popen(
@@ -205,11 +210,12 @@ def run_ours(tree: Path, home: Path, workers: int) -> tuple[float, int, dict]:
     return elapsed, peak, report
 
 
-def run_cli_pipeline(tree: Path, black_cache: Path) -> float:
-    """Seconds for the three CLIs in ``tree``, each from the project root."""
-    env = child_env(BLACK_CACHE_DIR=str(black_cache))
+def run_cli_pipeline(tree: Path, cache: Path, engine: str = "black") -> float:
+    """Seconds for the engine's CLIs in ``tree``, each from the project root, their cache
+    (black's or ruff's) in ``cache``."""
+    env = child_env(BLACK_CACHE_DIR=str(cache), RUFF_CACHE_DIR=str(cache))
     start, cpu = time.perf_counter(), cpu_seconds()
-    for argv in CLI_STEPS:
+    for argv in CLI_STEPS if engine == "black" else RUFF_STEPS:
         subprocess.run(
             [str(BIN / argv[0]), *argv[1:]],
             cwd=tree,
@@ -261,8 +267,8 @@ def compare(ours: Path, theirs: Path, report: dict) -> tuple[int, list[str], lis
 # --- the benchmark ---------------------------------------------------------------------------
 
 
-def bench_tree(name: str, pristine: Path, repeat: int, workers: int) -> dict:
-    """Paired runs on one tree; returns the medians and the identity check."""
+def bench_tree(name: str, pristine: Path, repeat: int, workers: int, engine: str) -> dict:
+    """Paired runs of one engine on one tree; returns the medians and the identity check."""
     rows: dict[str, list[float]] = {
         k: []
         for k in (
@@ -281,25 +287,25 @@ def bench_tree(name: str, pristine: Path, repeat: int, workers: int) -> dict:
     report: dict = {}
     for i in range(repeat):
         with tempfile.TemporaryDirectory(prefix="rw-bench-") as tmp:
-            home, black_cache = Path(tmp) / "home", Path(tmp) / "black-cache"
+            home, tool_cache = Path(tmp) / "home", Path(tmp) / "tool-cache"
             ours_tree = fresh_copy(pristine, f"{name}-ours")
             cli_tree = fresh_copy(pristine, f"{name}-cli")
-            seconds, peak, report = run_ours(ours_tree, home, workers)
+            seconds, peak, report = run_ours(ours_tree, home, workers, engine)
             rows["cold_ours"].append(seconds)
             peaks.append(peak)
-            rows["cold_cli"].append(run_cli_pipeline(cli_tree, black_cache))
+            rows["cold_cli"].append(run_cli_pipeline(cli_tree, tool_cache, engine))
             rows["cold_ours_cpu"].append(CPU["ours"][-1])
             rows["cold_cli_cpu"].append(CPU["cli"][-1])
             if check is None:
                 check = compare(ours_tree, cli_tree, report)
-            rows["warm_ours"].append(run_ours(ours_tree, home, workers)[0])
-            rows["warm_cli"].append(run_cli_pipeline(cli_tree, black_cache))
+            rows["warm_ours"].append(run_ours(ours_tree, home, workers, engine)[0])
+            rows["warm_cli"].append(run_cli_pipeline(cli_tree, tool_cache, engine))
             touch_one(ours_tree)
             touch_one(cli_tree)
-            rows["one_ours"].append(run_ours(ours_tree, home, workers)[0])
-            rows["one_cli"].append(run_cli_pipeline(cli_tree, black_cache))
+            rows["one_ours"].append(run_ours(ours_tree, home, workers, engine)[0])
+            rows["one_cli"].append(run_cli_pipeline(cli_tree, tool_cache, engine))
         print(
-            f"  {name} run {i + 1}/{repeat}: cold {rows['cold_ours'][-1]:.2f}s vs "
+            f"  {name} ({engine}) run {i + 1}/{repeat}: cold {rows['cold_ours'][-1]:.2f}s vs "
             f"{rows['cold_cli'][-1]:.2f}s",
             flush=True,
         )
@@ -307,6 +313,7 @@ def bench_tree(name: str, pristine: Path, repeat: int, workers: int) -> dict:
     medians = {k: statistics.median(v) for k, v in rows.items()}
     return {
         "tree": name,
+        "engine": engine,
         "files": report.get("seen", 0),
         "medians": medians,
         "peak_mb": max(peaks) / 2**20,
@@ -322,9 +329,13 @@ def print_table(results: list[dict], repeat: int, workers: int) -> None:
         f"reformat benchmark: {workers} workers, median of {repeat} paired run(s), "
         f"python {sys.version.split()[0]}, load average before: {LOAD_BEFORE}"
     )
-    print(f"{'tree':8} {'files':>6} {'case':22} {'ours':>9} {'CLI pipeline':>13} {'ratio':>7}")
+    print(
+        f"{'tree':8} {'engine':6} {'files':>6} {'case':22} {'ours':>9} {'by hand':>13} {'ratio':>7}"
+    )
+    print("(by hand: autoflake + isort + black for the black engine; ruff check + ruff format)")
     for r in results:
         m = r["medians"]
+        label = f"{r['tree']:8} {r['engine']:6}"
         for case, key in (
             ("cold", "cold"),
             ("warm, nothing changed", "warm"),
@@ -332,28 +343,28 @@ def print_table(results: list[dict], repeat: int, workers: int) -> None:
         ):
             ours, cli = m[f"{key}_ours"], m[f"{key}_cli"]
             print(
-                f"{r['tree']:8} {r['files']:>6} {case:22} {ours:>8.2f}s {cli:>12.2f}s "
+                f"{label} {r['files']:>6} {case:22} {ours:>8.2f}s {cli:>12.2f}s "
                 f"{ours / cli:>6.3f}x"
             )
         print(
-            f"{r['tree']:8} {r['files']:>6} {'cold, CPU time':22} {m['cold_ours_cpu']:>8.2f}s "
+            f"{label} {r['files']:>6} {'cold, CPU time':22} {m['cold_ours_cpu']:>8.2f}s "
             f"{m['cold_cli_cpu']:>12.2f}s {m['cold_ours_cpu'] / m['cold_cli_cpu']:>6.3f}x"
         )
         warm_per_k = (m["warm_ours"] * 1000 / r["files"]) if r["files"] else 0.0
         print(
-            f"{r['tree']:8} peak memory of ours (process tree): {r['peak_mb']:.0f} MB; "
+            f"{label} peak memory of ours (process tree): {r['peak_mb']:.0f} MB; "
             f"warm run {warm_per_k:.3f}s per 1,000 files (including interpreter start)"
         )
         print(
-            f"{r['tree']:8} byte-identity: {r['differing']} differing file(s) among those all "
-            f"three tools accept"
+            f"{label} byte-identity: {r['differing']} differing file(s) among those the "
+            f"tools accept"
         )
         print(
-            f"{r['tree']:8} rejected by a tool ({len(r['rejected'])}): "
+            f"{label} rejected by a tool ({len(r['rejected'])}): "
             f"{', '.join(r['rejected']) or '-'}"
         )
         print(
-            f"{r['tree']:8} left out by discovery or a tool's settings ({len(r['excluded'])}): "
+            f"{label} left out by discovery or a tool's settings ({len(r['excluded'])}): "
             f"{', '.join(r['excluded'][:12]) or '-'}"
         )
 
@@ -373,6 +384,7 @@ def main() -> None:
     parser.add_argument("--trees", default="django,stdlib", help="comma-separated: django,stdlib")
     parser.add_argument("--repeat", type=int, default=3, help="paired runs per tree")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--engines", default="black,ruff", help="comma-separated: black,ruff")
     parser.add_argument(
         "--stdlib-tests",
         action="store_true",
@@ -385,7 +397,8 @@ def main() -> None:
     results = []
     for name in args.trees.split(","):
         pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)
-        results.append(bench_tree(name, pristine, args.repeat, args.workers))
+        for engine in args.engines.split(","):
+            results.append(bench_tree(name, pristine, args.repeat, args.workers, engine))
     print_table(results, args.repeat, args.workers)
     print(f"interpreter start (python -c pass): {interpreter_start():.3f}s")
 

@@ -354,18 +354,6 @@ def test_unreadable_cache_is_ignored(tmp_path: Path) -> None:
     assert reformat(config).cached == 0
 
 
-@pytest.mark.parametrize("engine", ["ruff"])
-def test_other_engine_is_reported_not_faked(tmp_path: Path, engine: str) -> None:
-    root = make_tree(
-        tmp_path / "p",
-        {"a.py": b"import os\n"},
-        PYPROJECT + f'\n[tool.routine-workflow]\nreformat-engine = "{engine}"\n',
-    )
-    result = run_cli(["--steps", "reformat", "--yes"], root)
-    assert result.returncode == 1
-    assert (root / "a.py").read_bytes() == b"import os\n"
-
-
 OTHER_PYPROJECT = """\
 [project]
 name = "demo2"

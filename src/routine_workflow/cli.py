@@ -550,7 +550,8 @@ def reformat_cmd(
     max_workers: int | None,
     as_json: bool,
 ) -> int:
-    """autoflake, isort and black on the project, exactly as their own CLIs would.
+    """autoflake, isort and black on the project, exactly as their own CLIs would
+    (or ruff check --fix and ruff format, with reformat_engine = "ruff").
 
     \b
     Examples:

@@ -228,7 +228,8 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "reformat_engine",
         "choice",
-        "Formatter pipeline: black (autoflake, isort, black) or " "ruff.",
+        "Formatter pipeline: black (autoflake, isort, black) or ruff "
+        "(ruff check --fix --select F401,I, then ruff format; needs ruff installed).",
         "black",
         choices=("black", "ruff"),
     ),

@@ -58,32 +58,49 @@ def run_command(
     the group, so no child outlives the run.
     """
     logger.info("running %s", shlex.join(argv), extra={"event": "command_start"})
+    code, out, _ = run_captured(argv, cwd, timeout, env, merge_stderr=True)
+    text = out.decode("utf-8", "replace")
+    _log_output(logger, text)
+    return ScriptOutcome(code, text, timed_out=code is None)
+
+
+def run_captured(
+    argv: Sequence[str],
+    cwd: Path,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    *,
+    merge_stderr: bool = False,
+) -> tuple[int | None, bytes, bytes]:
+    """(exit code, or None on a time-out; stdout; stderr) of ``argv`` run in its own
+    process group, recorded as a child of the run.
+
+    The group is killed on the time-out, and when an exception (a signal, the workflow
+    timeout) arrives while waiting, so no child outlives the run. With ``merge_stderr``
+    both streams come as stdout.
+    """
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         start_new_session=True,
     )
     record = orphans.note_started(proc.pid, list(argv))
     try:
-        out, _ = proc.communicate(timeout=timeout or None)
+        out, err = proc.communicate(timeout=timeout or None)
     except subprocess.TimeoutExpired:
         kill_group(proc)
-        out, _ = proc.communicate()
-        text = out.decode("utf-8", "replace")
-        _log_output(logger, text)
-        return ScriptOutcome(None, text, timed_out=True)
+        out, err = proc.communicate()
+        return None, out, err or b""
     except BaseException:
         kill_group(proc)
         raise
     finally:
         orphans.note_finished(record)
-    text = out.decode("utf-8", "replace")
-    _log_output(logger, text)
-    return ScriptOutcome(proc.returncode, text, timed_out=False)
+    return proc.returncode, out, err or b""
 
 
 def _log_output(logger: logging.Logger, text: str) -> None:

@@ -18,11 +18,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from routine_workflow import formatting
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.errors import ConfigError, RoutineError
+from routine_workflow.errors import ConfigError
 from routine_workflow.formatting import CHANGED, EXCLUDED, FAILED, Outcome, digest_bytes
 from routine_workflow.progress import ProgressFactory, no_progress
 from routine_workflow.reformat_cache import ReformatCache, fingerprint, tool_versions
@@ -114,18 +114,12 @@ def reformat(
     ``versions`` overrides the tool versions that go into the cache fingerprint
     (the installed ones by default).
     """
-    if config.reformat_engine != "black":
-        raise RoutineError(
-            f"reformat_engine {config.reformat_engine!r} is not available in this "
-            'version; use reformat_engine = "black"'
-        )
     log = logger or logging.getLogger("routine_workflow")
     started = time.monotonic()
     report = ReformatReport(check=check)
-    root = config.project_root
-    entries = _project_files(config, paths)
-    fp = fingerprint(root, versions or tool_versions(), {"engine": config.reformat_engine})
-    cache = ReformatCache.load(config.cache_dir, fp)
+    engine = _Engine.for_config(config, paths, versions)
+    entries = engine.entries
+    cache = ReformatCache.load(config.cache_dir, engine.fingerprint)
     todo: list[tuple[str, int]] = []
     report.seen = len(entries)
     for rel, path in entries:
@@ -144,8 +138,7 @@ def reformat(
     try:
         if todo:
             with progress(len(todo), "reformatting") as advance:
-                pool = _run_pool(root, todo, config.max_workers, config.reformat_file_timeout)
-                for outcome in pool:
+                for outcome in engine.run(todo, log):
                     _settle(outcome, report, cache, config, check=check, diff=diff, log=log)
                     advance(1)
     finally:
@@ -157,14 +150,76 @@ def reformat(
     return report
 
 
-def _project_files(config: WorkflowConfig, paths: Sequence[Path] | None) -> list[tuple[str, str]]:
-    """(relative path, absolute path) of every project Python file, limited to ``paths``."""
-    from routine_workflow.discovery import python_files
+@dataclass
+class _Engine:
+    """The chosen engine: the files it works on, its cache fingerprint, and how it runs."""
 
-    # Plain strings: a Path per file was a fifth of a warm run.
-    found = [(e.rel, e.abspath) for e in python_files(config)]
+    config: WorkflowConfig
+    entries: list[tuple[str, str]]
+    fingerprint: str
+    ruff: Any = None  # ruff_engine.Ruff for the ruff engine
+    ruff_configs: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def for_config(
+        cls,
+        config: WorkflowConfig,
+        paths: Sequence[Path] | None,
+        versions: dict[str, str] | None,
+    ) -> _Engine:
+        """Set up ``config.reformat_engine`` (ConfigError if it cannot run here)."""
+        root = config.project_root
+        if config.reformat_engine != "ruff":
+            entries, _ = _project_files(config, paths)
+            fp = fingerprint(root, versions or tool_versions(), {"engine": "black"})
+            return cls(config, entries, fp)
+        from routine_workflow import ruff_engine
+
+        ruff = ruff_engine.Ruff.find()
+        entries, nested = _project_files(config, paths, ruff_engine.CONFIG_NAMES)
+        configs = ruff_engine.config_files(root, nested)
+        settings = {"engine": "ruff", "select": ruff_engine.SELECT}
+        fp = fingerprint(root, versions or ruff.versions(), settings, configs)
+        return cls(config, entries, fp, ruff, configs)
+
+    def run(self, todo: Sequence[tuple[str, int]], log: logging.Logger) -> Iterator[Outcome]:
+        """The outcome of every file in ``todo``, as they become known."""
+        config = self.config
+        if self.ruff is None:
+            return _run_pool(
+                config.project_root, todo, config.max_workers, config.reformat_file_timeout
+            )
+        from routine_workflow import ruff_engine
+
+        return ruff_engine.outcomes(
+            self.ruff,
+            config.project_root,
+            [path for path, _ in todo],
+            self.ruff_configs,
+            config.reformat_file_timeout,
+            log,
+            config.max_workers,
+        )
+
+
+def _project_files(
+    config: WorkflowConfig, paths: Sequence[Path] | None, config_names: Sequence[str] = ()
+) -> tuple[list[tuple[str, str]], list[Path]]:
+    """(relative path, absolute path) of every project Python file, limited to ``paths`` if
+    given, and the files named ``config_names`` met on the same walk (never limited)."""
+    from routine_workflow.discovery import Discovery
+
+    # Plain path strings: a Path per file was a fifth of a warm run.
+    found: list[tuple[str, str]] = []
+    configs: list[Path] = []
+    for entry in Discovery(config).files((*SUFFIXES, *config_names)):
+        name = entry.rel.rpartition("/")[2]
+        if name in config_names:
+            configs.append(entry.path)
+        elif name.endswith(SUFFIXES):
+            found.append((entry.rel, entry.abspath))
     if not paths:
-        return found
+        return found, configs
     root = config.project_root
     wanted = []
     for given in paths:
@@ -180,7 +235,7 @@ def _project_files(config: WorkflowConfig, paths: Sequence[Path] | None) -> list
         (rel, path)
         for rel, path in found
         if any(w in (".", rel) or rel.startswith(w + "/") for w in wanted)
-    ]
+    ], configs
 
 
 def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:

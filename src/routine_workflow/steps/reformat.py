@@ -1,4 +1,4 @@
-"""Step reformat: autoflake, isort and black on the project's Python files.
+"""Step reformat: autoflake, isort and black (or ruff) on the project's Python files.
 
 The pass itself is ``routine_workflow.reformatting``, imported when the step runs.
 
@@ -58,6 +58,11 @@ class ReformatStep:
         return result
 
 
+RUFF_DESCRIPTION = "ruff check --fix (unused imports, import order) and ruff format."
+
+
 def make(config: WorkflowConfig) -> Step:
     """The reformat step for this configuration."""
+    if config.reformat_engine == "ruff":
+        return ReformatStep(description=RUFF_DESCRIPTION)
     return ReformatStep()
