@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,22 @@ class HistoryError(RoutineError):
     """The history database cannot be opened or read."""
 
 
+def _switch_to_wal(db: sqlite3.Connection, patience: float = 10.0) -> None:
+    # Two runs creating the database at once (two projects from one cron minute, or
+    # --jobs): switching the journal mode takes an exclusive lock, and SQLite answers
+    # "database is locked" at once instead of waiting like other statements do.
+    # Seen in CI as a run with no history row. So wait here, as the busy timeout would.
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class History:
     """The per-user history database."""
 
@@ -56,7 +73,7 @@ class History:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(self._db)
             # WAL with synchronous=NORMAL never corrupts the database and never waits on the
             # disk per commit; a power cut may only forget the last rows (the lock, which
             # must survive one, is fsynced on its own).

@@ -1,0 +1,49 @@
+"""The run history under concurrency: every run is recorded, whoever creates the database."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import wait_for
+
+# Each process gets ready (imports done), then waits for the "go" file, so that all of
+# them open the new database within the same millisecond or so.
+RECORD_ONE_RUN = """
+import sys, time
+from pathlib import Path
+from routine_workflow.history import History
+
+db, name, ready, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+ready.touch()
+while not go.exists():
+    time.sleep(0.0005)
+history = History(db)
+history.start_run(name, Path("/p") / name, "2026-01-01T00:00:00Z", False, [], [])
+history.close()
+"""
+
+
+def test_runs_that_create_the_database_at_once_are_all_recorded(tmp_path: Path) -> None:
+    # Two projects from one cron minute, or --jobs: before the fix, runs were lost to
+    # "database is locked" while the new database was switched to WAL (seen in CI).
+    for round_ in range(6):
+        db, go = tmp_path / f"history-{round_}.sqlite3", tmp_path / f"go-{round_}"
+        ready = [tmp_path / f"ready-{round_}-{n}" for n in range(4)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RECORD_ONE_RUN, str(db), f"run{n}", str(flag), str(go)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n, flag in enumerate(ready)
+        ]
+        for flag in ready:
+            wait_for(flag)
+        go.touch()
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * len(procs), errors
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM runs").fetchone() == (len(procs),)
