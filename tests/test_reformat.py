@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from trees import snapshot, write_tree
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.formatting import CHANGED, Pipeline
@@ -65,22 +66,7 @@ FILES: dict[str, bytes] = {
 
 def make_tree(root: Path, files: dict[str, bytes] = FILES, pyproject: str = PYPROJECT) -> Path:
     """A project with ``files`` and ``pyproject``; returns its root."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text(pyproject)
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file's bytes, by relative path."""
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    return write_tree(root, files, pyproject)
 
 
 def run_the_three_clis(root: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from trees import snapshot, write_tree
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.errors import ConfigError
@@ -62,21 +63,7 @@ def make_tree(root: Path, files: dict[str, bytes] = FILES, pyproject: str = PYPR
     """A git repository with ``files`` and ``pyproject``."""
     root.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", str(root)], check=True)
-    (root / "pyproject.toml").write_text(pyproject)
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file's bytes outside .git, by relative path."""
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and ".git" not in p.relative_to(root).parts
-    }
+    return write_tree(root, files, pyproject)
 
 
 def ruff_by_hand(root: Path) -> None:
