@@ -7,7 +7,7 @@ turns the files that need work into ``Outcome``\\ s, as ``formatting`` does for 
 1. each file is read and hashed; it must be UTF-8 (all ruff reads) and compile with
    this interpreter, else it is failed and gets no tool at all;
 2. the files that pass are copied into a temporary *mirror*: a directory that repeats
-   the project's absolute path (``<tmp>/home/me/proj/...``) and holds every ruff
+   the project's absolute path (``<tmp>/<absolute path of the project>/...``) and holds every ruff
    configuration file of the project and of its parent directories at its place (and
    what their ``extend`` settings point to). Relative paths, exclusion patterns, nested
    configurations and ``extend`` chains resolve in the mirror as in the project;
