@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -48,16 +49,19 @@ def test_the_next_run_stops_the_script_a_killed_run_left_writing(
     leftovers: list[psutil.Process] = []
     try:
         wait_for(marker)
-        time.sleep(0.2)  # let the grandchild start too
-        # The script and its long sleep (the loop's short sleeps come and go).
-        leftovers = [
-            p
-            for p in psutil.Process(proc.pid).children(recursive=True)
-            if _cmdline(p) in ([str(script)], ["sleep", "300"])
+        wait_for(out)  # the loop is writing
+        # and the run has recorded it (just after starting it: a kill -9 in between,
+        # a window of microseconds, would leave it unrecorded)
+        records = dirs.lock_dir(project) / CHILDREN_DIR
+        _wait_until(lambda: any(records.glob("*.json")))
+        # The script (the run's own child) and its long sleep, once that has exec'd
+        # (the loop's short sleeps come and go).
+        [leader_proc] = [
+            p for p in psutil.Process(proc.pid).children() if _cmdline(p) == [str(script)]
         ]
+        leftovers = [leader_proc, _child_running(leader_proc, ["sleep", "300"])]
         pids = [p.pid for p in leftovers]
-        assert len(pids) == 2, pids
-        leader = next(p.pid for p in leftovers if _cmdline(p) == [str(script)])
+        leader = leader_proc.pid
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         assert _alive(pids) == pids  # its own session: SIGKILL of the run does not reach it
@@ -74,6 +78,25 @@ def test_the_next_run_stops_the_script_a_killed_run_left_writing(
         proc.kill()
         proc.communicate()
         kill_all(leftovers)  # only if the test failed before the next run stopped them
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {seconds}s")
+        time.sleep(0.02)
+
+
+def _child_running(parent: psutil.Process, argv: list[str]) -> psutil.Process:
+    """``parent``'s child once it runs ``argv`` (after fork it still shows the parent's)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for child in parent.children():
+            if _cmdline(child) == argv:
+                return child
+        time.sleep(0.02)
+    raise AssertionError(f"no child of pid {parent.pid} runs {argv}")
 
 
 def _cmdline(process: psutil.Process) -> list[str]:
