@@ -66,6 +66,12 @@ def test_the_next_run_stops_the_script_a_killed_run_left_writing(
         proc.communicate()
         assert _alive(pids) == pids  # its own session: SIGKILL of the run does not reach it
 
+        # The dead holder's script still runs: `lock status` names it (what a break stops).
+        status = run_cli(["lock", "status", "--json"], project)
+        assert json.loads(status.stdout)["commands"] == [{"pid": leader, "argv": [str(script)]}]
+        text = run_cli(["lock", "status"], project).stdout
+        assert f"running pid {leader}: {script}" in text
+
         result = run_cli(["--yes", "--steps", "clean_caches"], project, timeout=60)
         assert result.returncode == 0, result.stderr
         assert f"recovered a stale lock left by pid {proc.pid}" in result.stderr

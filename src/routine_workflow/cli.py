@@ -462,6 +462,8 @@ def lock_status(ctx: click.Context, project_root: Path | None, as_json: bool) ->
             f"{PROG}: lock {state['path']} is held by {state['holder']} "
             f"({'stale' if state['stale'] else 'live'}: {state['reason']})"
         )
+        for command in state["commands"]:
+            output.write_line(f"  running pid {command['pid']}: {' '.join(command['argv'])}")
     return 0
 
 

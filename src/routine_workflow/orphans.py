@@ -22,6 +22,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -72,6 +73,15 @@ def note_finished(record: Path | None) -> None:
     if record is not None:
         with contextlib.suppress(OSError):
             record.unlink()
+
+
+def recorded(lock_dir: Path) -> list[dict[str, Any]]:
+    """The commands recorded in ``lock_dir``, by pid: ``{"pid": ..., "argv": [...]}``."""
+    records = [_read(path) for path in (lock_dir / CHILDREN_DIR).glob("*.json")]
+    return [
+        {"pid": pid, "argv": argv}
+        for pid, _created, _host, argv in sorted(r for r in records if r is not None)
+    ]
 
 
 def stop_leftovers(lock_dir: Path, grace: float = 2.0) -> list[str]:

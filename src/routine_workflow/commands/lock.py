@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from routine_workflow import orphans
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.lock import ProjectLock
 
@@ -22,6 +23,8 @@ def lock_state(config: WorkflowConfig) -> dict[str, Any]:
         "owner": snap.owner.to_json() if snap.owner else None,
         "stale": verdict.stale,
         "reason": verdict.reason,
+        # what the holder is running now (or, when stale, what a break would stop)
+        "commands": orphans.recorded(lock.path),
     }
 
 
