@@ -694,23 +694,21 @@ def _write_dump(
 
 
 def _write_hashed(path: Path, head: bytes, body: Iterable[list[bytes]]) -> tuple[str, int]:
+    # Hashed here, in the main thread, as it is written. A hashing thread beside the
+    # writes saved a few milliseconds, but the run's timeout and signals arrive as
+    # exceptions in this thread, and one landing inside a thread join (or a tracer's
+    # lock, as coverage's in CI) could leave the run waiting forever.
+    digest = hashlib.sha256(head)
+    update = digest.update
     size = len(head)
-    digest: _Hasher | None = None
-    try:
-        with fsutil.atomic_writer(path, durable=DURABLE) as out:
-            out.write(head)
-            out.flush()
-            # Its own descriptor: the hash goes on while the file is flushed to disk,
-            # closed and renamed, instead of before.
-            digest = _Hasher(os.dup(out.fileno()))
-            digest.hash_up_to(size)
-            for batch in body:
-                size += _writev_all(out.fileno(), batch)
-                digest.hash_up_to(size)
-        return digest.hexdigest(), size
-    finally:
-        if digest is not None:
-            digest.close()
+    with fsutil.atomic_writer(path, durable=DURABLE) as out:
+        out.write(head)
+        out.flush()
+        for batch in body:
+            for chunk in batch:
+                update(chunk)
+            size += _writev_all(out.fileno(), batch)
+    return digest.hexdigest(), size
 
 
 def _writev_all(fd: int, chunks: list[bytes]) -> int:
@@ -726,68 +724,6 @@ def _writev_all(fd: int, chunks: list[bytes]) -> int:
         while rest:
             rest = rest[os.write(fd, rest) :]
     return total
-
-
-class _Hasher:
-    """sha256 of a file being written, on a second thread that reads back what is written.
-
-    It reads the new file's first bytes from the page cache in 1 MiB blocks while
-    the main thread writes the next ones, then fsyncs: both the reads and the
-    hashing of large blocks release the GIL, so on two cores the checksum costs
-    next to nothing (hashing the many small sections held the GIL on every call).
-    """
-
-    BLOCK = 1 << 20
-
-    def __init__(self, fd: int) -> None:
-        """Hash the file open on ``fd``, which this object closes (see ``close``)."""
-        import queue
-        import threading
-
-        self._fd = fd
-        self._digest = hashlib.sha256()
-        self._ends: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        self._error: OSError | None = None
-        self._thread = threading.Thread(target=self._run, name="dump-sha256", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop (at once if the hash was not asked for) and close the descriptor."""
-        if self._thread.is_alive() and self._error is None:
-            self._error = OSError("dump not finished")  # stop reading: nobody wants the hash
-        self._finish()
-        os.close(self._fd)
-
-    def _run(self) -> None:
-        done = 0
-        while (end := self._ends.get()) is not None:
-            while done < end and self._error is None:
-                try:
-                    block = os.pread(self._fd, min(self.BLOCK, end - done), done)
-                except OSError as exc:
-                    self._error = exc
-                    break
-                if not block:  # pragma: no cover (we wrote these bytes ourselves)
-                    self._error = OSError(f"dump shorter than written at byte {done}")
-                    break
-                self._digest.update(block)
-                done += len(block)
-
-    def _finish(self) -> None:
-        if self._thread.is_alive():
-            self._ends.put(None)
-            self._thread.join()
-
-    def hash_up_to(self, end: int) -> None:
-        """Hash the file's bytes up to offset ``end`` (already written), after the earlier ones."""
-        self._ends.put(end)
-
-    def hexdigest(self) -> str:
-        """The digest of everything up to the last ``hash_up_to``; raises OSError if unread."""
-        self._finish()
-        if self._error is not None:
-            raise self._error
-        return self._digest.hexdigest()
 
 
 class _Spool:

@@ -77,7 +77,7 @@ def _create_temp(path: Path) -> tuple[int, str]:
     while True:
         tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.rw-tmp")
         try:
-            # Read-write, as mkstemp: a writer may read back what it wrote (the dump's hash).
+            # Read-write, as tempfile.mkstemp opens it.
             return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), tmp
         except FileExistsError:  # pragma: no cover (48 random bits)
             continue
