@@ -7,6 +7,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -126,3 +127,35 @@ def test_timeout_interrupts_the_running_step(ctx: StepContext) -> None:
         ("c", "skipped"),
     ]
     assert signal.getsignal(signal.SIGALRM) == before
+
+
+def _frame_in(filename: str) -> FrameType:
+    """A real frame of code compiled as if it lived in ``filename``."""
+    namespace: dict[str, object] = {}
+    code = compile("import sys\nframe = sys._getframe()\n", filename, "exec")
+    exec(code, namespace)  # noqa: S102 (a fixed snippet: only its file name matters)
+    frame = namespace["frame"]
+    assert isinstance(frame, FrameType)
+    return frame
+
+
+def test_a_signal_inside_lock_bookkeeping_is_raised_a_moment_later() -> None:
+    # Raising inside logging's (or a coverage tracer's) acquire/release gap would leak
+    # the lock and hang the run; the guard puts the exception off by a few milliseconds.
+    unsafe = _frame_in(logging.__file__)
+    ours = _frame_in(__file__)
+    with interruptible(0) as guard:
+        guard.handler(signal.SIGTERM, unsafe)  # put off, not raised
+        assert guard.pending == signal.SIGTERM
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0  # a retry is on its way
+        guard.handler(signal.SIGALRM, unsafe)  # the retry lands in the gap again
+        assert guard.pending == signal.SIGTERM
+        with pytest.raises(Interrupted) as caught:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # the real retry alarm, in our own code
+                time.sleep(0.001)
+        assert caught.value.exit_code == 143
+    with interruptible(0) as guard:
+        with pytest.raises(Interrupted) as caught:
+            guard.handler(signal.SIGINT, ours)  # anywhere else: at once
+        assert caught.value.exit_code == 130

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -135,15 +136,29 @@ class SignalGuard:
     itself be interrupted halfway. A step's own timeout raises ``StepTimeout``.
     """
 
+    #: How soon to try again when a signal arrives where raising is unsafe.
+    RETRY = 0.005
+
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.stopping = False
         self.deadline: float | None = None
         self.step_deadline: float | None = None
+        self.pending: int | None = None  # a SIGINT/SIGTERM put off for a moment
 
-    def handler(self, signum: int, _frame: FrameType | None) -> None:
+    def handler(self, signum: int, frame: FrameType | None) -> None:
         """Raise the exception that belongs to the signal."""
         if self.stopping:
+            return
+        if signum == signal.SIGALRM and self.pending is not None:
+            signum, self.pending = self.pending, None
+        if _unsafe_to_raise_in(frame):
+            # An exception raised here would leave a lock held that nothing releases (a
+            # coverage tracer's data lock, logging's handler lock), and the run would then
+            # wait for it forever (seen in CI). Raise a few milliseconds later instead.
+            if signum != signal.SIGALRM:
+                self.pending = signum
+            signal.setitimer(signal.ITIMER_REAL, self.RETRY)
             return
         now = time.monotonic()
         if signum == signal.SIGALRM and (self.deadline is None or now < self.deadline - 0.001):
@@ -190,6 +205,15 @@ class SignalGuard:
         """Stop raising: from here on the run is cleaning up."""
         signal.setitimer(signal.ITIMER_REAL, 0)
         self.stopping = True
+
+
+#: Code that takes a lock and releases it without a ``try`` around the gap: an exception
+#: raised from a signal handler in between leaks the lock.
+_LOCK_BOOKKEEPING = (os.path.dirname(logging.__file__) + os.sep, f"{os.sep}coverage{os.sep}")
+
+
+def _unsafe_to_raise_in(frame: FrameType | None) -> bool:
+    return frame is not None and any(part in frame.f_code.co_filename for part in _LOCK_BOOKKEEPING)
 
 
 @contextlib.contextmanager
