@@ -694,21 +694,80 @@ def _write_dump(
 
 
 def _write_hashed(path: Path, head: bytes, body: Iterable[list[bytes]]) -> tuple[str, int]:
-    # Hashed here, in the main thread, as it is written. A hashing thread beside the
-    # writes saved a few milliseconds, but the run's timeout and signals arrive as
-    # exceptions in this thread, and one landing inside a thread join (or a tracer's
-    # lock, as coverage's in CI) could leave the run waiting forever.
-    digest = hashlib.sha256(head)
-    update = digest.update
     size = len(head)
-    with fsutil.atomic_writer(path, durable=DURABLE) as out:
-        out.write(head)
-        out.flush()
-        for batch in body:
-            for chunk in batch:
-                update(chunk)
-            size += _writev_all(out.fileno(), batch)
+    digest: _Hasher | None = None
+    try:
+        with fsutil.atomic_writer(path, durable=DURABLE) as out:
+            out.write(head)
+            out.flush()
+            digest = _Hasher(os.dup(out.fileno()))
+            digest.hash_up_to(size)
+            for batch in body:
+                size += _writev_all(out.fileno(), batch)
+                digest.hash_up_to(size)
+    except BaseException:
+        if digest is not None:
+            digest.abandon()
+        raise
+    # Collected after the file is closed and renamed: that time overlaps with hashing too.
     return digest.hexdigest(), size
+
+
+class _Hasher:
+    """sha256 of a file being written, by a second thread reading back what is written.
+
+    Reads from the page cache in 1 MiB blocks and hashing large blocks both release
+    the GIL, so the checksum costs little wall time on two cores. The main thread
+    never joins or waits on a lock of this thread's: it only puts offsets in and takes
+    the result out of ``SimpleQueue``s, whose waits a signal interrupts cleanly (the
+    run's timeout and signals are exceptions raised in the main thread). The thread
+    closes its own descriptor.
+    """
+
+    BLOCK = 1 << 20
+
+    def __init__(self, fd: int) -> None:
+        """Hash the file open on ``fd`` (the thread closes it when done)."""
+        import queue
+        import threading
+
+        self._ends: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._result: queue.SimpleQueue[str | OSError] = queue.SimpleQueue()
+        self._abandoned = False
+        threading.Thread(target=self._run, args=(fd,), name="dump-sha256", daemon=True).start()
+
+    def _run(self, fd: int) -> None:
+        digest, done = hashlib.sha256(), 0
+        try:
+            while (end := self._ends.get()) is not None and not self._abandoned:
+                while done < end:
+                    block = os.pread(fd, min(self.BLOCK, end - done), done)
+                    if not block:  # pragma: no cover (we wrote these bytes ourselves)
+                        raise OSError(f"dump shorter than written at byte {done}")
+                    digest.update(block)
+                    done += len(block)
+            self._result.put(digest.hexdigest())
+        except OSError as exc:
+            self._result.put(exc)
+        finally:
+            os.close(fd)
+
+    def hash_up_to(self, end: int) -> None:
+        """Hash the file's bytes up to offset ``end`` (already written), after the earlier ones."""
+        self._ends.put(end)
+
+    def abandon(self) -> None:
+        """Stop soon; nobody will ask for the digest."""
+        self._abandoned = True
+        self._ends.put(None)
+
+    def hexdigest(self) -> str:
+        """The digest of everything up to the last ``hash_up_to``; raises OSError if unread."""
+        self._ends.put(None)
+        result = self._result.get()
+        if isinstance(result, OSError):
+            raise result
+        return result
 
 
 def _writev_all(fd: int, chunks: list[bytes]) -> int:
