@@ -38,8 +38,6 @@ DEFAULT_GRACE = 10.0
 #: contender that sees no record yet looks again for this long before giving up,
 #: so that "busy" can name the holder.
 SETTLE = 2.0
-#: Two reads of one process's start time agree to well within this.
-START_TIME_TOLERANCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ def judge(owner: Owner | None, age: float, grace: float = DEFAULT_GRACE) -> Verd
         return Verdict(True, f"pid {owner.pid} is not running")
     except psutil.Error:
         return Verdict(False, f"pid {owner.pid} is running (start time unreadable)")
-    if abs(create_time - owner.create_time) > START_TIME_TOLERANCE:
+    if abs(create_time - owner.create_time) > orphans.START_TIME_TOLERANCE:
         return Verdict(True, f"pid {owner.pid} now belongs to another process (PID reuse)")
     return Verdict(False, f"pid {owner.pid} is running", verified_alive=True)
 

@@ -27,7 +27,8 @@ from typing import Any
 import psutil
 
 CHILDREN_DIR = "children"
-#: Two reads of one process's start time agree to well within this (as in lock.py).
+#: Two reads of one process's start time agree to well within this (the lock's
+#: liveness check uses it too).
 START_TIME_TOLERANCE = 0.5
 
 _records: Path | None = None
