@@ -313,7 +313,7 @@ def run_steps(
                 run.finish(current, _record(current, result))
                 current = None
             elif running:
-                finished, _ = _wait_first(running)
+                finished = _wait_first(running)
                 for future in finished:
                     step = running.pop(future)
                     run.finish(step, _record(step, future.result()))
@@ -358,11 +358,11 @@ def _pool(parallel: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step")
 
 
-def _wait_first(running: dict[Future[StepResult], Step]) -> tuple[set[Future[StepResult]], Any]:
+def _wait_first(running: dict[Future[StepResult], Step]) -> set[Future[StepResult]]:
+    """The running command steps that have finished (waits for at least one)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    done, rest = wait(list(running), return_when=FIRST_COMPLETED)
-    return done, rest
+    return wait(list(running), return_when=FIRST_COMPLETED).done
 
 
 def _next_inline(
