@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from routine_workflow import codedump, dumpnames
 from routine_workflow.config import WorkflowConfig, load_config
+from routine_workflow.dumps import builtin as codedump
+from routine_workflow.dumps import names as dumpnames
 from routine_workflow.steps.base import Status, StepContext, StepResult
 from routine_workflow.steps.dumps import DumpsStep, create_dump_argv, external_commands
 

@@ -14,7 +14,7 @@ from conftest import wait_for
 RECORD_ONE_RUN = """
 import sys, time
 from pathlib import Path
-from routine_workflow.history import History
+from routine_workflow.workflow.history import History
 
 db, name, ready, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 ready.touch()

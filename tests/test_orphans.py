@@ -15,7 +15,7 @@ from conftest import kill_all, popen_cli, run_cli, wait_for, write_script
 
 from routine_workflow import dirs
 from routine_workflow.lock import OWNER_FILE
-from routine_workflow.orphans import CHILDREN_DIR
+from routine_workflow.procs.orphans import CHILDREN_DIR
 
 
 def _alive(pids: list[int]) -> list[int]:

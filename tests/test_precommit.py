@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from routine_workflow.cli import cli
+from routine_workflow.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / ".pre-commit-hooks.yaml"

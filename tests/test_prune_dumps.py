@@ -15,7 +15,7 @@ from conftest import run_cli
 from fstraps import unremovable  # noqa: F401 (a fixture)
 
 from routine_workflow.config import load_config
-from routine_workflow.dumpnames import dump_name, parse_create_dump_name, sidecar
+from routine_workflow.dumps.names import dump_name, parse_create_dump_name, sidecar
 from routine_workflow.steps import prune_dumps
 from routine_workflow.steps.base import Status, StepContext, StepResult
 from routine_workflow.steps.prune_dumps import find_dumps

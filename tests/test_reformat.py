@@ -14,9 +14,9 @@ from conftest import run_cli
 from trees import snapshot, write_tree
 
 from routine_workflow.config import WorkflowConfig, load_config
-from routine_workflow.formatting import CHANGED, Pipeline
-from routine_workflow.reformat_cache import tool_versions
-from routine_workflow.reformatting import batches, reformat, write_if_unmodified
+from routine_workflow.reformat.cache import tool_versions
+from routine_workflow.reformat.pipeline import CHANGED, Pipeline
+from routine_workflow.reformat.run import batches, reformat, write_if_unmodified
 
 PYPROJECT = """\
 [project]
@@ -280,7 +280,7 @@ def test_warm_run_hits_cache_without_importing_the_tools(tmp_path: Path) -> None
         "import json, sys\n"
         "from pathlib import Path\n"
         "from routine_workflow.config import load_config\n"
-        "from routine_workflow.reformatting import reformat\n"
+        "from routine_workflow.reformat.run import reformat\n"
         f"r = reformat(load_config({{'project_root': Path({str(root)!r})}}))\n"
         "print(json.dumps([r.counts(), sorted(m for m in ('black', 'isort', 'autoflake')"
         " if m in sys.modules)]))\n"
@@ -496,7 +496,7 @@ def test_worker_entry_points_in_a_real_process(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "p", {"ok.py": b"import os\nx=1\n", "big.py": body})
     code = (
         "import json, sys\n"
-        "from routine_workflow import formatting as f\n"
+        "from routine_workflow.reformat import pipeline as f\n"
         "f.init_worker(sys.argv[1], float(sys.argv[2]))\n"
         "out = f.process_batch([sys.argv[1] + '/ok.py', sys.argv[1] + '/big.py'])\n"
         "print(json.dumps([[o.status, o.reason, o.cacheable] for o in out]))\n"
@@ -538,7 +538,7 @@ def test_unreadable_path_is_a_failure_not_a_crash(tmp_path: Path) -> None:
 def test_tool_versions_agree_with_importlib_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib import metadata
 
-    from routine_workflow import reformat_cache
+    from routine_workflow.reformat import cache as reformat_cache
 
     versions = tool_versions()
     for name in reformat_cache.TOOLS:

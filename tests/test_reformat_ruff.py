@@ -17,8 +17,8 @@ from trees import snapshot, write_tree
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.errors import ConfigError
-from routine_workflow.reformatting import reformat
-from routine_workflow.ruff_engine import SELECT, Ruff, find_ruff
+from routine_workflow.reformat.ruff import SELECT, Ruff, find_ruff
+from routine_workflow.reformat.run import reformat
 
 try:
     RUFF = find_ruff()
@@ -228,8 +228,8 @@ def test_extend_outside_the_project_is_followed(tmp_path: Path) -> None:
 
 def test_file_modified_during_the_run_is_not_clobbered(tmp_path: Path) -> None:
     """A file rewritten after ruff read it keeps the other writer's bytes."""
-    from routine_workflow.reformatting import write_if_unmodified
-    from routine_workflow.ruff_engine import outcomes
+    from routine_workflow.reformat.ruff import outcomes
+    from routine_workflow.reformat.run import write_if_unmodified
 
     root = make_tree(tmp_path / "p", {"a.py": b"import os\nx=1\n"})
     target = root / "a.py"

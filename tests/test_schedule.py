@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, write_script
 
-from routine_workflow.commands.cronexpr import CronExpr, next_runs, parse_cron, to_on_calendar
 from routine_workflow.errors import ConfigError
+from routine_workflow.schedule.cronexpr import CronExpr, next_runs, parse_cron, to_on_calendar
 
 needs_systemd_analyze = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here"
@@ -452,7 +452,7 @@ def test_parse_cron_normalises_and_rejects() -> None:
 
 def test_module_entry_point_is_used_when_no_script(tmp_path: Path) -> None:
     # A Python without our console script next to it falls back to `python -m`.
-    from routine_workflow.commands import schedule
+    from routine_workflow.schedule import install as schedule
 
     argv = schedule.self_argv()
     script = Path(sys.executable).absolute().parent / "routine-workflow"

@@ -14,9 +14,9 @@ import pytest
 from conftest import popen_cli, run_cli, wait_for, write_script
 
 from routine_workflow import dirs
-from routine_workflow.commands.watch import ProjectFilter, modified_since
 from routine_workflow.config import load_config
 from routine_workflow.lock import ProjectLock
+from routine_workflow.workflow.watch import ProjectFilter, modified_since
 
 
 class Watcher:

@@ -26,9 +26,10 @@ from typing import Any
 
 import psutil
 
-from routine_workflow import __version__, orphans
+from routine_workflow import __version__
 from routine_workflow.errors import LockBusy, LockError
 from routine_workflow.fsutil import atomic_write
+from routine_workflow.procs import orphans
 
 OWNER_FILE = "owner.json"
 #: A lock directory without a readable owner may be mid-acquire (between mkdir and

@@ -20,7 +20,7 @@ from typing import Any
 
 from routine_workflow import dirs
 from routine_workflow.backup.manifest import FORMAT
-from routine_workflow.dumpnames import STAMP_FORMAT, project_slug
+from routine_workflow.dumps.names import STAMP_FORMAT, project_slug
 from routine_workflow.fsutil import remove_path
 
 SUFFIX = ".tar.gz"

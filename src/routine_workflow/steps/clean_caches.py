@@ -605,7 +605,7 @@ class CleanCachesStep:
 
     def run(self, ctx: StepContext) -> StepResult:
         """Find caches, keep what git tracks, then remove the rest (or list it in a dry run)."""
-        from routine_workflow.gitfiles import GitError, tracked_under
+        from routine_workflow.clean.gitfiles import GitError, tracked_under
 
         config = ctx.config
         matcher = Matcher(self.patterns)

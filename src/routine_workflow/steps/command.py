@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from routine_workflow.procs import run_command
+from routine_workflow.procs.children import run_command
 from routine_workflow.steps.base import Status, StepContext, StepResult
 
 

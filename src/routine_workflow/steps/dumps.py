@@ -15,7 +15,7 @@ from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError
-from routine_workflow.procs import command_argv, run_command, script_argv
+from routine_workflow.procs.children import command_argv, run_command, script_argv
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 
 NAME = "dumps"
@@ -144,7 +144,7 @@ def _names(directory: Path) -> set[str]:
 
 def run_builtin(ctx: StepContext) -> StepResult:
     """Write the built-in Markdown dump and its checksum (or measure it in a dry run)."""
-    from routine_workflow.codedump import build_dump, human_size
+    from routine_workflow.dumps.builtin import build_dump, human_size
 
     try:
         outcome = build_dump(ctx.config, dry_run=ctx.dry_run)

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.dumpnames import (
+from routine_workflow.dumps.names import (
     SIDECAR_SUFFIX,
     parse_create_dump_name,
     parse_dump_name,

@@ -1,6 +1,6 @@
 """Step reformat: autoflake, isort and black (or ruff) on the project's Python files.
 
-The pass itself is ``routine_workflow.reformatting``, imported when the step runs.
+The pass itself is ``routine_workflow.reformat.run``, imported when the step runs.
 
 ``ctx.options``: ``check`` (write nothing; files that would change are
 reported), ``diff`` (collect unified diffs; implies writing nothing) and
@@ -30,7 +30,7 @@ class ReformatStep:
 
     def run(self, ctx: StepContext) -> StepResult:
         """Reformat (or, in a dry run or with ``check``, report what would change)."""
-        from routine_workflow.reformatting import reformat
+        from routine_workflow.reformat.run import reformat
 
         check = bool(ctx.dry_run or ctx.options.get("check") or ctx.options.get("diff"))
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from routine_workflow.procs import run_command, script_argv
+from routine_workflow.procs.children import run_command, script_argv
 from routine_workflow.steps.base import Status, StepContext, StepResult
 
 

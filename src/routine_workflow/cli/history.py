@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.history import History
+from routine_workflow.workflow.history import History
 
 
 def recent_runs(

@@ -227,7 +227,7 @@ def cli(
             raise click.UsageError(f"{ctx.invoked_subcommand} works on one project at a time")
         return 0
     if projects_file is not None or len(roots) > 1:
-        from routine_workflow.commands.fleet import read_projects_file
+        from routine_workflow.workflow.fleet import read_projects_file
 
         roots += read_projects_file(projects_file) if projects_file else []
         extra = [
@@ -240,7 +240,7 @@ def cli(
             *(["--verbose"] if verbose else []),
         ]
         return _run_fleet(ctx, roots, extra, jobs, as_json)
-    from routine_workflow.commands.run import (
+    from routine_workflow.workflow.session import (
         check_confirmation,
         planned_steps,
         resume_plan,
@@ -280,7 +280,7 @@ def cli(
 def _run_fleet(
     ctx: click.Context, roots: list[Path], extra: list[str], jobs: int, as_json: bool
 ) -> int:
-    from routine_workflow.commands.fleet import child_args, fleet_exit_code, run_many
+    from routine_workflow.workflow.fleet import child_args, fleet_exit_code, run_many
 
     flags = dict(ctx.meta["flags"])
     if not flags.get("dry_run") and not flags.get("auto_yes"):
@@ -366,8 +366,8 @@ def steps_cmd(
     ctx: click.Context, project_root: Path | None, as_json: bool, graph: str | None
 ) -> int:
     """List the steps in run order with their dependencies."""
-    from routine_workflow.commands.run import planned_steps
-    from routine_workflow.graph import render
+    from routine_workflow.workflow.graph import render
+    from routine_workflow.workflow.session import planned_steps
 
     steps = planned_steps(_config(ctx, project_root=project_root))
     if graph:
@@ -428,7 +428,7 @@ def _show(value: Any) -> str:
 @click.pass_context
 def config_check(ctx: click.Context, project_root: Path | None) -> int:
     """Validate the configuration; exit 2 with one line if something is wrong."""
-    from routine_workflow.commands.run import planned_steps
+    from routine_workflow.workflow.session import planned_steps
 
     config = _config(ctx, project_root=project_root)
     planned_steps(config)
@@ -450,7 +450,7 @@ def lock_group() -> None:
 @click.pass_context
 def lock_status(ctx: click.Context, project_root: Path | None, as_json: bool) -> int:
     """Show whether a run holds the lock, and whether that holder is alive."""
-    from routine_workflow.commands.lock import lock_state
+    from routine_workflow.cli.lock import lock_state
 
     state = lock_state(_config(ctx, project_root=project_root))
     if as_json:
@@ -475,7 +475,7 @@ def lock_status(ctx: click.Context, project_root: Path | None, as_json: bool) ->
 @click.pass_context
 def lock_break(ctx: click.Context, project_root: Path | None, force: bool) -> int:
     """Remove a stale lock. A holder that is verifiably running is never evicted."""
-    from routine_workflow.commands.lock import break_lock
+    from routine_workflow.cli.lock import break_lock
 
     message = break_lock(_config(ctx, project_root=project_root), force=force)
     output.write_line(f"{PROG}: {message}")
@@ -502,7 +502,7 @@ def history_cmd(
     ctx: click.Context, project_root: Path | None, as_json: bool, limit: int, all_projects: bool
 ) -> int:
     """Show recent runs, newest first."""
-    from routine_workflow.commands.history import recent_runs
+    from routine_workflow.cli.history import recent_runs
 
     runs = recent_runs(_config(ctx, project_root=project_root), limit, all_projects)
     if as_json:
@@ -561,7 +561,7 @@ def reformat_cmd(
       routine-workflow reformat --check         # CI: exit 1 if anything would change
       routine-workflow reformat --diff src/pkg  # show the changes, write nothing
     """
-    from routine_workflow.commands.reformat import exit_code, run_reformat
+    from routine_workflow.reformat.command import exit_code, run_reformat
 
     config = _config(ctx, project_root=project_root, max_workers=max_workers)
     report = run_reformat(config, paths, check, diff)
@@ -606,8 +606,8 @@ def backup_group() -> None:
 @click.pass_context
 def backup_list(ctx: click.Context, project_root: Path | None, as_json: bool) -> int:
     """Show this project's backups, newest first."""
+    from routine_workflow.backup.actions import list_backups
     from routine_workflow.backup.take import human
-    from routine_workflow.commands.backup import list_backups
 
     backups = list_backups(_config(ctx, project_root=project_root))
     if as_json:
@@ -637,8 +637,8 @@ def backup_verify(
     ctx: click.Context, archive: Path, project_root: Path | None, as_json: bool
 ) -> int:
     """Re-read ARCHIVE (a path, or a name in the backup dir) and check every file's sha256."""
+    from routine_workflow.backup.actions import verify_archive
     from routine_workflow.backup.take import human
-    from routine_workflow.commands.backup import verify_archive
 
     report = verify_archive(_config(ctx, project_root=project_root), archive)
     if as_json:
@@ -688,8 +688,8 @@ def backup_restore(
     as_json: bool,
 ) -> int:
     """Verify ARCHIVE, then restore it. Unsafe paths and links are refused before writing."""
+    from routine_workflow.backup.actions import restore_archive
     from routine_workflow.backup.take import human
-    from routine_workflow.commands.backup import restore_archive
 
     report = restore_archive(
         _config(ctx, project_root=project_root), archive, target, force, skip_unsafe_links
@@ -789,8 +789,8 @@ def schedule_install(
     on_calendar: tuple[str, ...],
 ) -> int:
     """Schedule unattended runs (--yes --quiet) of this project; installing again replaces them."""
-    from routine_workflow.commands import schedule
-    from routine_workflow.commands.cronexpr import next_runs, parse_cron, to_on_calendar
+    from routine_workflow.schedule import install as schedule
+    from routine_workflow.schedule.cronexpr import next_runs, parse_cron, to_on_calendar
 
     if on_calendar and not systemd:
         raise click.UsageError("--on-calendar is for systemd timers; add --systemd")
@@ -836,7 +836,7 @@ def schedule_remove(
     as_json: bool,
 ) -> int:
     """Remove this project's schedule; nothing else in the crontab or unit directory changes."""
-    from routine_workflow.commands import schedule
+    from routine_workflow.schedule import install as schedule
 
     config = _config(ctx, project_root=project_root)
     if systemd:
@@ -886,8 +886,8 @@ def schedule_show(
 
     With --systemd, only the timer; with --cron EXPR, a preview of EXPR instead.
     """
-    from routine_workflow.commands import schedule
-    from routine_workflow.commands.cronexpr import parse_cron
+    from routine_workflow.schedule import install as schedule
+    from routine_workflow.schedule.cronexpr import parse_cron
 
     config = _config(ctx, project_root=project_root)
     preview = parse_cron(cron_text) if cron_text else None
@@ -983,8 +983,8 @@ def watch_cmd(
       routine-workflow watch --yes                  # reformat on every save
       routine-workflow watch -y --steps reformat,clean_caches --debounce 1000
     """
-    from routine_workflow.commands.run import check_confirmation, planned_steps
-    from routine_workflow.commands.watch import DEFAULT_STEPS, watch
+    from routine_workflow.workflow.session import check_confirmation, planned_steps
+    from routine_workflow.workflow.watch import DEFAULT_STEPS, watch
 
     config = _config(ctx, project_root=project_root, auto_yes=auto_yes)
     steps = planned_steps(config, _split(only) or DEFAULT_STEPS)

@@ -30,9 +30,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Protocol
 
-from routine_workflow import __version__, dumpnames, fsutil
+from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery
+from routine_workflow.dumps import names as dumpnames
 
 #: Keep a dump's body in memory up to this size, then spill to a temporary file.
 SPOOL_LIMIT = 64 << 20

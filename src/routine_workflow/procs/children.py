@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from routine_workflow import orphans
+from routine_workflow.procs import orphans
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,16 @@ from typing import Any, Protocol
 import filelock
 
 from routine_workflow import dirs
-from routine_workflow.commands.cronexpr import (
+from routine_workflow.config import WorkflowConfig
+from routine_workflow.errors import ConfigError, RoutineError
+from routine_workflow.fsutil import atomic_write
+from routine_workflow.schedule.cronexpr import (
     CronExpr,
     calendar_next_runs,
     check_on_calendar,
     next_runs,
     to_on_calendar,
 )
-from routine_workflow.config import WorkflowConfig
-from routine_workflow.errors import ConfigError, RoutineError
-from routine_workflow.fsutil import atomic_write
 
 TAG = "# routine-workflow schedule"
 UNIT_PREFIX = "routine-workflow-"
@@ -434,7 +434,7 @@ def show(
     count: int = 3,
 ) -> dict[str, Any]:
     """What is scheduled for this project (or would be, for ``preview``), with the next runs."""
-    from routine_workflow.commands.cronexpr import parse_cron
+    from routine_workflow.schedule.cronexpr import parse_cron
 
     info: dict[str, Any] = {"project_root": str(config.project_root)}
     if preview is not None:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from routine_workflow.errors import ConfigError, RoutineError
-from routine_workflow.formatting import (
+from routine_workflow.reformat.pipeline import (
     CHANGED,
     EXCLUDED,
     FAILED,
@@ -416,7 +416,7 @@ class _Checker:
             return
         import multiprocessing
 
-        from routine_workflow.procs import worker_initializer
+        from routine_workflow.procs.children import worker_initializer
 
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -432,7 +432,7 @@ class _Checker:
         if self.pool is None or sum(len(data) for _, _, data in items) < POOL_BYTES:
             pairs = [(name, data) for name, _, data in items]
             return dict(zip((name for name, _ in pairs), compile_problems(pairs), strict=True))
-        from routine_workflow.reformatting import batches
+        from routine_workflow.reformat.run import batches
 
         by_name = {name: (str(where), data) for name, where, data in items}
         groups = batches([(name, len(data)) for name, _, data in items])
@@ -451,7 +451,7 @@ class _Checker:
 
 def _stop_children() -> None:
     """Kill ruff and the pool's workers, leaving their reaping to their owners."""
-    from routine_workflow.procs import kill_children_unreaped
+    from routine_workflow.procs.children import kill_children_unreaped
 
     kill_children_unreaped()
 
@@ -490,7 +490,7 @@ def _run(
 ) -> tuple[int | None, str, str]:
     """(exit code or None on a time-out, stdout, stderr) of one ruff command, which never
     outlives the run (``procs.run_captured``)."""
-    from routine_workflow.procs import run_captured
+    from routine_workflow.procs.children import run_captured
 
     log.debug("running %s in %s", " ".join(argv), cwd, extra={"event": "ruff_start"})
     code, out, err = run_captured(argv, cwd, timeout)

@@ -27,7 +27,7 @@ from routine_workflow.errors import (
     Interrupted,
     StepTimeout,
 )
-from routine_workflow.procs import terminate_children
+from routine_workflow.procs.children import terminate_children
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 from routine_workflow.steps.command import CommandStep
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from routine_workflow import formatting
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError
-from routine_workflow.formatting import CHANGED, EXCLUDED, FAILED, Outcome, digest_bytes
 from routine_workflow.progress import ProgressFactory, no_progress
-from routine_workflow.reformat_cache import ReformatCache, fingerprint, tool_versions
+from routine_workflow.reformat import pipeline as formatting
+from routine_workflow.reformat.cache import ReformatCache, fingerprint, tool_versions
+from routine_workflow.reformat.pipeline import CHANGED, EXCLUDED, FAILED, Outcome, digest_bytes
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -173,7 +173,7 @@ class _Engine:
             entries, _ = _project_files(config, paths)
             fp = fingerprint(root, versions or tool_versions(), {"engine": "black"})
             return cls(config, entries, fp)
-        from routine_workflow import ruff_engine
+        from routine_workflow.reformat import ruff as ruff_engine
 
         ruff = ruff_engine.Ruff.find()
         entries, nested = _project_files(config, paths, ruff_engine.CONFIG_NAMES)
@@ -189,7 +189,7 @@ class _Engine:
             return _run_pool(
                 config.project_root, todo, config.max_workers, config.reformat_file_timeout
             )
-        from routine_workflow import ruff_engine
+        from routine_workflow.reformat import ruff as ruff_engine
 
         return ruff_engine.outcomes(
             self.ruff,
@@ -352,7 +352,7 @@ def _run_pool(
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    from routine_workflow.procs import kill_children_unreaped
+    from routine_workflow.procs.children import kill_children_unreaped
 
     # Configure the tools here first: a bad [tool.black] is one clear error, and forked
     # workers inherit the imported, configured pipeline instead of importing it again.

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.procs import command_argv, run_command
+from routine_workflow.procs.children import command_argv, run_command
 
 NOTIFY_TIMEOUT = 10.0
 HOOK_TIMEOUT = 120.0

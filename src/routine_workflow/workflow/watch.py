@@ -19,12 +19,12 @@ from types import FrameType
 from typing import Any
 
 from routine_workflow import logs
-from routine_workflow.commands.run import run_workflow
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery
 from routine_workflow.errors import EXIT_SIGINT, EXIT_SIGTERM, LockBusy, RoutineError
-from routine_workflow.runner import RunReport
 from routine_workflow.steps import Step
+from routine_workflow.workflow.runner import RunReport
+from routine_workflow.workflow.session import run_workflow
 
 DEFAULT_STEPS = ("reformat",)
 DEFAULT_DEBOUNCE_MS = 300

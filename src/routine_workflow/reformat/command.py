@@ -9,7 +9,7 @@ from routine_workflow import logs
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK
 from routine_workflow.lock import ProjectLock
-from routine_workflow.reformatting import ReformatReport, reformat
+from routine_workflow.reformat.run import ReformatReport, reformat
 
 
 def run_reformat(

@@ -8,15 +8,18 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
-from routine_workflow import logs, orphans
+from routine_workflow import logs
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_TIMEOUT, ConfigError, Interrupted
-from routine_workflow.history import History, HistoryError
-from routine_workflow.hooks import run_hooks
 from routine_workflow.lock import ProjectLock
-from routine_workflow.procs import terminate_children
+from routine_workflow.procs import orphans
+from routine_workflow.procs.children import terminate_children
 from routine_workflow.progress import progress_for
-from routine_workflow.runner import (
+from routine_workflow.steps import Step, StepContext
+from routine_workflow.workflow.history import History, HistoryError
+from routine_workflow.workflow.hooks import run_hooks
+from routine_workflow.workflow.plan import all_steps
+from routine_workflow.workflow.runner import (
     RunReport,
     StepRecord,
     interruptible,
@@ -25,8 +28,6 @@ from routine_workflow.runner import (
     select_steps,
     utc_now,
 )
-from routine_workflow.stepconfig import all_steps
-from routine_workflow.steps import Step, StepContext
 
 
 def new_run_id() -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from routine_workflow import orphans
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.lock import ProjectLock
+from routine_workflow.procs import orphans
 
 
 def lock_state(config: WorkflowConfig) -> dict[str, Any]:

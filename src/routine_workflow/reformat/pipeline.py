@@ -447,7 +447,7 @@ def prime(root: Path) -> Pipeline:
 
 def init_worker(root: str, file_timeout: float) -> None:
     """Pool initializer: signals as the parent wants, tools imported and configured once."""
-    from routine_workflow.procs import worker_initializer
+    from routine_workflow.procs.children import worker_initializer
 
     global _FILE_TIMEOUT
     worker_initializer()

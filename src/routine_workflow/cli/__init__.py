@@ -1,0 +1,1 @@
+"""Command line: click only. Parse, call, print, return an exit code."""

@@ -1,0 +1,1 @@
+"""Code dumps: naming, the built-in Markdown dump, create-dump, and pruning old dumps."""

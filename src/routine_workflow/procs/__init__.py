@@ -1,0 +1,1 @@
+"""Processes we start: running commands in their own group, and stopping what a dead run left."""
