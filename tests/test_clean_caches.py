@@ -21,7 +21,6 @@ from routine_workflow.steps.base import Status, StepContext, StepResult
 from routine_workflow.steps.clean_caches import (
     CleanCachesStep,
     Target,
-    human_size,
     parse_pattern,
     remove_target,
 )
@@ -204,7 +203,7 @@ def test_dry_run_changes_nothing_and_lists_exactly_what_would_go(tmp_path: Path)
     assert listed == sorted([*CACHES, "src/pkg/link.pyc"])
     assert result.counts["would_remove"] == len(listed)
     # Sizes are reported: the __pycache__ dir holds one 1200-byte file.
-    assert "would remove dir src/pkg/__pycache__ (1.2 kB)" in result.details
+    assert "would remove dir src/pkg/__pycache__ (1.2 KiB)" in result.details
 
     # And the real run removes exactly that list.
     real = run_step(root)
@@ -437,16 +436,6 @@ def test_target_through_a_symlinked_parent_is_refused(project: Path, tmp_path: P
         project, Target("real/__pycache__", "dir", 1, "__pycache__", ("z.pyc",))
     ) == (1, None)
     assert not (project / "real/__pycache__").exists()
-
-
-def test_human_size() -> None:
-    assert [human_size(n) for n in (0, 999, 1200, 5_300_000, 7 * 10**12)] == [
-        "0 B",
-        "999 B",
-        "1.2 kB",
-        "5.3 MB",
-        "7000.0 GB",
-    ]
 
 
 def test_clean_script_replaces_the_builtin_step(project: Path) -> None:

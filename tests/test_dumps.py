@@ -435,13 +435,6 @@ def test_language_tags(rel: str, lang: str) -> None:
     assert codedump.language(rel) == lang
 
 
-def test_human_size() -> None:
-    assert codedump.human_size(512) == "512 B"
-    assert codedump.human_size(1536) == "1.5 KiB"
-    assert codedump.human_size(3 << 20) == "3.0 MiB"
-    assert codedump.human_size(5 << 30) == "5.0 GiB"
-
-
 # --- create-dump ------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from routine_workflow.fsutil import (
     atomic_write,
     atomic_writer,
     ensure_inside,
+    human_size,
     is_inside,
     remove_path,
     sha256_file,
@@ -71,3 +72,15 @@ def test_remove_path_never_follows_symlinks(tmp_path: Path) -> None:
     import hashlib
 
     assert sha256_file(outside / "keep.txt") == hashlib.sha256(b"keep").hexdigest()
+
+
+def test_human_size_uses_one_unit_system() -> None:
+    sizes = (0, 512, 1536, 3 << 20, 5 << 30, 7 << 40)
+    assert [human_size(n) for n in sizes] == [
+        "0 B",
+        "512 B",
+        "1.5 KiB",
+        "3.0 MiB",
+        "5.0 GiB",
+        "7168.0 GiB",
+    ]

@@ -149,3 +149,14 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+
+def human_size(size: float) -> str:
+    """Bytes as a short figure in 1024-based units: 512 B, 1.5 KiB, 3.0 MiB, 5.0 GiB."""
+    if size < 1024:
+        return f"{size:.0f} B"
+    exponent = 1
+    while exponent < 3 and size >= 1024 ** (exponent + 1):
+        exponent += 1
+    return f"{size / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB')[exponent - 1]}"

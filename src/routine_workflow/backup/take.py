@@ -13,7 +13,7 @@ from routine_workflow.backup import store
 from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
 from routine_workflow.backup.reader import escaping_links, verify
 from routine_workflow.backup.writer import write_archive
-from routine_workflow.fsutil import _fsync_dir, atomic_write, sha256_file
+from routine_workflow.fsutil import _fsync_dir, atomic_write, human_size, sha256_file
 from routine_workflow.steps.base import Status, StepContext, StepResult
 
 
@@ -49,7 +49,7 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     if ctx.dry_run:
         return StepResult.skipped(
             f"dry run: would archive {current.files} files "
-            f"({human(current.bytes)}) into {directory} ({change})"
+            f"({human_size(current.bytes)}) into {directory} ({change})"
         )
     directory.mkdir(parents=True, exist_ok=True)
     leftovers = store.remove_leftovers(directory, root)
@@ -69,8 +69,8 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     details = warnings + notes
     counts.update({"archive_bytes": archive_size, "pruned": len(pruned)})
     summary = (
-        f"{final.name}: {current.files} files, {human(current.bytes)} -> "
-        f"{human(archive_size)}, verified ({change})"
+        f"{final.name}: {current.files} files, {human_size(current.bytes)} -> "
+        f"{human_size(archive_size)}, verified ({change})"
     )
     if left_out or current.left_out:
         summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see the log)"
@@ -145,10 +145,3 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def human(size: float) -> str:
-    """Bytes as a short human-readable figure (1024-based)."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"  # pragma: no cover (the loop always returns)

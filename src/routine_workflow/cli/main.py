@@ -607,7 +607,7 @@ def backup_group() -> None:
 def backup_list(ctx: click.Context, project_root: Path | None, as_json: bool) -> int:
     """Show this project's backups, newest first."""
     from routine_workflow.backup.actions import list_backups
-    from routine_workflow.backup.take import human
+    from routine_workflow.fsutil import human_size
 
     backups = list_backups(_config(ctx, project_root=project_root))
     if as_json:
@@ -618,7 +618,7 @@ def backup_list(ctx: click.Context, project_root: Path | None, as_json: bool) ->
             Path(b["path"]).name,
             b["created"],
             str(b["files"]),
-            human(b["size"] or 0),
+            human_size(b["size"] or 0),
             "yes" if b["verified"] else "no",
         ]
         for b in backups
@@ -638,7 +638,7 @@ def backup_verify(
 ) -> int:
     """Re-read ARCHIVE (a path, or a name in the backup dir) and check every file's sha256."""
     from routine_workflow.backup.actions import verify_archive
-    from routine_workflow.backup.take import human
+    from routine_workflow.fsutil import human_size
 
     report = verify_archive(_config(ctx, project_root=project_root), archive)
     if as_json:
@@ -646,7 +646,7 @@ def backup_verify(
     else:
         output.write_line(
             f"{PROG}: {report['path']}: OK, {report['files']} files "
-            f"({human(report['bytes'])}) match the manifest"
+            f"({human_size(report['bytes'])}) match the manifest"
         )
         for name in report["escaping_links"]:
             output.write_line(
@@ -689,7 +689,7 @@ def backup_restore(
 ) -> int:
     """Verify ARCHIVE, then restore it. Unsafe paths and links are refused before writing."""
     from routine_workflow.backup.actions import restore_archive
-    from routine_workflow.backup.take import human
+    from routine_workflow.fsutil import human_size
 
     report = restore_archive(
         _config(ctx, project_root=project_root), archive, target, force, skip_unsafe_links
@@ -698,7 +698,7 @@ def backup_restore(
         output.write_json(report)
         return 0
     output.write_line(
-        f"{PROG}: restored {report['files']} files ({human(report['bytes'])}), "
+        f"{PROG}: restored {report['files']} files ({human_size(report['bytes'])}), "
         f"{report['dirs']} directories and {report['symlinks']} symlinks "
         f"into {report['target']}"
     )

@@ -255,14 +255,6 @@ def code_span(text: str) -> str:
     return f"{ticks}{text}{ticks}"
 
 
-def human_size(size: int) -> str:
-    """Bytes as B, KiB, MiB or GiB with one decimal."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024:
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 # --- planning: which files, without reading them ----------------------------------------------
@@ -517,7 +509,7 @@ def render_head(meta: DumpMeta, plan: Plan, stats: BodyStats) -> bytes:
     """Header, tree and the list of skipped files (everything before ``## Files``)."""
     skipped = plan.skipped
     commit = code_span(meta.commit) if meta.commit else "none (not a git checkout)"
-    total = f"{human_size(stats.source_bytes)} ({stats.source_bytes:,} bytes of source)"
+    total = f"{fsutil.human_size(stats.source_bytes)} ({stats.source_bytes:,} bytes of source)"
     lines = [
         f"# Code dump: {meta.project}",
         "",

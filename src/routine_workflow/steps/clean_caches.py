@@ -38,7 +38,7 @@ from pathlib import Path
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import VCS_DIRS, Discovery
 from routine_workflow.errors import ConfigError, RoutineError
-from routine_workflow.fsutil import UnsafePath
+from routine_workflow.fsutil import UnsafePath, human_size
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 from routine_workflow.steps.script import ScriptStep
 
@@ -577,14 +577,6 @@ def _remaining_size(path: Path) -> int:
 # --- the step -------------------------------------------------------------------------------
 
 
-def human_size(size: int) -> str:
-    """1536 -> '1.5 kB' (decimal units, like ``du --si``)."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _limited(lines: list[str]) -> list[str]:

@@ -144,7 +144,8 @@ def _names(directory: Path) -> set[str]:
 
 def run_builtin(ctx: StepContext) -> StepResult:
     """Write the built-in Markdown dump and its checksum (or measure it in a dry run)."""
-    from routine_workflow.dumps.builtin import build_dump, human_size
+    from routine_workflow.dumps.builtin import build_dump
+    from routine_workflow.fsutil import human_size
 
     try:
         outcome = build_dump(ctx.config, dry_run=ctx.dry_run)
