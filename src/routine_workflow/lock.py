@@ -66,20 +66,25 @@ class Owner:
 
     @classmethod
     def from_json(cls, data: Any) -> Owner:
-        """Parse a record; raises ValueError if it is not one."""
+        """Parse a record; raises ValueError if it is not a valid one.
+
+        Strict on purpose: a hand-edited or corrupted record (a pid of -1, a string,
+        a float, a missing key) is "unreadable", never a crash and never a guess.
+        """
         if not isinstance(data, dict):
             raise ValueError("owner record is not an object")
-        try:
-            return cls(
-                pid=int(data["pid"]),
-                create_time=float(data["create_time"]),
-                hostname=str(data["hostname"]),
-                started=str(data.get("started", "")),
-                argv=tuple(str(a) for a in data.get("argv", ())),
-                version=str(data.get("version", "")),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"owner record is incomplete: {exc}") from None
+        pid, create_time = data.get("pid"), data.get("create_time")
+        if not orphans.valid_pid(pid):
+            raise ValueError(f"owner record has no valid pid: {pid!r:.40}")
+        if not orphans.valid_start_time(create_time):
+            raise ValueError(f"owner record has no valid start time: {create_time!r:.40}")
+        argv = data.get("argv", [])
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            raise ValueError("owner record has an invalid argv")
+        text = {key: data.get(key, "") for key in ("hostname", "started", "version")}
+        if not all(isinstance(value, str) for value in text.values()) or not text["hostname"]:
+            raise ValueError("owner record has an invalid hostname, start or version")
+        return cls(pid, float(create_time), argv=tuple(argv), **text)
 
     def to_json(self) -> dict[str, Any]:
         """The record as stored."""

@@ -22,7 +22,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import psutil
 
@@ -30,6 +30,24 @@ CHILDREN_DIR = "children"
 #: Two reads of one process's start time agree to well within this (the lock's
 #: liveness check uses it too).
 START_TIME_TOLERANCE = 0.5
+#: Larger pids exist on no platform we know; psutil refuses some of them with OverflowError.
+MAX_PID = 2**31
+#: Start times are seconds since the epoch; NaN and infinities fail ``0 <= t < MAX_TIME``.
+MAX_TIME = 2.0**40
+
+
+def valid_pid(value: object) -> TypeGuard[int]:
+    """True for a pid as a record may hold one: a positive int (not a bool) that fits.
+
+    0 and negative numbers would make ``kill``/``killpg`` signal our own group or every
+    process we may signal: a record holding one is corrupt, never obeyed.
+    """
+    return type(value) is int and 0 < value < MAX_PID
+
+
+def valid_start_time(value: object) -> TypeGuard[float]:
+    """True for a process start time as recorded: a finite, non-negative number."""
+    return type(value) in (int, float) and 0 <= value < MAX_TIME  # type: ignore[operator]
 
 _records: Path | None = None
 
@@ -111,15 +129,21 @@ def stop_leftovers(lock_dir: Path, grace: float = 2.0) -> list[str]:
 def _read(record: Path) -> tuple[int, float, str, list[str]] | None:
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
-        argv = [str(a) for a in data.get("argv", [])]
-        return int(data["pid"]), float(data["create_time"]), str(data["host"]), argv
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError):
         return None
+    if not isinstance(data, dict):
+        return None
+    pid, created, host, argv = (data.get(k) for k in ("pid", "create_time", "host", "argv"))
+    if not (valid_pid(pid) and valid_start_time(created) and isinstance(host, str)):
+        return None
+    argv = [str(a) for a in argv] if isinstance(argv, list) else []
+    return pid, float(created), host, argv
 
 
 def _ours(pgid: int, created: float, host: str) -> bool:
     """True when process group ``pgid`` is still the one recorded, with someone in it."""
-    if host != socket.gethostname() or pgid in (os.getpid(), os.getpgid(0)):
+    # Group 1 is init's: a command we started in its own session never has it.
+    if host != socket.gethostname() or pgid in (1, os.getpid(), os.getpgid(0)):
         return False
     try:
         # The leader is alive: it must be the very process recorded (not a reused pid).
