@@ -9,12 +9,15 @@ followed.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.logs import LOGGER_NAME
 
 if TYPE_CHECKING:
     import pathspec
@@ -185,7 +188,7 @@ class Discovery:
         except OSError:
             return
         if lines:
-            spec = _spec(lines)
+            spec = _tolerant_spec(lines, path, self.root)
             self._specs[base] = spec if base not in self._specs else self._specs[base] + spec
 
     # -- walking ------------------------------------------------------------------------------
@@ -274,6 +277,53 @@ def _spec(lines: list[str]) -> pathspec.GitIgnoreSpec:
     import pathspec
 
     return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def gitignore_of(directory: Path, root: Path) -> pathspec.GitIgnoreSpec:
+    """``directory/.gitignore`` as git reads it (empty when absent or unreadable); for
+    black's gitignore handling, which would stop at the first pattern git tolerates."""
+    source = directory / ".gitignore"
+    try:
+        lines = source.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    return _tolerant_spec(lines, source, root)
+
+
+def _tolerant_spec(lines: list[str], source: Path, root: Path) -> pathspec.GitIgnoreSpec:
+    """``lines`` of an ignore file compiled as git reads them: a pattern that does not
+    compile (``!``, a trailing backslash, ``[z-a]``) never matches, and the rest apply."""
+    try:
+        return _spec(lines)
+    except (ValueError, re.error):  # GitIgnorePatternError; re.error for a bad range
+        pass
+    good = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            _spec([line])
+        except (ValueError, re.error):
+            _warn_once(source, number, line, root)
+            line = ""  # keep numbering; an empty line is no pattern
+        good.append(line)
+    return _spec(good)
+
+
+_warned: set[tuple[str, int]] = set()
+
+
+def _warn_once(source: Path, number: int, line: str, root: Path) -> None:
+    # Once per process: every step of a run walks the tree again.
+    key = (str(source), number)
+    if key in _warned:
+        return
+    _warned.add(key)
+    try:
+        shown = source.relative_to(root).as_posix()
+    except ValueError:
+        shown = str(source)
+    logging.getLogger(LOGGER_NAME).warning(
+        "%s:%d: ignoring a pattern git would not use either: %r", shown, number, line
+    )
 
 
 def _listing(directory: str) -> list[os.DirEntry[str]]:
