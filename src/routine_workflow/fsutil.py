@@ -151,7 +151,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-
 def human_size(size: float) -> str:
     """Bytes as a short figure in 1024-based units: 512 B, 1.5 KiB, 3.0 MiB, 5.0 GiB."""
     if size < 1024:

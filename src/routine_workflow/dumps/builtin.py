@@ -255,8 +255,6 @@ def code_span(text: str) -> str:
     return f"{ticks}{text}{ticks}"
 
 
-
-
 # --- planning: which files, without reading them ----------------------------------------------
 
 

@@ -17,6 +17,9 @@ import psutil
 
 from routine_workflow.procs import orphans
 
+#: prctl(2) option: the signal a process gets when its parent thread dies (Linux).
+PR_SET_PDEATHSIG = 1
+
 
 @dataclass(frozen=True)
 class ScriptOutcome:
@@ -154,7 +157,8 @@ def kill_children_unreaped() -> None:
 
 
 def worker_initializer() -> None:
-    """Run first in every pool worker: signals are the parent's business.
+    """Run first in every pool worker: signals are the parent's business, and the worker
+    never outlives it.
 
     Ctrl-C reaches the whole foreground process group; workers ignore it and let
     the parent stop them, instead of each printing a KeyboardInterrupt traceback.
@@ -162,3 +166,44 @@ def worker_initializer() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    _die_with_parent()
+    # Recorded in the lock too, for whoever breaks it should the above not have worked.
+    orphans.note_started(os.getpid(), ["routine-workflow pool worker"], group=False)
+
+
+def _die_with_parent() -> None:
+    """Exit when the process that started this worker dies (kill -9, the OOM killer):
+    a worker re-parented to init would otherwise live on, holding the run's output pipe."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    parent_pid = parent.pid if parent is not None else None
+    if sys.platform.startswith("linux") and _set_parent_death_signal(signal.SIGKILL):
+        # The parent may have died before the line above: then nothing will signal us.
+        if parent_pid is not None and os.getppid() != parent_pid:
+            os._exit(1)
+        return
+    if parent_pid is not None:
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
+    # Where there is no PR_SET_PDEATHSIG: a re-parented worker sees another parent pid.
+    import time
+
+    while os.getppid() == parent_pid:
+        time.sleep(interval)
+    os._exit(1)

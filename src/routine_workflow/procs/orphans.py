@@ -17,10 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -49,6 +48,7 @@ def valid_start_time(value: object) -> TypeGuard[float]:
     """True for a process start time as recorded: a finite, non-negative number."""
     return type(value) in (int, float) and 0 <= value < MAX_TIME  # type: ignore[operator]
 
+
 _records: Path | None = None
 
 
@@ -63,8 +63,9 @@ def recording_in(lock_dir: Path) -> Iterator[None]:
         _records = previous
 
 
-def note_started(pid: int, argv: list[str]) -> Path | None:
-    """Record a command just started as its own process group; None when not recording.
+def note_started(pid: int, argv: list[str], *, group: bool = True) -> Path | None:
+    """Record a command just started as its own process group (or, with ``group=False``,
+    a single process such as a pool worker); None when not recording.
 
     Best effort: a record that cannot be written costs only the clean-up after a kill -9.
     No fsync: a power cut stops the command too.
@@ -75,7 +76,13 @@ def note_started(pid: int, argv: list[str]) -> Path | None:
         create_time = psutil.Process(pid).create_time()
     except psutil.Error:
         return None  # already gone
-    record = {"pid": pid, "create_time": create_time, "host": socket.gethostname(), "argv": argv}
+    record = {
+        "pid": pid,
+        "create_time": create_time,
+        "host": socket.gethostname(),
+        "argv": argv,
+        "group": group,
+    }
     path = _records / f"{pid}.json"
     try:
         _records.mkdir(exist_ok=True)
@@ -98,37 +105,48 @@ def recorded(lock_dir: Path) -> list[dict[str, Any]]:
     """The commands recorded in ``lock_dir``, by pid: ``{"pid": ..., "argv": [...]}``."""
     records = [_read(path) for path in (lock_dir / CHILDREN_DIR).glob("*.json")]
     return [
-        {"pid": pid, "argv": argv}
-        for pid, _created, _host, argv in sorted(r for r in records if r is not None)
+        {"pid": r.pid, "argv": list(r.argv)}
+        for r in sorted((r for r in records if r is not None), key=lambda r: r.pid)
     ]
 
 
 def stop_leftovers(lock_dir: Path, grace: float = 2.0) -> list[str]:
-    """Stop the process groups a dead run left recorded in ``lock_dir``; describe each one.
+    """Stop the processes a dead run left recorded in ``lock_dir``; describe each one.
 
-    SIGTERM to the group, then SIGKILL to whatever of it is left after ``grace``.
+    SIGTERM to the group (or the single process), then SIGKILL to whatever of it is
+    left after ``grace``.
     """
     stopped = []
-    for record in sorted((lock_dir / CHILDREN_DIR).glob("*.json")):
-        data = _read(record)
-        if data is None or not _ours(*data[:3]):
+    for path in sorted((lock_dir / CHILDREN_DIR).glob("*.json")):
+        record = _read(path)
+        if record is None:
             continue
-        pgid, _created, _host, argv = data
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while _group_members(pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for member in _group_members(pgid):
+        members = _members(record)
+        if not members:
+            continue
+        for member in members:
+            with contextlib.suppress(psutil.Error):
+                member.terminate()
+        _gone, alive = psutil.wait_procs(members, timeout=grace)
+        for member in [*alive, *_members(record)]:
             with contextlib.suppress(psutil.Error):
                 member.kill()
-        stopped.append(f"pid {pgid} ({' '.join(argv) or '?'})")
+        stopped.append(f"pid {record.pid} ({' '.join(record.argv) or '?'})")
     return stopped
 
 
-def _read(record: Path) -> tuple[int, float, str, list[str]] | None:
+@dataclass(frozen=True)
+class _Record:
+    pid: int  # the process group's id when ``group``, else one process's
+    created: float
+    host: str
+    argv: tuple[str, ...]
+    group: bool
+
+
+def _read(path: Path) -> _Record | None:
     try:
-        data = json.loads(record.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):
@@ -136,25 +154,28 @@ def _read(record: Path) -> tuple[int, float, str, list[str]] | None:
     pid, created, host, argv = (data.get(k) for k in ("pid", "create_time", "host", "argv"))
     if not (valid_pid(pid) and valid_start_time(created) and isinstance(host, str)):
         return None
-    argv = [str(a) for a in argv] if isinstance(argv, list) else []
-    return pid, float(created), host, argv
+    argv = tuple(str(a) for a in argv) if isinstance(argv, list) else ()
+    return _Record(pid, float(created), host, argv, data.get("group", True) is not False)
 
 
-def _ours(pgid: int, created: float, host: str) -> bool:
-    """True when process group ``pgid`` is still the one recorded, with someone in it."""
+def _members(record: _Record) -> list[psutil.Process]:
+    """The live processes of what ``record`` names, if it is provably still the one recorded."""
+    pid = record.pid
     # Group 1 is init's: a command we started in its own session never has it.
-    if host != socket.gethostname() or pgid in (1, os.getpid(), os.getpgid(0)):
-        return False
+    if record.host != socket.gethostname() or pid in (1, os.getpid(), os.getpgid(0)):
+        return []
     try:
-        # The leader is alive: it must be the very process recorded (not a reused pid).
-        started: float = psutil.Process(pgid).create_time()
-        return abs(started - created) <= START_TIME_TOLERANCE
+        # Alive: it must be the very process recorded (not a reused pid).
+        process = psutil.Process(pid)
+        if abs(process.create_time() - record.created) > START_TIME_TOLERANCE:
+            return []
     except psutil.NoSuchProcess:
-        # The leader is gone: a group id is never reused while the group has members,
-        # so whoever still carries it was started by the recorded command.
-        return bool(_group_members(pgid))
+        # A group whose leader is gone: a group id is never reused while the group has
+        # members, so whoever still carries it was started by the recorded command.
+        return _group_members(pid) if record.group else []
     except psutil.Error:
-        return False
+        return []
+    return _group_members(pid) if record.group else [process]
 
 
 def _group_members(pgid: int) -> list[psutil.Process]:

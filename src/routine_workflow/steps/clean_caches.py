@@ -577,8 +577,6 @@ def _remaining_size(path: Path) -> int:
 # --- the step -------------------------------------------------------------------------------
 
 
-
-
 def _limited(lines: list[str]) -> list[str]:
     if len(lines) <= MAX_LISTED:
         return lines
