@@ -14,16 +14,14 @@ import pytest
 from conftest import run_cli
 from fstraps import unremovable  # noqa: F401 (a fixture)
 
+from routine_workflow.clean.patterns import parse_pattern
+from routine_workflow.clean.plan import Target
+from routine_workflow.clean.remove import remove_target
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.errors import ConfigError
 from routine_workflow.steps import clean_caches
 from routine_workflow.steps.base import Status, StepContext, StepResult
-from routine_workflow.steps.clean_caches import (
-    CleanCachesStep,
-    Target,
-    parse_pattern,
-    remove_target,
-)
+from routine_workflow.steps.clean_caches import CleanCachesStep
 from routine_workflow.steps.script import ScriptStep
 
 GIT = [

@@ -17,9 +17,12 @@ from conftest import run_cli
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.dumps import builtin as codedump
+from routine_workflow.dumps import languages
 from routine_workflow.dumps import names as dumpnames
+from routine_workflow.dumps import writer as dumpwriter
+from routine_workflow.dumps.external import create_dump_argv, external_commands
 from routine_workflow.steps.base import Status, StepContext, StepResult
-from routine_workflow.steps.dumps import DumpsStep, create_dump_argv, external_commands
+from routine_workflow.steps.dumps import DumpsStep
 
 GIT = [
     "git",
@@ -432,7 +435,7 @@ def test_code_span_round_trips(text: str) -> None:
     ],
 )
 def test_language_tags(rel: str, lang: str) -> None:
-    assert codedump.language(rel) == lang
+    assert languages.language(rel) == lang
 
 
 # --- create-dump ------------------------------------------------------------------------------
@@ -609,7 +612,7 @@ def test_builtin_engine_ignores_create_dump_on_path(
 def test_a_body_larger_than_the_memory_limit_spills_to_disk_intact(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(codedump, "SPOOL_LIMIT", 64)  # spill after every file or two
+    monkeypatch.setattr(dumpwriter, "SPOOL_LIMIT", 64)  # spill after every file or two
     config = config_for(repo)
     run_step(config)
     [dump] = dumps_in(config.dump_dir, repo)

@@ -15,10 +15,11 @@ from conftest import run_cli
 from fstraps import unremovable  # noqa: F401 (a fixture)
 
 from routine_workflow.config import load_config
+from routine_workflow.dumps.external import create_dump_in_use
 from routine_workflow.dumps.names import dump_name, parse_create_dump_name, sidecar
+from routine_workflow.dumps.prune import find_dumps
 from routine_workflow.steps import prune_dumps
 from routine_workflow.steps.base import Status, StepContext, StepResult
-from routine_workflow.steps.prune_dumps import find_dumps
 
 START = datetime(2026, 1, 1, 9, 30, tzinfo=timezone.utc)
 
@@ -232,4 +233,4 @@ def test_create_dump_in_use_agrees_with_the_dumps_step(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     config = load_config({"project_root": project, **flags})
-    assert prune_dumps.create_dump_in_use(config) is expected
+    assert create_dump_in_use(config) is expected

@@ -14,12 +14,15 @@ Layout (``docs/dumps.md`` documents it for readers and for parsers)::
 
 UTF-8 files are copied byte for byte, so a dump can be read back exactly.
 Files that are not UTF-8 are decoded with replacement characters and flagged.
+
+Sections: planning (which files, from names alone), reading (binary sniffing,
+decoding), rendering (file sections, header, tree), and ``build_dump``, which puts
+them together. Name tables live in ``languages``; writing to disk in ``writer``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import stat
@@ -28,207 +31,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery
 from routine_workflow.dumps import names as dumpnames
+from routine_workflow.dumps import writer
+from routine_workflow.dumps.languages import BINARY_SUFFIXES, language
 
-#: Keep a dump's body in memory up to this size, then spill to a temporary file.
-SPOOL_LIMIT = 64 << 20
-#: Dumps are renamed into place (whole or absent, whatever stops the run) but not fsynced:
-#: a dump is made again at the next run, a power cut can only leave one that
-#: ``sha256sum -c`` rejects, and flushing 30 MB cost a tenth of a dump's time.
-DURABLE = False
-#: Chunks per writev call (POSIX guarantees at least 16; Linux and macOS allow 1024).
-WRITEV_BATCH = min(1024, os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16)
 NO_NEWLINE = "\\ No newline at end of file"
 NOT_UTF8 = "> Not valid UTF-8: decoded with replacement characters (U+FFFD); not byte-exact."
 #: A file whose decoded text is more than this share of junk is binary, NUL or not.
 JUNK_RATIO = 0.3
-
-BINARY_SUFFIXES = frozenset(
-    {
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".gif",
-        ".bmp",
-        ".ico",
-        ".icns",
-        ".webp",
-        ".tif",
-        ".tiff",
-        ".psd",
-        ".xcf",
-        ".heic",
-        ".zip",
-        ".gz",
-        ".tgz",
-        ".bz2",
-        ".xz",
-        ".zst",
-        ".7z",
-        ".rar",
-        ".tar",
-        ".whl",
-        ".egg",
-        ".jar",
-        ".war",
-        ".deb",
-        ".rpm",
-        ".dmg",
-        ".iso",
-        ".pyc",
-        ".pyo",
-        ".pyd",
-        ".so",
-        ".dll",
-        ".dylib",
-        ".exe",
-        ".o",
-        ".a",
-        ".lib",
-        ".obj",
-        ".class",
-        ".bin",
-        ".wasm",
-        ".ttf",
-        ".otf",
-        ".woff",
-        ".woff2",
-        ".eot",
-        ".mp3",
-        ".mp4",
-        ".m4a",
-        ".wav",
-        ".ogg",
-        ".flac",
-        ".avi",
-        ".mov",
-        ".mkv",
-        ".webm",
-        ".pdf",
-        ".doc",
-        ".docx",
-        ".xls",
-        ".xlsx",
-        ".ppt",
-        ".pptx",
-        ".odt",
-        ".ods",
-        ".sqlite",
-        ".sqlite3",
-        ".db",
-        ".mo",
-        ".pkl",
-        ".pickle",
-        ".npy",
-        ".npz",
-        ".parquet",
-        ".h5",
-        ".hdf5",
-        ".onnx",
-        ".pt",
-        ".safetensors",
-    }
-)
-
-LANGUAGES = {
-    ".py": "python",
-    ".pyi": "python",
-    ".pyx": "cython",
-    ".pxd": "cython",
-    ".md": "markdown",
-    ".rst": "rst",
-    ".txt": "text",
-    ".toml": "toml",
-    ".cfg": "ini",
-    ".ini": "ini",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".json": "json",
-    ".xml": "xml",
-    ".html": "html",
-    ".htm": "html",
-    ".css": "css",
-    ".scss": "scss",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".ts": "typescript",
-    ".tsx": "tsx",
-    ".jsx": "jsx",
-    ".vue": "vue",
-    ".svg": "svg",
-    ".sh": "bash",
-    ".bash": "bash",
-    ".zsh": "zsh",
-    ".fish": "fish",
-    ".ps1": "powershell",
-    ".bat": "batch",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".hpp": "cpp",
-    ".rs": "rust",
-    ".go": "go",
-    ".java": "java",
-    ".kt": "kotlin",
-    ".rb": "ruby",
-    ".php": "php",
-    ".pl": "perl",
-    ".lua": "lua",
-    ".r": "r",
-    ".sql": "sql",
-    ".swift": "swift",
-    ".cs": "csharp",
-    ".scala": "scala",
-    ".tex": "latex",
-    ".po": "po",
-    ".pot": "po",
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".diff": "diff",
-    ".patch": "diff",
-    ".j2": "jinja",
-    ".jinja": "jinja",
-    ".jinja2": "jinja",
-    ".tpl": "text",
-    ".graphql": "graphql",
-    ".proto": "protobuf",
-    ".tf": "hcl",
-    ".nix": "nix",
-}
-NAMED_LANGUAGES = {
-    "Makefile": "makefile",
-    "makefile": "makefile",
-    "GNUmakefile": "makefile",
-    "Dockerfile": "dockerfile",
-    "Containerfile": "dockerfile",
-    "CMakeLists.txt": "cmake",
-    "Justfile": "just",
-    "justfile": "just",
-    ".gitignore": "gitignore",
-    ".dockerignore": "gitignore",
-    ".editorconfig": "ini",
-    "setup.cfg": "ini",
-    "tox.ini": "ini",
-    "Pipfile": "toml",
-}
-
-
-def language(rel: str) -> str:
-    """The fence's language tag for a path (``text`` when unknown)."""
-    name = rel.rsplit("/", 1)[-1]
-    if name in NAMED_LANGUAGES:
-        return NAMED_LANGUAGES[name]
-    if name.startswith("Dockerfile"):
-        return "dockerfile"
-    dot = name.rfind(".")
-    return LANGUAGES.get(name[dot:].lower(), "text") if dot > 0 else "text"
 
 
 _TICK_RUNS = re.compile(rb"```+")
@@ -237,7 +52,7 @@ _TICK_RUNS = re.compile(rb"```+")
 def fence_for(data: bytes) -> bytes:
     """A backtick fence longer than any backtick run in ``data`` (CommonMark closes on >=)."""
     # Most files hold no backtick at all, and a one-byte search is a memchr; where there
-    # are some, this regex (literal prefix, fast scan) beat repeated substring searches 3x.
+    # are some, one regex scan (literal prefix) beats repeated substring searches.
     if b"`" not in data:
         return b"```"
     runs = _TICK_RUNS.findall(data)
@@ -666,13 +481,12 @@ def _write_dump(
     path = free_dump_path(config, created)
     fsutil.ensure_inside(path, config.own_dirs())
     try:
-        with _Spool(config.dump_dir) as body:
+        with writer.Spool(config.dump_dir) as body:
             stats = write_body(plan, body, limit, plan_items(config))
             meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
             head = render_head(meta, plan, stats)
-            digest, size = _write_hashed(path, head, body.chunks_out())
-        sidecar = f"{digest}  {path.name}\n".encode()
-        fsutil.atomic_write(dumpnames.sidecar(path), sidecar, durable=DURABLE)
+            digest, size = writer.write_hashed(path, head, body.chunks_out())
+        writer.write_sidecar(path, digest)
     except BaseException:
         # A dump is only complete with its checksum: whatever stopped us (an error, the
         # run's timeout, a signal, even after the sidecar's rename), leave both or neither.
@@ -682,141 +496,3 @@ def _write_dump(
                 written.unlink()
         raise
     return DumpOutcome(path, size, plan, stats, digest)
-
-
-def _write_hashed(path: Path, head: bytes, body: Iterable[list[bytes]]) -> tuple[str, int]:
-    size = len(head)
-    digest: _Hasher | None = None
-    try:
-        with fsutil.atomic_writer(path, durable=DURABLE) as out:
-            out.write(head)
-            out.flush()
-            digest = _Hasher(os.dup(out.fileno()))
-            digest.hash_up_to(size)
-            for batch in body:
-                size += _writev_all(out.fileno(), batch)
-                digest.hash_up_to(size)
-    except BaseException:
-        if digest is not None:
-            digest.abandon()
-        raise
-    # Collected after the file is closed and renamed: that time overlaps with hashing too.
-    return digest.hexdigest(), size
-
-
-class _Hasher:
-    """sha256 of a file being written, by a second thread reading back what is written.
-
-    Reads from the page cache in 1 MiB blocks and hashing large blocks both release
-    the GIL, so the checksum costs little wall time on two cores. The main thread
-    never joins or waits on a lock of this thread's: it only puts offsets in and takes
-    the result out of ``SimpleQueue``s, whose waits a signal interrupts cleanly (the
-    run's timeout and signals are exceptions raised in the main thread). The thread
-    closes its own descriptor.
-    """
-
-    BLOCK = 1 << 20
-
-    def __init__(self, fd: int) -> None:
-        """Hash the file open on ``fd`` (the thread closes it when done)."""
-        import queue
-        import threading
-
-        self._ends: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        self._result: queue.SimpleQueue[str | OSError] = queue.SimpleQueue()
-        self._abandoned = False
-        threading.Thread(target=self._run, args=(fd,), name="dump-sha256", daemon=True).start()
-
-    def _run(self, fd: int) -> None:
-        digest, done = hashlib.sha256(), 0
-        try:
-            while (end := self._ends.get()) is not None and not self._abandoned:
-                while done < end:
-                    block = os.pread(fd, min(self.BLOCK, end - done), done)
-                    if not block:  # pragma: no cover (we wrote these bytes ourselves)
-                        raise OSError(f"dump shorter than written at byte {done}")
-                    digest.update(block)
-                    done += len(block)
-            self._result.put(digest.hexdigest())
-        except OSError as exc:
-            self._result.put(exc)
-        finally:
-            os.close(fd)
-
-    def hash_up_to(self, end: int) -> None:
-        """Hash the file's bytes up to offset ``end`` (already written), after the earlier ones."""
-        self._ends.put(end)
-
-    def abandon(self) -> None:
-        """Stop soon; nobody will ask for the digest."""
-        self._abandoned = True
-        self._ends.put(None)
-
-    def hexdigest(self) -> str:
-        """The digest of everything up to the last ``hash_up_to``; raises OSError if unread."""
-        self._ends.put(None)
-        result = self._result.get()
-        if isinstance(result, OSError):
-            raise result
-        return result
-
-
-def _writev_all(fd: int, chunks: list[bytes]) -> int:
-    """Write every chunk with as few ``writev`` calls as the kernel allows; return the bytes.
-
-    One system call per batch of file sections, without first copying them into one
-    buffer (that copy cost as much as the write).
-    """
-    total = sum(map(len, chunks))
-    done = os.writev(fd, chunks)
-    if done < total:  # a short write (a signal, a nearly full disk): finish the rest plainly
-        rest = memoryview(b"".join(chunks))[done:]
-        while rest:
-            rest = rest[os.write(fd, rest) :]
-    return total
-
-
-class _Spool:
-    """The dump's body: chunks kept in memory, spilled to an unnamed temp file past a limit."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.chunks: list[bytes] = []
-        self.held = 0
-        self.file: IO[bytes] | None = None
-
-    def __enter__(self) -> _Spool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.chunks.clear()
-        if self.file is not None:
-            self.file.close()
-
-    def write(self, data: bytes, /) -> int:
-        self.chunks.append(data)
-        self.held += len(data)
-        if self.held > SPOOL_LIMIT:
-            self._spill()
-        return len(data)
-
-    def _spill(self) -> None:
-        if self.file is None:
-            # Not a `with`: the spill file lives as long as this object (closed in __exit__).
-            import tempfile  # only dumps too big for memory need it
-
-            self.file = tempfile.TemporaryFile(dir=self.directory)  # noqa: SIM115
-        self.file.writelines(self.chunks)
-        self.chunks.clear()
-        self.held = 0
-
-    def chunks_out(self) -> Iterator[list[bytes]]:
-        """Everything written, in order, in batches fit for one ``writev`` call."""
-        if self.file is None:
-            for start in range(0, len(self.chunks), WRITEV_BATCH):
-                yield self.chunks[start : start + WRITEV_BATCH]
-            return
-        self._spill()
-        self.file.seek(0)
-        while chunk := self.file.read(1 << 20):
-            yield [chunk]

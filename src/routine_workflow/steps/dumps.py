@@ -2,84 +2,31 @@
 
 Two engines (``dump_engine``): the external ``create-dump`` program when it is
 installed or configured (``create_dump_script``, ``create_dump_run_cmd``,
-``create_dump_clean_cmd``), else the built-in Markdown dump (``codedump.py``).
+``create_dump_clean_cmd``; ``routine_workflow.dumps.external``), else the built-in
+Markdown dump (``routine_workflow.dumps.builtin``). This module turns their
+outcomes into the step's result.
 """
 
 from __future__ import annotations
 
-import shlex
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.dumps.external import (
+    Command,
+    external_commands,
+    parse_command,
+    run_external,
+    shown,
+)
 from routine_workflow.errors import ConfigError
-from routine_workflow.procs.children import command_argv, run_command, script_argv
+from routine_workflow.fsutil import human_size
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 
 NAME = "dumps"
 DESCRIPTION = "Write a fresh code dump of the project."
 #: How many skipped files a step result lists before summarising the rest.
 MAX_DETAILS = 50
-
-
-def create_dump_argv(executable: list[str], dump_dir: Path) -> list[str]:
-    """create-dump's ``single`` mode on the project root, written to ``dump_dir``.
-
-    ``--yes`` because nobody is there to answer its prompts; ``--no-progress``
-    because its output goes to our log, not to a terminal.
-    """
-    return [*executable, "single", ".", "--dest", str(dump_dir), "--yes", "--no-progress"]
-
-
-def external_commands(
-    config: WorkflowConfig, which: Callable[[str], str | None] = shutil.which
-) -> list[tuple[str, list[str]]] | None:
-    """The commands that write the dump instead of the built-in, or None for the built-in.
-
-    Each is ``(label, argv)``. Raises ValueError when create-dump is wanted but
-    cannot be run, or a configured command cannot be parsed.
-    """
-    if config.dump_engine == "builtin":
-        return None
-    script = config.create_dump_script
-    executable = script_argv(script) if script else _found(which("create-dump"))
-    configured = bool(script or config.create_dump_run_cmd or config.create_dump_clean_cmd)
-    if config.dump_engine == "auto" and not configured and executable is None:
-        return None
-    commands = []
-    if config.create_dump_clean_cmd:
-        commands.append(
-            ("create_dump_clean_cmd", _parse(config.create_dump_clean_cmd, "create_dump_clean_cmd"))
-        )
-    if config.create_dump_run_cmd:
-        commands.append(
-            ("create_dump_run_cmd", _parse(config.create_dump_run_cmd, "create_dump_run_cmd"))
-        )
-    elif executable is not None:
-        commands.append(("create-dump", create_dump_argv(executable, config.dump_dir)))
-    else:
-        raise ValueError(
-            "create-dump is not installed (not on PATH); install it, set "
-            "create_dump_script or create_dump_run_cmd, or set "
-            'dump_engine = "builtin"'
-        )
-    return commands
-
-
-def _found(path: str | None) -> list[str] | None:
-    return [path] if path else None
-
-
-def _parse(command: str, key: str) -> list[str]:
-    try:
-        argv = command_argv(command)
-    except ValueError as exc:
-        raise ValueError(f"{key}: cannot parse {command!r}: {exc}") from None
-    if not argv:
-        raise ValueError(f"{key}: empty command")
-    return argv
 
 
 @dataclass
@@ -99,53 +46,30 @@ class DumpsStep:
             return StepResult.failed(str(exc))
         if commands is None:
             return run_builtin(ctx)
-        return run_external(ctx, commands)
+        return run_create_dump(ctx, commands)
 
 
-def run_external(ctx: StepContext, commands: list[tuple[str, list[str]]]) -> StepResult:
+def run_create_dump(ctx: StepContext, commands: list[Command]) -> StepResult:
     """Run create-dump (and the configured clean command first) from the project root."""
-    shown = "; ".join(shlex.join(argv) for _, argv in commands)
     if ctx.dry_run:
-        return StepResult.skipped(f"dry run: would run {shown}")
-    dump_dir = ctx.config.dump_dir
-    try:
-        dump_dir.mkdir(parents=True, exist_ok=True)  # create-dump's --dest must exist
-    except OSError as exc:
-        return StepResult.failed(f"cannot create {dump_dir}: {exc.strerror or exc}")
-    before = _names(dump_dir)
-    timeout = ctx.config.script_timeout
-    for label, argv in commands:
-        try:
-            outcome = run_command(argv, ctx.root, timeout, ctx.logger)
-        except OSError as exc:
-            return StepResult.failed(f"{label}: cannot run {argv[0]}: {exc.strerror or exc}")
-        if outcome.timed_out:
-            return StepResult.failed(f"{label} timed out after {timeout:g}s: {shlex.join(argv)}")
-        if outcome.returncode != 0:
-            tail = outcome.tail()
-            return StepResult.failed(
-                f"{label} exited with {outcome.returncode}" + (f": {tail}" if tail else ""),
-                [shlex.join(argv)],
-            )
-    new = sorted(_names(dump_dir) - before)
+        return StepResult.skipped(f"dry run: would run {shown(commands)}")
+    outcome = run_external(ctx.config, commands, ctx.logger)
+    if outcome.failure is not None:
+        return StepResult.failed(outcome.failure, outcome.failure_details)
+    new, dump_dir = outcome.new_files, outcome.dump_dir
     status = Status.CHANGED if new else Status.OK
     where = f"{len(new)} new file(s) in {dump_dir}" if new else f"nothing new in {dump_dir}"
     return StepResult(
-        status, f"create-dump succeeded: {where}", [shown, *new], {"new_files": len(new)}
+        status,
+        f"create-dump succeeded: {where}",
+        [shown(commands), *new],
+        {"new_files": len(new)},
     )
-
-
-def _names(directory: Path) -> set[str]:
-    try:
-        return {p.name for p in directory.iterdir()}
-    except OSError:
-        return set()
 
 
 def run_builtin(ctx: StepContext) -> StepResult:
     """Write the built-in Markdown dump and its checksum (or measure it in a dry run)."""
     from routine_workflow.dumps.builtin import build_dump
-    from routine_workflow.fsutil import human_size
 
     try:
         outcome = build_dump(ctx.config, dry_run=ctx.dry_run)
@@ -195,7 +119,7 @@ def make(config: WorkflowConfig) -> Step:
         command = getattr(config, key)
         if command:
             try:
-                _parse(command, key)
+                parse_command(command, key)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
     return DumpsStep()
