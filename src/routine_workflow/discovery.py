@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.fsutil import TEMP_SUFFIXES, is_temp_name
 from routine_workflow.logs import LOGGER_NAME
 
 if TYPE_CHECKING:
@@ -104,6 +105,9 @@ class Discovery:
         self._canonical_root = self.root == self.root.resolve()
         self._specs: dict[str, pathspec.GitIgnoreSpec] = {}
         self._entered: set[str] = set()  # directories whose .gitignore is loaded
+        #: Our own temporary files met by ``walk`` (left by a killed run): never reported as
+        #: project files; whoever holds the lock may remove them.
+        self.leftover_temps: list[str] = []
         if use_gitignore:
             self._load_ignore("", self.root / ".git" / "info" / "exclude")
 
@@ -229,6 +233,9 @@ class Discovery:
                 self._load_ignore(rel_dir, Path(directory) / ".gitignore")
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
+            if entry.name.endswith(TEMP_SUFFIXES) and is_temp_name(entry.name):
+                self.leftover_temps.append(entry.path)  # a killed run's, never the user's
+                continue
             if (
                 suffixes is not None
                 and not entry.name.endswith(suffixes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterable, Iterator
@@ -69,6 +70,35 @@ def atomic_writer(
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+#: The temporary names this tool writes beside a user's file: ``atomic_writer``'s and
+#: backup restore's. A name matching one exactly is ours; nothing else ever is.
+TEMP_SUFFIXES = (".rw-tmp", ".rw-restore")
+_TEMP_NAME = re.compile(r"\..+\.(?:[0-9a-f]{12}\.rw-tmp|[0-9a-f]{8}\.rw-restore)", re.DOTALL)
+
+
+def is_temp_name(name: str) -> bool:
+    """True if ``name`` is exactly one of our temporary names (left by a killed run)."""
+    return name.endswith(TEMP_SUFFIXES) and _TEMP_NAME.fullmatch(name) is not None
+
+
+def remove_leftover_temps(paths: Iterable[str], roots: Iterable[Path]) -> list[str]:
+    """Delete temporary files a killed run left (regular files with our exact names,
+    inside ``roots``); return the paths removed. Only call this while holding the lock:
+    a live run's temporary file is about to be renamed into place."""
+    roots = tuple(roots)
+    removed = []
+    for path in paths:
+        if not is_temp_name(os.path.basename(path)):
+            continue
+        if not any(is_inside(Path(path), root) for root in roots):
+            continue
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.unlink(path)
+                removed.append(path)
+    return removed
 
 
 def _create_temp(path: Path) -> tuple[int, str]:
