@@ -83,6 +83,21 @@ def get_logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
 
 
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr, which may be closed or whose reader may go (``2>&1 | head``): then the
+    console output is discarded, and the run goes on (logging would print a traceback
+    about it to that very stream)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ValueError)):  # ValueError: a closed file
+            from routine_workflow.streams import discard
+
+            self.setStream(discard(self.stream))
+            return
+        super().handleError(record)
+
+
 def setup_console(verbosity: int, log_format: str) -> logging.Logger:
     """Console handler on stderr: -1 quiet (warnings), 0 info, 1 debug."""
     logger = get_logger()
@@ -91,7 +106,7 @@ def setup_console(verbosity: int, log_format: str) -> logging.Logger:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
-    console = logging.StreamHandler(sys.stderr)
+    console = ConsoleHandler(sys.stderr)
     console.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
     console.setFormatter(JsonFormatter() if log_format == "json" else ConsoleFormatter())
     logger.addHandler(console)
