@@ -9,7 +9,6 @@ import click
 
 from routine_workflow import output
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
-from routine_workflow.workflow.session import planned_steps
 
 
 @click.group("config")
@@ -45,6 +44,9 @@ def _show(value: Any) -> str:
 @click.pass_context
 def config_check(ctx: click.Context, project_root: Path | None) -> int:
     """Validate the configuration; exit 2 with one line if something is wrong."""
+    # Deferred: planning loads every step's engine, which `config show` does without.
+    from routine_workflow.workflow.session import planned_steps
+
     config = workflow_config(ctx, project_root=project_root)
     planned_steps(config)
     output.write_line(f"{PROG}: configuration of {config.project_root} is valid")
