@@ -81,14 +81,19 @@ class Field:
 
     name: str
     kind: str  # path | opt_path | opt_str | bool | int | float | list | choice
-    help: str
+    help: str  # one sentence; also the command-line flag's help text
     default: Any = None  # a value, or a callable taking the project root
-    flag: str | None = None
+    flag: str | None = None  # the long command-line flag; None: no flag
     classic_env: tuple[str, ...] = ()
     minimum: float | None = None
     choices: tuple[str, ...] = ()
     must_exist: str | None = None  # "dir" | "file"
     in_pyproject: bool = True
+    # How the flag is spelled beyond its long name (read by the command line only).
+    short: str | None = None  # e.g. "-y"
+    metavar: str | None = None  # placeholder in --help; None: click's own (PATH, INTEGER...)
+    negatable: bool = False  # bool flag with a --no- twin
+    repeatable: bool = False  # the flag may be given several times (lists always may)
 
     @property
     def env(self) -> tuple[str, ...]:
@@ -99,27 +104,33 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "project_root",
         "path",
-        "Project to work on.",
+        "Project to work on (default: the current directory); repeat for several projects.",
         None,
         "--project-root",
         ("PROJECT_ROOT",),
         must_exist="dir",
         in_pyproject=False,
+        repeatable=True,
     ),
     Field(
-        "log_dir", "path", "Directory of the rotating log.", dirs.log_dir, "--log-dir", ("LOG_DIR",)
+        "log_dir",
+        "path",
+        "Directory of the rotating log (default: per project, per user).",
+        dirs.log_dir,
+        "--log-dir",
+        ("LOG_DIR",),
     ),
     Field(
         "log_file",
         "path",
-        "Log file (default: routine-workflow.log in log_dir).",
+        "Log file (default: routine-workflow.log in the log dir).",
         None,
         "--log-file",
     ),
     Field(
         "lock_dir",
         "path",
-        "The lock directory itself (default: per project, per user).",
+        "Lock directory to use, exactly (default: per project, per user).",
         dirs.lock_dir,
         "--lock-dir",
         ("LOCK_DIR",),
@@ -127,7 +138,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "clean_script",
         "opt_path",
-        "Script replacing the built-in clean_caches step.",
+        "Script to run instead of the built-in clean_caches step.",
         None,
         "--clean-script",
         must_exist="file",
@@ -135,7 +146,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "backup_script",
         "opt_path",
-        "Script replacing the built-in backup step.",
+        "Script to run instead of the built-in backup step.",
         None,
         "--backup-script",
         must_exist="file",
@@ -143,7 +154,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "create_dump_script",
         "opt_path",
-        "create-dump executable to use for dumps.",
+        "create-dump executable to write the code dump.",
         None,
         "--create-dump-script",
         ("CREATE_DUMP_SCRIPT",),
@@ -153,42 +164,61 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "create_dump_run_cmd",
         "opt_str",
-        "Command that writes the dump instead of create-dump.",
+        "Command that writes the dump (run from the project root).",
         None,
         "--create-dump-run-cmd",
+        metavar="CMD",
     ),
     Field(
         "fail_on_backup",
         "bool",
-        "Stop the run before reformatting if the backup fails.",
+        "Stop before reformatting if the backup fails.",
         False,
         "--fail-on-backup",
+        negatable=True,
     ),
-    Field("auto_yes", "bool", "Do not ask for confirmation.", False, "--yes"),
-    Field("dry_run", "bool", "Report what would be done; change nothing.", False, "--dry-run"),
+    Field(
+        "auto_yes",
+        "bool",
+        "Do not ask for confirmation (needed when stdin is not a terminal).",
+        False,
+        "--yes",
+        short="-y",
+    ),
+    Field(
+        "dry_run",
+        "bool",
+        "Report what every step would do; change nothing.",
+        False,
+        "--dry-run",
+        short="-n",
+    ),
     Field(
         "max_workers",
         "int",
-        "Worker processes for parallel steps.",
+        "Worker processes (default: CPU count, at most 8).",
         _default_workers,
         "--workers",
         minimum=1,
+        short="-j",
     ),
     Field(
         "workflow_timeout",
         "float",
-        "Stop the whole run after this many seconds (0: off).",
+        "Stop the run after SECONDS (exit 124); 0 means no limit.",
         0.0,
         "--workflow-timeout",
         ("WORKFLOW_TIMEOUT",),
         minimum=0,
+        metavar="SECONDS",
     ),
     Field(
         "exclude_patterns",
         "list",
-        "Extra gitignore-style patterns to leave alone.",
+        "gitignore-style pattern to leave alone (repeat, or comma-separate).",
         (),
         "--exclude-patterns",
+        metavar="PATTERN",
     ),
     Field(
         "backup_dir",
@@ -252,7 +282,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "log_format",
         "choice",
-        "Console and file event format.",
+        "Log events as text lines or one JSON object per line.",
         "text",
         "--log-format",
         choices=("text", "json"),
@@ -260,10 +290,11 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "parallel_steps",
         "int",
-        "How many independent command steps may run at once.",
+        "Run up to N independent command steps at once (default 1).",
         1,
         "--parallel-steps",
         minimum=1,
+        metavar="N",
     ),
     Field("on_success", "opt_str", "Command run after a successful run.", None),
     Field(

@@ -1,0 +1,80 @@
+"""What every command module shares: the program name, common options, config, prompts.
+
+- ``PROG``: the name in every message.
+- ``RunRequest``: how the root command was asked to run (passed on to ``cli/run.py``).
+- ``json_option``, ``project_root_option``: the options most subcommands take.
+- ``workflow_config(ctx, **overrides)``: the root's flags, then the subcommand's own.
+- ``confirmer()``: a yes/no prompt when stdin is a terminal, else None.
+- ``summary_lines(report)``: a run's step table and its one-line verdict.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from routine_workflow import output
+from routine_workflow.cli.options import field_option
+from routine_workflow.config import WorkflowConfig, load_config
+
+if TYPE_CHECKING:
+    from routine_workflow.workflow.runner import RunReport
+
+PROG = "routine-workflow"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The root command's own choices for a run (the settings travel in the config)."""
+
+    only: tuple[str, ...]  # --steps, as given
+    skip: tuple[str, ...]  # --skip, as given
+    resume: bool
+    wait: float
+    as_json: bool
+    quiet: bool
+    verbose: bool
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+# A subcommand works on one project, so its --project-root is not repeatable.
+project_root_option = field_option(
+    "project_root", multiple=False, help="Project to work on (default: the current directory)."
+)
+
+
+def workflow_config(ctx: click.Context, **overrides: Any) -> WorkflowConfig:
+    """Group flags, then the subcommand's own, then load and validate."""
+    flags = dict(ctx.find_root().meta.get("flags", {}))
+    flags.update({k: v for k, v in overrides.items() if v is not None})
+    return load_config(flags)
+
+
+def prompt(question: str) -> bool:
+    """Ask on stderr; the answer defaults to no."""
+    return click.confirm(question, default=False, err=True)
+
+
+def confirmer() -> Callable[[str], bool] | None:
+    """``prompt`` when someone can answer it (stdin is a terminal), else None."""
+    return prompt if sys.stdin is not None and sys.stdin.isatty() else None
+
+
+def summary_lines(report: RunReport) -> list[str]:
+    """One row per step, then ``routine-workflow: STATUS: tally in Ns (exit N)``."""
+    rows = [[s.name, s.status, f"{s.duration:.1f}s", s.summary] for s in report.steps]
+    lines = output.table(rows, ["step", "status", "time", "summary"])
+    counts: dict[str, int] = {}
+    for step in report.steps:
+        counts[step.status] = counts.get(step.status, 0) + 1
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no steps"
+    dry = " (dry run)" if report.dry_run else ""
+    lines.append(
+        f"{PROG}: {report.status}{dry}: {tally} in {report.duration:.1f}s "
+        f"(exit {report.exit_code})" + (f" - {report.reason}" if report.reason else "")
+    )
+    return lines

@@ -1,0 +1,62 @@
+"""``reformat``: the formatter pipeline on the project (or some paths), with --check and --diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from routine_workflow import output
+from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
+from routine_workflow.cli.options import field_option
+from routine_workflow.reformat.command import exit_code, run_reformat
+
+
+@click.command("reformat")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@project_root_option
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 and list the files that would change."
+)
+@click.option("--diff", is_flag=True, help="Write nothing; print a unified diff per file.")
+@field_option("max_workers")
+@json_option
+@click.pass_context
+def reformat_cmd(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    project_root: Path | None,
+    check: bool,
+    diff: bool,
+    max_workers: int | None,
+    as_json: bool,
+) -> int:
+    """autoflake, isort and black on the project, exactly as their own CLIs would
+    (or ruff check --fix and ruff format, with reformat_engine = "ruff").
+
+    \b
+    Examples:
+      routine-workflow reformat                 # rewrite what needs it
+      routine-workflow reformat --check         # CI: exit 1 if anything would change
+      routine-workflow reformat --diff src/pkg  # show the changes, write nothing
+    """
+    config = workflow_config(ctx, project_root=project_root, max_workers=max_workers)
+    report = run_reformat(config, paths, check, diff)
+    if as_json:
+        output.write_json(
+            {
+                **report.counts(),
+                "duration": round(report.duration, 3),
+                "changed_files": sorted(report.changed),
+                "failures": [{"path": f.rel, "reason": f.reason} for f in report.failed],
+                "modified_files": sorted(report.modified),
+                "excluded_files": sorted(report.excluded),
+            }
+        )
+        return exit_code(report, check)
+    for text in report.diffs:
+        output.write_line(text.rstrip("\n"))
+    for line in report.detail_lines():
+        (output.error_line if line.startswith("error:") else output.write_line)(line)
+    output.write_line(f"{PROG} reformat: {report.summary()}")
+    return exit_code(report, check)
