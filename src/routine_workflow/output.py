@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
+
+from routine_workflow import streams
 
 
 def write_line(text: str = "") -> None:
-    """A line of results on stdout."""
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    """A line of results on stdout (discarded if nobody reads it any more)."""
+    streams.write("stdout", text + "\n")
 
 
 def error_line(text: str) -> None:
-    """A line of diagnostics on stderr."""
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    """A line of diagnostics on stderr (discarded if nobody reads it any more)."""
+    streams.write("stderr", text + "\n")
 
 
 def write_json(data: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from routine_workflow import __version__, logs, output
+from routine_workflow import __version__, logs, output, streams
 from routine_workflow.cli.common import PROG, RunRequest, json_option
 from routine_workflow.cli.lazy import Lazy, LazyGroup
 from routine_workflow.cli.options import flag_values, workflow_options
@@ -134,6 +134,9 @@ def cli(
 
 def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> None:
     """Console entry point: our errors become one line and an exit code; bugs keep tracebacks."""
+    # Before anything opens a file: a closed stdout or stderr (a daemon, ``>&-``) must
+    # not hand its descriptor to the log or the history database.
+    streams.ensure_std_streams()
     try:
         code = cli.main(
             args=list(argv) if argv is not None else None,
