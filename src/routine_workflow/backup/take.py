@@ -143,5 +143,3 @@ def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int,
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-

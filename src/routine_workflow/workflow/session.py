@@ -22,12 +22,12 @@ from routine_workflow.workflow.plan import all_steps
 from routine_workflow.workflow.runner import (
     RunReport,
     StepRecord,
-    interruptible,
     order_steps,
     run_steps,
     select_steps,
     utc_now,
 )
+from routine_workflow.workflow.signals import interruptible
 
 
 def new_run_id() -> str:
