@@ -1,4 +1,10 @@
-"""What a step is: a name, its dependencies, and ``run(ctx) -> StepResult``."""
+"""What a step is, what it may use, and what it returns.
+
+- ``Status``, ``StepResult``: how a step ended.
+- ``StepContext``: what a step may use (configuration, logger, run id, history, progress).
+- ``Step``: the contract of every step, built-in or plugin; ``RunRules.of`` reads its optional part.
+- ``StepBase``: the defaults of that optional part.
+"""
 
 from __future__ import annotations
 
@@ -78,7 +84,28 @@ class StepContext:
 
 @runtime_checkable
 class Step(Protocol):
-    """The interface of every step, built-in or plugin."""
+    """The contract of every step, built-in or plugin.
+
+    Required: ``name``, ``description``, ``depends_on``, ``critical`` and ``run``
+    (declared below). Optional, with the defaults of ``StepBase`` for a step
+    that leaves them out:
+
+    - ``timeout: float`` -- seconds ``run`` may take (0: no limit). The runner
+      enforces it on an in-process step: the step ends ``failed`` ("timed out
+      after Ns"), its worker processes are stopped and the run goes on. A
+      ``runs_in_thread`` step enforces its own.
+    - ``allow_failure: bool`` -- a failure is reported ("failure allowed") but
+      neither fails the run nor skips the steps that depend on this one.
+    - ``runs_in_thread: bool`` -- ``run`` only waits on child processes and
+      kills them when its own ``timeout`` passes (the runner's alarm reaches
+      the main thread only), so with ``parallel_steps`` > 1 the runner may run
+      it in a worker thread beside other steps. Command steps do; the
+      built-in steps run one at a time in the main thread.
+
+    The optional members are not declared here so that a step written before
+    they existed (a plugin) is still a step; the runner reads them with
+    ``RunRules.of``.
+    """
 
     @property
     def name(self) -> str:
@@ -98,6 +125,38 @@ class Step(Protocol):
 
     def run(self, ctx: StepContext) -> StepResult:
         """Do the work (or, when ``ctx.dry_run``, report what would be done)."""
+
+
+class StepBase:
+    """Defaults for every member of ``Step`` but ``name``, ``description`` and ``run``.
+
+    Derive a step from it (plugins may too) and set only what differs, as
+    class attributes or dataclass fields.
+    """
+
+    depends_on: tuple[str, ...] = ()
+    critical: bool = False
+    timeout: float = 0.0
+    allow_failure: bool = False
+    runs_in_thread: bool = False
+
+
+@dataclass(frozen=True)
+class RunRules:
+    """The optional part of a step's contract (see ``Step``), as the runner reads it."""
+
+    timeout: float
+    allow_failure: bool
+    runs_in_thread: bool
+
+    @classmethod
+    def of(cls, step: Step) -> RunRules:
+        """``step``'s own values; what it leaves out takes ``StepBase``'s default."""
+        return cls(
+            timeout=float(getattr(step, "timeout", StepBase.timeout) or 0.0),
+            allow_failure=bool(getattr(step, "allow_failure", StepBase.allow_failure)),
+            runs_in_thread=bool(getattr(step, "runs_in_thread", StepBase.runs_in_thread)),
+        )
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 - ``order_steps``, ``select_steps``: the DAG in run order, and ``--steps``/``--skip``.
 - ``StepRecord``, ``RunReport``: a finished step, and the whole run (``--json``).
-- ``run_steps``: run the steps, command steps possibly side by side; failures skip dependents.
+- ``run_steps``: run the steps, ``runs_in_thread`` ones possibly side by side; a failure skips
+  its dependents.
 
 Signals and timeouts are ``workflow.signals``. The runner never calls
 ``sys.exit``: it returns a ``RunReport`` whose ``exit_code`` the CLI passes on
@@ -20,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted, StepTimeout
 from routine_workflow.procs.children import terminate_children
-from routine_workflow.steps.base import Status, Step, StepContext, StepResult
-from routine_workflow.steps.command import CommandStep
+from routine_workflow.steps.base import RunRules, Status, Step, StepContext, StepResult
 from routine_workflow.workflow.signals import SignalGuard
 
 if TYPE_CHECKING:
@@ -123,8 +123,8 @@ StepHook = Callable[[int, StepRecord], None]
 
 
 def runs_in_thread(step: Step) -> bool:
-    """Command steps only wait on a child process, so they may run beside other steps."""
-    return isinstance(step, CommandStep)
+    """A step that only waits on child processes may run in a worker thread beside others."""
+    return RunRules.of(step).runs_in_thread
 
 
 @dataclass
@@ -147,8 +147,8 @@ class _Run:
 
     def finish(self, step: Step, record: StepRecord) -> None:
         """Record a step that ran; its dependents may run unless it failed (and may not)."""
-        record.allowed_failure = record.status == Status.FAILED.value and bool(
-            getattr(step, "allow_failure", False)
+        record.allowed_failure = (
+            record.status == Status.FAILED.value and RunRules.of(step).allow_failure
         )
         failed = record.status == Status.FAILED.value and not record.allowed_failure
         self.outcome[step.name] = not failed
@@ -180,9 +180,9 @@ def run_steps(
 
     A failed step marks its dependents skipped; independent steps still run. A
     failed *critical* step skips everything after it. With ``parallel`` > 1,
-    up to that many ready command steps run at once beside the in-process
-    steps, which always run one at a time in the main thread (where signals
-    and timeouts arrive). ``Interrupted`` marks the running steps failed and
+    up to that many ready ``runs_in_thread`` steps (command steps) run at once
+    beside the in-process steps, which always run one at a time in the main
+    thread (where signals and timeouts arrive). ``Interrupted`` marks the running steps failed and
     the rest skipped, then propagates.
     """
     run = _Run(ctx, report, on_step, guard, {s.name for s in steps})
@@ -195,7 +195,7 @@ def run_steps(
         while pending or running:
             current = _next_inline(run, pending, running, pool, parallel)
             if current is not None:
-                # Reaping every child is only safe when no command step runs beside it.
+                # Reaping every child is only safe when no step runs beside it in a thread.
                 result = _run_one(current, ctx, guard, reap=not running)
                 run.finish(current, _record(current, result))
                 current = None
@@ -239,14 +239,14 @@ def run_steps(
 
 
 def _pool(parallel: int) -> ThreadPoolExecutor:
-    # concurrent.futures is imported only for runs that have command steps to overlap.
+    # concurrent.futures is imported only for runs that have steps to overlap.
     from concurrent.futures import ThreadPoolExecutor
 
     return ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step")
 
 
 def _wait_first(running: dict[Future[StepResult], Step]) -> set[Future[StepResult]]:
-    """The running command steps that have finished (waits for at least one)."""
+    """The steps running in threads that have finished (waits for at least one)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     return wait(list(running), return_when=FIRST_COMPLETED).done
@@ -259,7 +259,7 @@ def _next_inline(
     pool: ThreadPoolExecutor | None,
     parallel: int,
 ) -> Step | None:
-    """Skip what cannot run, start ready command steps, and return an in-process step to run now."""
+    """Skip what cannot run, start ready thread steps, and return an in-process step to run now."""
     for step in list(pending):
         blocked = run.blocked_by(step)
         if run.stop_reason or blocked:
@@ -282,7 +282,8 @@ def _run_one(step: Step, ctx: StepContext, guard: SignalGuard | None, reap: bool
     log = ctx.logger
     log.debug("started", extra={"event": "step_start", "step": step.name})
     began = time.monotonic()
-    timeout = float(getattr(step, "timeout", 0) or 0) if not runs_in_thread(step) else 0.0
+    rules = RunRules.of(step)
+    timeout = 0.0 if rules.runs_in_thread else rules.timeout  # such a step keeps its own time
     try:
         if guard is not None:
             with guard.step_timeout(timeout):
