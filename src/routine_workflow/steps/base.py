@@ -59,8 +59,7 @@ class StepContext:
     config: WorkflowConfig
     logger: logging.Logger
     run_id: str = ""
-    #: Free-form per-command options (e.g. reformat's ``check``); steps document their keys.
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # unused; removed after merge
     #: When a step last succeeded on this project (ISO time from the history), or None.
     last_success: Callable[[str], str | None] = field(default=lambda _name: None)
     #: ``with ctx.progress(total, label) as advance: advance(n)`` draws a bar on a terminal
@@ -157,17 +156,3 @@ class RunRules:
             allow_failure=bool(getattr(step, "allow_failure", StepBase.allow_failure)),
             runs_in_thread=bool(getattr(step, "runs_in_thread", StepBase.runs_in_thread)),
         )
-
-
-@dataclass
-class NotImplementedStep:
-    """A placeholder that skips honestly until the real step lands."""
-
-    name: str
-    description: str
-    depends_on: tuple[str, ...] = ()
-    critical: bool = False
-
-    def run(self, ctx: StepContext) -> StepResult:
-        """Skip, saying the step does not exist yet."""
-        return StepResult.skipped("not implemented yet")
