@@ -3,7 +3,7 @@
 - ``Status``, ``StepResult``: how a step ended.
 - ``StepContext``: what a step may use (configuration, logger, run id, history, progress).
 - ``Step``: the contract of every step, built-in or plugin; ``RunRules.of`` reads its optional part.
-- ``StepBase``: the defaults of that optional part.
+- ``StepBase``: the defaults of that optional part; ``BuiltinStep``: the base of the built-in steps.
 """
 
 from __future__ import annotations
@@ -156,3 +156,23 @@ class RunRules:
             allow_failure=bool(getattr(step, "allow_failure", StepBase.allow_failure)),
             runs_in_thread=bool(getattr(step, "runs_in_thread", StepBase.runs_in_thread)),
         )
+
+
+class BuiltinStep(StepBase):
+    """The base of the built-in steps.
+
+    A subclass is a dataclass that sets ``name`` and ``description`` (fields
+    defaulting to its module's ``NAME`` and ``DESCRIPTION``; ``critical`` too
+    when its ``make`` sets it) and writes ``run``, importing its engine there
+    so that importing the step stays cheap.
+    """
+
+    name: str
+    description: str
+
+    def log(
+        self, ctx: StepContext, level: int, message: str, *args: object, event: str | None = None
+    ) -> None:
+        """Log a line of this step's work, tagged with the step (and ``event`` for JSON logs)."""
+        extra = {"step": self.name} if event is None else {"step": self.name, "event": event}
+        ctx.logger.log(level, message, *args, extra=extra)
