@@ -21,8 +21,8 @@ from conftest import popen_cli, run_cli
 
 from routine_workflow.backup import store
 from routine_workflow.backup.manifest import MANIFEST_MEMBER, Item, dump, manifest_doc
-from routine_workflow.backup.take import take_backup
 from routine_workflow.config import load_config
+from routine_workflow.steps.backup import take_backup
 from routine_workflow.steps.base import StepContext
 
 

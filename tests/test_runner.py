@@ -14,13 +14,8 @@ import pytest
 from routine_workflow.config import load_config
 from routine_workflow.errors import ConfigError, Interrupted
 from routine_workflow.steps.base import Status, StepContext, StepResult
-from routine_workflow.workflow.runner import (
-    RunReport,
-    interruptible,
-    order_steps,
-    run_steps,
-    select_steps,
-)
+from routine_workflow.workflow.runner import RunReport, order_steps, run_steps, select_steps
+from routine_workflow.workflow.signals import interruptible
 
 
 @dataclass

@@ -1,9 +1,14 @@
-"""The backup step's work: skip if nothing changed, else write, verify, publish, prune."""
+"""Take a backup: skip if nothing changed, else write, verify, publish, prune.
+
+``back_up(config, run_id)`` does it and returns a ``BackupOutcome`` (what was
+done, a one-line summary, warnings and notes); the backup step reports it.
+"""
 
 from __future__ import annotations
 
-import logging
+import enum
 import os
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,48 +18,70 @@ from routine_workflow.backup import store
 from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
 from routine_workflow.backup.reader import escaping_links, verify
 from routine_workflow.backup.writer import write_archive
+from routine_workflow.config import WorkflowConfig
 from routine_workflow.fsutil import _fsync_dir, atomic_write, human_size, sha256_file
-from routine_workflow.steps.base import Status, StepContext, StepResult
 
 
-def take_backup(ctx: StepContext) -> StepResult:
-    """Run the backup step; OSError and BackupError become a failed result with one line."""
-    directory = ctx.config.backup_dir
+class Action(enum.Enum):
+    """What ``back_up`` did."""
+
+    UNCHANGED = "unchanged"  # the newest verified backup still matches: nothing written
+    WRITTEN = "written"  # a new backup was written, verified and published
+    DRY_RUN = "dry_run"  # nothing written; the summary says what would be
+
+
+@dataclass
+class BackupOutcome:
+    """What a backup did: a one-line summary, lines worth a warning, notes, and counts."""
+
+    action: Action
+    summary: str
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def back_up(config: WorkflowConfig, run_id: str = "") -> BackupOutcome:
+    """Back up ``config``'s project into its backup_dir (in a dry run, only say what would be).
+
+    Raises BackupError, with one line that says nothing in the project changed
+    when the backup directory cannot be written.
+    """
+    directory = config.backup_dir
     try:
-        return _take(ctx, directory)
-    except BackupError as exc:
-        return StepResult.failed(str(exc))
+        return _take(config, run_id, directory)
     except OSError as exc:
         where = exc.filename or directory
-        return StepResult.failed(
+        raise BackupError(
             f"cannot write backup to {directory}: {where}: "
             f"{exc.strerror or exc}; nothing was changed in the project"
-        )
+        ) from None
 
 
-def _take(ctx: StepContext, directory: Path) -> StepResult:
-    root = ctx.root
-    current = scan(ctx.config)
+def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome:
+    root = config.project_root
+    current = scan(config)
     latest, why_not = _previous(directory, root)
     change = why_not if latest is None else first_change(current, latest.sidecar, root)
     counts = {"files": current.files, "bytes": current.bytes}
     if change is None and latest is not None:
-        if not ctx.dry_run:
-            store.prune(directory, root, ctx.config.keep_backups)
-        return StepResult(
-            Status.OK,
+        if not config.dry_run:
+            store.prune(directory, root, config.keep_backups)
+        return BackupOutcome(
+            Action.UNCHANGED,
             f"unchanged since {latest.path.name} (verified); " "no new backup needed",
             counts=counts,
         )
-    if ctx.dry_run:
-        return StepResult.skipped(
+    if config.dry_run:
+        return BackupOutcome(
+            Action.DRY_RUN,
             f"dry run: would archive {current.files} files "
-            f"({human_size(current.bytes)}) into {directory} ({change})"
+            f"({human_size(current.bytes)}) into {directory} ({change})",
         )
     directory.mkdir(parents=True, exist_ok=True)
     leftovers = store.remove_leftovers(directory, root)
-    final, archive_size, left_out = _write(ctx, directory, current)
-    pruned = store.prune(directory, root, ctx.config.keep_backups, protect=final)
+    final, archive_size, left_out = _write(config, run_id, directory, current)
+    pruned = store.prune(directory, root, config.keep_backups, protect=final)
     warnings = [f"left out {line}" for line in [*current.left_out, *left_out]]
     warnings += [
         f"symlink {name} points outside the project: restoring this backup needs "
@@ -63,10 +90,6 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     ]
     notes = [f"removed leftover {name}" for name in leftovers]
     notes += [f"removed old backup {p.name}" for p in pruned]
-    for level, lines in ((logging.WARNING, warnings), (logging.INFO, notes)):
-        for line in lines:
-            ctx.logger.log(level, "%s", line, extra={"event": "backup_detail", "step": "backup"})
-    details = warnings + notes
     counts.update({"archive_bytes": archive_size, "pruned": len(pruned)})
     summary = (
         f"{final.name}: {current.files} files, {human_size(current.bytes)} -> "
@@ -74,7 +97,7 @@ def _take(ctx: StepContext, directory: Path) -> StepResult:
     )
     if left_out or current.left_out:
         summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see the log)"
-    return StepResult(Status.CHANGED, summary, details, counts)
+    return BackupOutcome(Action.WRITTEN, summary, warnings, notes, counts)
 
 
 def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
@@ -98,9 +121,11 @@ def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
     return newest, ""
 
 
-def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int, list[str]]:
+def _write(
+    config: WorkflowConfig, run_id: str, directory: Path, current: Scan
+) -> tuple[Path, int, list[str]]:
     """Write to a temp name, verify, write the sidecar, then give the archive its final name."""
-    root = ctx.root
+    root = config.project_root
     when = store.now_utc()
     meta: dict[str, Any] = {
         "project_root": str(root),
@@ -109,9 +134,9 @@ def _write(ctx: StepContext, directory: Path, current: Scan) -> tuple[Path, int,
         "scan_started_ns": current.started_ns,
         "tool_version": __version__,
         "compression": "gzip",
-        "run_id": ctx.run_id,
+        "run_id": run_id,
     }
-    workers = min(ctx.config.max_workers, os.cpu_count() or 1)
+    workers = min(config.max_workers, os.cpu_count() or 1)
     tmp, doc, left_out = write_archive(current.items, root, directory, meta, workers=workers)
     final = store.free_name(directory, root, when)
     sidecar = store.sidecar_path(final)

@@ -1,4 +1,10 @@
-"""What a step is: a name, its dependencies, and ``run(ctx) -> StepResult``."""
+"""What a step is, what it may use, and what it returns.
+
+- ``Status``, ``StepResult``: how a step ended.
+- ``StepContext``: what a step may use (configuration, logger, run id, history, progress).
+- ``Step``: the contract of every step, built-in or plugin; ``RunRules.of`` reads its optional part.
+- ``StepBase``: the defaults of that optional part; ``BuiltinStep``: the base of the built-in steps.
+"""
 
 from __future__ import annotations
 
@@ -53,8 +59,7 @@ class StepContext:
     config: WorkflowConfig
     logger: logging.Logger
     run_id: str = ""
-    #: Free-form per-command options (e.g. reformat's ``check``); steps document their keys.
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # unused; removed after merge
     #: When a step last succeeded on this project (ISO time from the history), or None.
     last_success: Callable[[str], str | None] = field(default=lambda _name: None)
     #: ``with ctx.progress(total, label) as advance: advance(n)`` draws a bar on a terminal
@@ -78,7 +83,28 @@ class StepContext:
 
 @runtime_checkable
 class Step(Protocol):
-    """The interface of every step, built-in or plugin."""
+    """The contract of every step, built-in or plugin.
+
+    Required: ``name``, ``description``, ``depends_on``, ``critical`` and ``run``
+    (declared below). Optional, with the defaults of ``StepBase`` for a step
+    that leaves them out:
+
+    - ``timeout: float`` -- seconds ``run`` may take (0: no limit). The runner
+      enforces it on an in-process step: the step ends ``failed`` ("timed out
+      after Ns"), its worker processes are stopped and the run goes on. A
+      ``runs_in_thread`` step enforces its own.
+    - ``allow_failure: bool`` -- a failure is reported ("failure allowed") but
+      neither fails the run nor skips the steps that depend on this one.
+    - ``runs_in_thread: bool`` -- ``run`` only waits on child processes and
+      kills them when its own ``timeout`` passes (the runner's alarm reaches
+      the main thread only), so with ``parallel_steps`` > 1 the runner may run
+      it in a worker thread beside other steps. Command steps do; the
+      built-in steps run one at a time in the main thread.
+
+    The optional members are not declared here so that a step written before
+    they existed (a plugin) is still a step; the runner reads them with
+    ``RunRules.of``.
+    """
 
     @property
     def name(self) -> str:
@@ -100,15 +126,53 @@ class Step(Protocol):
         """Do the work (or, when ``ctx.dry_run``, report what would be done)."""
 
 
-@dataclass
-class NotImplementedStep:
-    """A placeholder that skips honestly until the real step lands."""
+class StepBase:
+    """Defaults for every member of ``Step`` but ``name``, ``description`` and ``run``.
+
+    Derive a step from it (plugins may too) and set only what differs, as
+    class attributes or dataclass fields.
+    """
+
+    depends_on: tuple[str, ...] = ()
+    critical: bool = False
+    timeout: float = 0.0
+    allow_failure: bool = False
+    runs_in_thread: bool = False
+
+
+@dataclass(frozen=True)
+class RunRules:
+    """The optional part of a step's contract (see ``Step``), as the runner reads it."""
+
+    timeout: float
+    allow_failure: bool
+    runs_in_thread: bool
+
+    @classmethod
+    def of(cls, step: Step) -> RunRules:
+        """``step``'s own values; what it leaves out takes ``StepBase``'s default."""
+        return cls(
+            timeout=float(getattr(step, "timeout", StepBase.timeout) or 0.0),
+            allow_failure=bool(getattr(step, "allow_failure", StepBase.allow_failure)),
+            runs_in_thread=bool(getattr(step, "runs_in_thread", StepBase.runs_in_thread)),
+        )
+
+
+class BuiltinStep(StepBase):
+    """The base of the built-in steps.
+
+    A subclass is a dataclass that sets ``name`` and ``description`` (fields
+    defaulting to its module's ``NAME`` and ``DESCRIPTION``; ``critical`` too
+    when its ``make`` sets it) and writes ``run``, importing its engine there
+    so that importing the step stays cheap.
+    """
 
     name: str
     description: str
-    depends_on: tuple[str, ...] = ()
-    critical: bool = False
 
-    def run(self, ctx: StepContext) -> StepResult:
-        """Skip, saying the step does not exist yet."""
-        return StepResult.skipped("not implemented yet")
+    def log(
+        self, ctx: StepContext, level: int, message: str, *args: object, event: str | None = None
+    ) -> None:
+        """Log a line of this step's work, tagged with the step (and ``event`` for JSON logs)."""
+        extra = {"step": self.name} if event is None else {"step": self.name, "event": event}
+        ctx.logger.log(level, message, *args, extra=extra)

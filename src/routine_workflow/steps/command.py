@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from routine_workflow.procs.children import run_command
-from routine_workflow.steps.base import Status, StepContext, StepResult
+from routine_workflow.steps.base import Status, StepBase, StepContext, StepResult
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,12 @@ class When:
 
 
 @dataclass
-class CommandStep:
-    """A step that runs a command from the project (or a ``cwd`` inside it)."""
+class CommandStep(StepBase):
+    """A step that runs a command from the project (or a ``cwd`` inside it).
+
+    ``timeout`` limits each attempt; the step kills the command itself, so it
+    may run in a worker thread beside other steps.
+    """
 
     name: str
     argv: tuple[str, ...]
@@ -43,6 +47,7 @@ class CommandStep:
     allow_failure: bool = False
     when: When = field(default_factory=When)
     critical: bool = False
+    runs_in_thread = True  # not a field: every command step only waits on its child process
 
     @property
     def description(self) -> str:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from routine_workflow.procs.children import run_command, script_argv
-from routine_workflow.steps.base import Status, StepContext, StepResult
+from routine_workflow.steps.base import Status, StepBase, StepContext, StepResult
 
 
 @dataclass
-class ScriptStep:
+class ScriptStep(StepBase):
     """Run ``script`` from the project root with the configured timeout."""
 
     name: str

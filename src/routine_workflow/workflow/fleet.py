@@ -20,7 +20,7 @@ import psutil
 
 from routine_workflow.config import FIELD_BY_NAME
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted
-from routine_workflow.workflow.runner import interruptible
+from routine_workflow.workflow.signals import interruptible
 
 #: Settings that name one file or directory: shared by several projects they would collide.
 PER_PROJECT_ONLY = ("log_file", "lock_dir", "log_dir")

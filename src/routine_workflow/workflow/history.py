@@ -2,6 +2,7 @@
 
 A run row is inserted when the run starts and finished when it ends, so a run
 killed with ``kill -9`` stays visible as ``running`` (and ``--resume`` can find it).
+``with History(path) as history:`` closes the database at the end of the block.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from routine_workflow.errors import RoutineError
@@ -92,6 +94,18 @@ class History:
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Unlike a sqlite3 connection's own ``with`` (a transaction), this closes.
+        self.close()
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

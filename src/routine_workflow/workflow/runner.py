@@ -1,35 +1,28 @@
-"""Run steps in dependency order, with dry-run, a workflow timeout and signal handling.
+"""Run steps in dependency order and report how the run went.
 
-The runner never calls ``sys.exit``: it returns a ``RunReport`` whose
-``exit_code`` the CLI passes on (nox's ``workflow.execute`` is the model).
+- ``order_steps``, ``select_steps``: the DAG in run order, and ``--steps``/``--skip``.
+- ``StepRecord``, ``RunReport``: a finished step, and the whole run (``--json``).
+- ``run_steps``: run the steps, ``runs_in_thread`` ones possibly side by side; a failure skips
+  its dependents.
+
+Signals and timeouts are ``workflow.signals``. The runner never calls
+``sys.exit``: it returns a ``RunReport`` whose ``exit_code`` the CLI passes on
+(nox's ``workflow.execute`` is the model).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from routine_workflow.errors import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_SIGINT,
-    EXIT_SIGTERM,
-    EXIT_TIMEOUT,
-    ConfigError,
-    Interrupted,
-    StepTimeout,
-)
+from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted, StepTimeout
 from routine_workflow.procs.children import terminate_children
-from routine_workflow.steps.base import Status, Step, StepContext, StepResult
-from routine_workflow.steps.command import CommandStep
+from routine_workflow.steps.base import RunRules, Status, Step, StepContext, StepResult
+from routine_workflow.workflow.signals import SignalGuard
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -124,120 +117,14 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-# --- signals and timeout ---------------------------------------------------------------------
-
-
-class SignalGuard:
-    """Turns SIGINT, SIGTERM and the timeouts into exceptions in the main thread.
-
-    The workflow timeout, SIGINT and SIGTERM raise ``Interrupted``; only the first
-    one raises: once the run is stopping, later signals are ignored so the
-    clean-up (killing workers, releasing the lock, recording the run) cannot
-    itself be interrupted halfway. A step's own timeout raises ``StepTimeout``.
-    """
-
-    #: How soon to try again when a signal arrives where raising is unsafe.
-    RETRY = 0.005
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.stopping = False
-        self.deadline: float | None = None
-        self.step_deadline: float | None = None
-        self.pending: int | None = None  # a SIGINT/SIGTERM put off for a moment
-
-    def handler(self, signum: int, frame: FrameType | None) -> None:
-        """Raise the exception that belongs to the signal."""
-        if self.stopping:
-            return
-        if signum == signal.SIGALRM and self.pending is not None:
-            signum, self.pending = self.pending, None
-        if _unsafe_to_raise_in(frame):
-            # An exception raised here would leave a lock held that nothing releases (a
-            # coverage tracer's data lock, logging's handler lock), and the run would then
-            # wait for it forever (seen in CI). Raise a few milliseconds later instead.
-            if signum != signal.SIGALRM:
-                self.pending = signum
-            signal.setitimer(signal.ITIMER_REAL, self.RETRY)
-            return
-        now = time.monotonic()
-        if signum == signal.SIGALRM and (self.deadline is None or now < self.deadline - 0.001):
-            if self.step_deadline is not None:
-                self.step_deadline = None
-                raise StepTimeout()
-            return  # a stray alarm: nothing of ours is due
-        self.stopping = True
-        if signum == signal.SIGALRM:
-            raise Interrupted(f"workflow timeout of {self.timeout:g}s reached", EXIT_TIMEOUT)
-        if signum == signal.SIGINT:
-            raise Interrupted("interrupted (SIGINT)", EXIT_SIGINT)
-        raise Interrupted("terminated (SIGTERM)", EXIT_SIGTERM)
-
-    def arm(self) -> None:
-        """Start the workflow timeout (after the lock is taken: waiting is not working)."""
-        if self.timeout > 0:
-            self.deadline = time.monotonic() + self.timeout
-        self._set_timer()
-
-    def _set_timer(self) -> None:
-        due = [d for d in (self.deadline, self.step_deadline) if d is not None]
-        if due:
-            signal.setitimer(signal.ITIMER_REAL, max(0.001, min(due) - time.monotonic()))
-        else:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-    @contextlib.contextmanager
-    def step_timeout(self, seconds: float) -> Iterator[None]:
-        """Limit one in-process step to ``seconds`` (0: no limit of its own)."""
-        if seconds <= 0:
-            yield
-            return
-        self.step_deadline = time.monotonic() + seconds
-        self._set_timer()
-        try:
-            yield
-        finally:
-            self.step_deadline = None
-            if not self.stopping:
-                self._set_timer()
-
-    def disarm(self) -> None:
-        """Stop raising: from here on the run is cleaning up."""
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        self.stopping = True
-
-
-#: Code that takes a lock and releases it without a ``try`` around the gap: an exception
-#: raised from a signal handler in between leaks the lock.
-_LOCK_BOOKKEEPING = (os.path.dirname(logging.__file__) + os.sep, f"{os.sep}coverage{os.sep}")
-
-
-def _unsafe_to_raise_in(frame: FrameType | None) -> bool:
-    return frame is not None and any(part in frame.f_code.co_filename for part in _LOCK_BOOKKEEPING)
-
-
-@contextlib.contextmanager
-def interruptible(timeout: float) -> Iterator[SignalGuard]:
-    """Install a ``SignalGuard`` for the duration of the block; restore handlers after."""
-    guard = SignalGuard(timeout)
-    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
-    previous = {sig: signal.signal(sig, guard.handler) for sig in sigs}
-    try:
-        yield guard
-    finally:
-        guard.disarm()
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 # --- execution -------------------------------------------------------------------------------
 
 StepHook = Callable[[int, StepRecord], None]
 
 
 def runs_in_thread(step: Step) -> bool:
-    """Command steps only wait on a child process, so they may run beside other steps."""
-    return isinstance(step, CommandStep)
+    """A step that only waits on child processes may run in a worker thread beside others."""
+    return RunRules.of(step).runs_in_thread
 
 
 @dataclass
@@ -260,8 +147,8 @@ class _Run:
 
     def finish(self, step: Step, record: StepRecord) -> None:
         """Record a step that ran; its dependents may run unless it failed (and may not)."""
-        record.allowed_failure = record.status == Status.FAILED.value and bool(
-            getattr(step, "allow_failure", False)
+        record.allowed_failure = (
+            record.status == Status.FAILED.value and RunRules.of(step).allow_failure
         )
         failed = record.status == Status.FAILED.value and not record.allowed_failure
         self.outcome[step.name] = not failed
@@ -293,9 +180,9 @@ def run_steps(
 
     A failed step marks its dependents skipped; independent steps still run. A
     failed *critical* step skips everything after it. With ``parallel`` > 1,
-    up to that many ready command steps run at once beside the in-process
-    steps, which always run one at a time in the main thread (where signals
-    and timeouts arrive). ``Interrupted`` marks the running steps failed and
+    up to that many ready ``runs_in_thread`` steps (command steps) run at once
+    beside the in-process steps, which always run one at a time in the main
+    thread (where signals and timeouts arrive). ``Interrupted`` marks the running steps failed and
     the rest skipped, then propagates.
     """
     run = _Run(ctx, report, on_step, guard, {s.name for s in steps})
@@ -308,7 +195,7 @@ def run_steps(
         while pending or running:
             current = _next_inline(run, pending, running, pool, parallel)
             if current is not None:
-                # Reaping every child is only safe when no command step runs beside it.
+                # Reaping every child is only safe when no step runs beside it in a thread.
                 result = _run_one(current, ctx, guard, reap=not running)
                 run.finish(current, _record(current, result))
                 current = None
@@ -352,14 +239,14 @@ def run_steps(
 
 
 def _pool(parallel: int) -> ThreadPoolExecutor:
-    # concurrent.futures is imported only for runs that have command steps to overlap.
+    # concurrent.futures is imported only for runs that have steps to overlap.
     from concurrent.futures import ThreadPoolExecutor
 
     return ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="step")
 
 
 def _wait_first(running: dict[Future[StepResult], Step]) -> set[Future[StepResult]]:
-    """The running command steps that have finished (waits for at least one)."""
+    """The steps running in threads that have finished (waits for at least one)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     return wait(list(running), return_when=FIRST_COMPLETED).done
@@ -372,7 +259,7 @@ def _next_inline(
     pool: ThreadPoolExecutor | None,
     parallel: int,
 ) -> Step | None:
-    """Skip what cannot run, start ready command steps, and return an in-process step to run now."""
+    """Skip what cannot run, start ready thread steps, and return an in-process step to run now."""
     for step in list(pending):
         blocked = run.blocked_by(step)
         if run.stop_reason or blocked:
@@ -395,7 +282,8 @@ def _run_one(step: Step, ctx: StepContext, guard: SignalGuard | None, reap: bool
     log = ctx.logger
     log.debug("started", extra={"event": "step_start", "step": step.name})
     began = time.monotonic()
-    timeout = float(getattr(step, "timeout", 0) or 0) if not runs_in_thread(step) else 0.0
+    rules = RunRules.of(step)
+    timeout = 0.0 if rules.runs_in_thread else rules.timeout  # such a step keeps its own time
     try:
         if guard is not None:
             with guard.step_timeout(timeout):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -22,12 +23,12 @@ from routine_workflow.workflow.plan import all_steps
 from routine_workflow.workflow.runner import (
     RunReport,
     StepRecord,
-    interruptible,
     order_steps,
     run_steps,
     select_steps,
     utc_now,
 )
+from routine_workflow.workflow.signals import interruptible
 
 
 def new_run_id() -> str:
@@ -46,11 +47,8 @@ def resume_plan(config: WorkflowConfig) -> tuple[str, list[str]] | None:
     """``--resume``: the last failed or interrupted run and the steps it still owes."""
     if not config.history_db.exists():
         return None
-    history = History(config.history_db)
-    try:
+    with History(config.history_db) as history:
         return history.resumable(config.project_root)
-    finally:
-        history.close()
 
 
 def check_confirmation(
@@ -87,24 +85,11 @@ def run_workflow(
     report = RunReport(run_id, str(config.project_root), utc_now(), config.dry_run)
     lock = ProjectLock(config.lock_dir)
     history: History | None = None
-    with interruptible(config.workflow_timeout) as guard:
+    # The history stays open until the run is on record, after the lock is released.
+    with interruptible(config.workflow_timeout) as guard, contextlib.ExitStack() as closing:
         try:
             lock.acquire(wait)
-            if lock.recovered is not None:
-                owner, verdict = lock.recovered
-                who = f"pid {owner.pid}" if owner else "an unknown process"
-                logger.warning(
-                    "recovered a stale lock left by %s (%s)",
-                    who,
-                    verdict.reason,
-                    extra={"event": "lock_recovered"},
-                )
-            for leftover in lock.stopped:
-                logger.warning(
-                    "stopped %s, left running by the run that held the lock",
-                    leftover,
-                    extra={"event": "leftover_stopped"},
-                )
+            _report_recovery(lock, logger)
             logger.info(
                 "run %s started on %s%s",
                 run_id,
@@ -112,7 +97,8 @@ def run_workflow(
                 " (dry run)" if config.dry_run else "",
                 extra={"event": "run_start"},
             )
-            history = _open_history(config, report, [s.name for s in steps], logger)
+            plan = [s.name for s in steps]
+            history = _open_history(config, report, plan, logger, closing)
             # The clock starts once the run is on record: a timeout that fired while the
             # history was being opened would leave a run that held the lock unrecorded.
             guard.arm()
@@ -144,7 +130,7 @@ def run_workflow(
                 logger.warning("stopped %d leftover worker process(es)", killed)
             lock.release()
             report.finished = utc_now()
-            _close_history(history, report, logger)
+            _finish_history(history, report, logger)
     logger.info(
         "run %s finished: %s (exit %d)",
         run_id,
@@ -155,6 +141,25 @@ def run_workflow(
     if not config.dry_run:
         run_hooks(config, report.as_dict(), logger)
     return report
+
+
+def _report_recovery(lock: ProjectLock, logger: logging.Logger) -> None:
+    """Say what taking the lock had to clean up after a run that died holding it."""
+    if lock.recovered is not None:
+        owner, verdict = lock.recovered
+        who = f"pid {owner.pid}" if owner else "an unknown process"
+        logger.warning(
+            "recovered a stale lock left by %s (%s)",
+            who,
+            verdict.reason,
+            extra={"event": "lock_recovered"},
+        )
+    for leftover in lock.stopped:
+        logger.warning(
+            "stopped %s, left running by the run that held the lock",
+            leftover,
+            extra={"event": "leftover_stopped"},
+        )
 
 
 def _last_success(history: History | None, config: WorkflowConfig) -> Callable[[str], str | None]:
@@ -170,11 +175,16 @@ def _last_success(history: History | None, config: WorkflowConfig) -> Callable[[
 
 
 def _open_history(
-    config: WorkflowConfig, report: RunReport, plan: list[str], logger: logging.Logger
+    config: WorkflowConfig,
+    report: RunReport,
+    plan: list[str],
+    logger: logging.Logger,
+    stack: contextlib.ExitStack,
 ) -> History | None:
+    """The history with this run's row started (``stack`` closes it), or None if it is broken."""
     # The history is a record, not a safety net: a broken database is reported, never fatal.
     try:
-        history = History(config.history_db)
+        history = stack.enter_context(History(config.history_db))
         history.start_run(
             report.run_id, config.project_root, report.started, config.dry_run, sys.argv, plan
         )
@@ -198,7 +208,7 @@ def _step_recorder(
     return record
 
 
-def _close_history(history: History | None, report: RunReport, logger: logging.Logger) -> None:
+def _finish_history(history: History | None, report: RunReport, logger: logging.Logger) -> None:
     if history is None:
         return
     try:
@@ -212,5 +222,3 @@ def _close_history(history: History | None, report: RunReport, logger: logging.L
         )
     except HistoryError as exc:
         logger.warning("%s", exc)
-    finally:
-        history.close()
