@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import popen_cli, run_cli
+from helpers import popen_cli, run_cli
 
 from routine_workflow.backup import store
 from routine_workflow.backup.manifest import MANIFEST_MEMBER, Item, dump, manifest_doc

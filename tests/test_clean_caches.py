@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from fstraps import unremovable  # noqa: F401 (a fixture)
+from helpers import run_cli
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.errors import ConfigError

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.dumps import builtin as codedump

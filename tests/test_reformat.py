@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from trees import snapshot, write_tree
+from helpers import run_cli, snapshot, write_tree
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.reformat.cache import tool_versions
@@ -438,7 +437,7 @@ def test_sigterm_mid_run_leaves_every_file_old_or_new(tmp_path: Path) -> None:
     import time
 
     import psutil
-    from conftest import popen_cli
+    from helpers import popen_cli
 
     body = b"".join(b"import os\ndef f%d(a,b):\n    return [a,b,%d]\n" % (i, i) for i in range(100))
     files = {f"m{i:03d}.py": body for i in range(120)}

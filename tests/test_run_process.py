@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import kill_all, popen_cli, run_cli, wait_for, write_script
+from helpers import kill_all, popen_cli, run_cli, wait_for, write_script
 
 from routine_workflow import dirs
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import popen_cli, run_cli, wait_for, write_script
+from helpers import popen_cli, run_cli, wait_for, write_script
 
 from routine_workflow import dirs
 from routine_workflow.config import load_config
