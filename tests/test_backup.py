@@ -364,6 +364,7 @@ def _wait_for_partial(proc: subprocess.Popen[str], home: Path) -> list[Path]:
     return partial
 
 
+@pytest.mark.slow
 def test_kill_9_during_backup_leaves_no_archive_and_next_run_succeeds(
     project: Path, isolated_home: Path
 ) -> None:

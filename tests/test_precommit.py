@@ -91,6 +91,7 @@ def test_local_config_built_from_the_manifest_is_valid(repo: tuple[Path, dict[st
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @needs_precommit
 def test_round_trip_reformats_then_passes(repo: tuple[Path, dict[str, str]]) -> None:
     root, env = repo
@@ -119,6 +120,7 @@ def test_check_hook_fails_and_changes_nothing(repo: tuple[Path, dict[str, str]])
     assert (root / "ugly.py").read_text() == UGLY
 
 
+@pytest.mark.slow
 @needs_precommit
 def test_commit_hook_touches_only_staged_files(repo: tuple[Path, dict[str, str]]) -> None:
     root, env = repo

@@ -93,6 +93,7 @@ def run_the_three_clis(root: Path, tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow
 def test_byte_identical_to_the_three_clis(tmp_path: Path) -> None:
     theirs = make_tree(tmp_path / "theirs")
     ours = make_tree(tmp_path / "ours")
@@ -112,6 +113,7 @@ def test_byte_identical_to_the_three_clis(tmp_path: Path) -> None:
     assert len(changed) >= 9
 
 
+@pytest.mark.slow
 def test_byte_identical_on_real_code(tmp_path: Path) -> None:
     """A slice of the installed isort package, with the project config above."""
     import isort
@@ -432,6 +434,7 @@ def test_reformat_waits_for_no_one_when_a_run_holds_the_lock(tmp_path: Path) -> 
     assert (root / "a.py").read_bytes() == b"import os\n"
 
 
+@pytest.mark.slow
 def test_sigterm_mid_run_leaves_every_file_old_or_new(tmp_path: Path) -> None:
     import signal
     import time

@@ -106,6 +106,7 @@ def test_fail_on_backup_stops_the_run(project: Path, tmp_path: Path) -> None:
     assert ran.exists()
 
 
+@pytest.mark.slow
 def test_twenty_processes_at_once_exactly_one_runs(project: Path, tmp_path: Path) -> None:
     release = tmp_path / "release"
     started = tmp_path / "started"

@@ -93,6 +93,7 @@ def _history(project: Path) -> list[dict[str, object]]:
     return json.loads(run_cli(["history", "--json", "-n", "50"], project).stdout)
 
 
+@pytest.mark.slow
 def test_a_change_triggers_exactly_one_run_and_excluded_paths_none(
     watched: Path, tmp_path: Path
 ) -> None:
