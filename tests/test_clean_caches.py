@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, unremovable  # noqa: F401 (unremovable: a fixture)
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.errors import ConfigError

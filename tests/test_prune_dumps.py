@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import run_cli, unremovable  # noqa: F401 (unremovable: a fixture)
 
 from routine_workflow.config import load_config
 from routine_workflow.dumps.names import dump_name, parse_create_dump_name, sidecar
