@@ -9,7 +9,9 @@ fixtures reach every test through the plugin, with no import.
   from a dict and read it back the same way.
 - Processes: ``run_cli`` / ``popen_cli`` run ``python -m routine_workflow`` as
   cron would; ``write_script`` and the ``slow_script`` fixture make user scripts;
-  ``wait_for`` polls for a marker file; ``kill_all`` cleans up orphans.
+  ``wait_for`` polls for a marker file, ``wait_until`` for any condition;
+  ``alive`` tells a running process from a gone or zombie one; ``kill_all``
+  cleans up orphans.
 - Deletion traps: the ``unremovable`` fixture makes a directory's content
   impossible to delete, for the steps that delete files.
 """
@@ -144,6 +146,23 @@ def wait_for(path: Path, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} did not appear within {timeout}s")
         time.sleep(0.02)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """Poll until ``condition()`` is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what or condition} did not happen within {timeout}s")
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def kill_all(processes: list[psutil.Process]) -> None:
