@@ -99,6 +99,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str],
     return env, inputs
 
 
+@pytest.mark.slow
 def test_action_installs_and_runs_with_args(
     installed: tuple[dict[str, str], dict[str, str]], project: Path
 ) -> None:
@@ -116,6 +117,7 @@ def test_action_installs_and_runs_with_args(
     ]  # one word, as quoted
 
 
+@pytest.mark.slow
 def test_action_exit_code_fails_the_step(
     installed: tuple[dict[str, str], dict[str, str]], project: Path
 ) -> None:
@@ -125,6 +127,7 @@ def test_action_exit_code_fails_the_step(
     assert bad.returncode == 2 and "--workers" in bad.stderr
 
 
+@pytest.mark.slow
 def test_action_args_cannot_inject_commands(
     installed: tuple[dict[str, str], dict[str, str]], project: Path
 ) -> None:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import popen_cli, run_cli
+from helpers import popen_cli, run_cli
 
 from routine_workflow.backup import store
 from routine_workflow.backup.manifest import MANIFEST_MEMBER, Item, dump, manifest_doc
@@ -364,6 +364,7 @@ def _wait_for_partial(proc: subprocess.Popen[str], home: Path) -> list[Path]:
     return partial
 
 
+@pytest.mark.slow
 def test_kill_9_during_backup_leaves_no_archive_and_next_run_succeeds(
     project: Path, isolated_home: Path
 ) -> None:

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from fstraps import unremovable  # noqa: F401 (a fixture)
+from helpers import run_cli, unremovable  # noqa: F401 (unremovable: a fixture)
 
 from routine_workflow.clean.patterns import parse_pattern
 from routine_workflow.clean.plan import Target

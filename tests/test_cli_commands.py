@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import psutil
-from conftest import run_cli
+from helpers import run_cli
 
 from routine_workflow import dirs
 from routine_workflow.lock import OWNER_FILE, Owner

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from routine_workflow.config import load_config
 from routine_workflow.errors import ConfigError

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.dumps import builtin as codedump
@@ -679,6 +679,7 @@ def test_create_dump_with_a_dump_dir_that_cannot_be_created_fails(
     assert result.summary.startswith(f"cannot create {blocker / 'dumps'}: ")
 
 
+@pytest.mark.slow
 def test_a_timeout_mid_dump_leaves_a_whole_dump_or_none(project: Path, tmp_path: Path) -> None:
     # Enough files that the dump takes a while; whether the timeout lands before, during or
     # after the write, the dump dir must hold only complete dumps with matching checksums.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import kill_all, popen_cli, run_cli, wait_for
+from helpers import kill_all, popen_cli, run_cli, wait_for
 
 BUILTINS_OFF = "".join(
     f"[tool.routine-workflow.steps.{name}]\nenabled = false\n"

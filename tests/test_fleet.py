@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_cli, write_script
+from helpers import run_cli, write_script
 
 from routine_workflow import dirs
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import wait_for
+from helpers import wait_for
 
 # Each process gets ready (imports done), then waits for the "go" file, so that all of
 # them open the new database within the same millisecond or so.

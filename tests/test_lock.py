@@ -113,6 +113,7 @@ def test_other_host_counts_as_live_but_force_breaks(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+@pytest.mark.slow
 def test_ownerless_directory_is_live_within_grace_then_stale(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     path.mkdir()

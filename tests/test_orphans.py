@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-from conftest import kill_all, popen_cli, run_cli, wait_for, write_script
+from helpers import kill_all, popen_cli, run_cli, wait_for, write_script
 
 from routine_workflow import dirs
 from routine_workflow.lock import OWNER_FILE

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from fstraps import unremovable  # noqa: F401 (a fixture)
+from helpers import run_cli, unremovable  # noqa: F401 (unremovable: a fixture)
 
 from routine_workflow.config import load_config
 from routine_workflow.dumps.external import create_dump_in_use

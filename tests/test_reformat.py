@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from trees import snapshot, write_tree
+from helpers import run_cli, snapshot, write_tree
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.reformat.cache import tool_versions
@@ -94,6 +93,7 @@ def run_the_three_clis(root: Path, tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow
 def test_byte_identical_to_the_three_clis(tmp_path: Path) -> None:
     theirs = make_tree(tmp_path / "theirs")
     ours = make_tree(tmp_path / "ours")
@@ -113,6 +113,7 @@ def test_byte_identical_to_the_three_clis(tmp_path: Path) -> None:
     assert len(changed) >= 9
 
 
+@pytest.mark.slow
 def test_byte_identical_on_real_code(tmp_path: Path) -> None:
     """A slice of the installed isort package, with the project config above."""
     import isort
@@ -433,12 +434,13 @@ def test_reformat_waits_for_no_one_when_a_run_holds_the_lock(tmp_path: Path) -> 
     assert (root / "a.py").read_bytes() == b"import os\n"
 
 
+@pytest.mark.slow
 def test_sigterm_mid_run_leaves_every_file_old_or_new(tmp_path: Path) -> None:
     import signal
     import time
 
     import psutil
-    from conftest import popen_cli
+    from helpers import popen_cli
 
     body = b"".join(b"import os\ndef f%d(a,b):\n    return [a,b,%d]\n" % (i, i) for i in range(100))
     files = {f"m{i:03d}.py": body for i in range(120)}

@@ -12,8 +12,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from trees import snapshot, write_tree
+from helpers import run_cli, snapshot, write_tree
 
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.errors import ConfigError
@@ -297,7 +296,7 @@ def test_sigterm_mid_run_stops_everything_and_leaves_files_whole(tmp_path: Path)
     import time
 
     import psutil
-    from conftest import popen_cli
+    from helpers import popen_cli
 
     body = b"".join(b"import os\ndef f%d(a,b):\n    return [a,b,%d]\n" % (i, i) for i in range(150))
     files = {f"m{i:03d}.py": body for i in range(150)}  # enough source for the worker pool

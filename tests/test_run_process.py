@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import kill_all, popen_cli, run_cli, wait_for, write_script
+from helpers import kill_all, popen_cli, run_cli, wait_for, write_script
 
 from routine_workflow import dirs
 
@@ -106,6 +106,7 @@ def test_fail_on_backup_stops_the_run(project: Path, tmp_path: Path) -> None:
     assert ran.exists()
 
 
+@pytest.mark.slow
 def test_twenty_processes_at_once_exactly_one_runs(project: Path, tmp_path: Path) -> None:
     release = tmp_path / "release"
     started = tmp_path / "started"

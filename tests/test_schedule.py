@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, write_script
+from helpers import run_cli, write_script
 
 from routine_workflow.errors import ConfigError
 from routine_workflow.schedule.cronexpr import CronExpr, next_runs, parse_cron, to_on_calendar

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import popen_cli, run_cli, wait_for, write_script
+from helpers import popen_cli, run_cli, wait_for, write_script
 
 from routine_workflow import dirs
 from routine_workflow.config import load_config
@@ -93,6 +93,7 @@ def _history(project: Path) -> list[dict[str, object]]:
     return json.loads(run_cli(["history", "--json", "-n", "50"], project).stdout)
 
 
+@pytest.mark.slow
 def test_a_change_triggers_exactly_one_run_and_excluded_paths_none(
     watched: Path, tmp_path: Path
 ) -> None:

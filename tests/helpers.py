@@ -1,0 +1,203 @@
+"""Test helpers, registered as a pytest plugin by ``tests/conftest.py``.
+
+Test modules import the functions by name (``from helpers import run_cli``); the
+fixtures reach every test through the plugin, with no import.
+
+- Isolation: ``isolated_home`` (autouse) points every per-user directory at a
+  temporary tree, so no test can touch the real home, log, lock or cache dirs.
+- Projects: the ``project`` fixture; ``write_tree`` / ``snapshot`` write a tree
+  from a dict and read it back the same way.
+- Processes: ``run_cli`` / ``popen_cli`` run ``python -m routine_workflow`` as
+  cron would; ``write_script`` and the ``slow_script`` fixture make user scripts;
+  ``wait_for`` polls for a marker file, ``wait_until`` for any condition;
+  ``alive`` tells a running process from a gone or zombie one; ``kill_all``
+  cleans up orphans.
+- Deletion traps: the ``unremovable`` fixture makes a directory's content
+  impossible to delete, for the steps that delete files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import psutil
+import pytest
+
+CLASSIC_ENV = ("PROJECT_ROOT", "LOG_DIR", "LOCK_DIR", "CREATE_DUMP_SCRIPT", "WORKFLOW_TIMEOUT")
+
+
+# -- isolation ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Point every per-user directory at a fresh temporary tree, for this process and children."""
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith("ROUTINE_WORKFLOW_") or name in CLASSIC_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ROUTINE_WORKFLOW_HOME", str(home / "rw"))
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+    ):
+        monkeypatch.setenv(var, str(home / sub))
+    yield home
+
+
+# -- projects and trees ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory with a pyproject.toml."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    return root
+
+
+def write_tree(root: Path, files: dict[str, bytes], pyproject: str) -> Path:
+    """A project at ``root`` with ``pyproject`` and ``files`` (relative path -> bytes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(pyproject)
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file's bytes outside .git, by relative path."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def run_cli(
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    stdin: int | None = subprocess.DEVNULL,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m routine_workflow ARGS`` as a real process, as cron would."""
+    return subprocess.run(
+        [sys.executable, "-m", "routine_workflow", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def popen_cli(args: Sequence[str], cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
+    """Start ``python -m routine_workflow ARGS`` without waiting."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "routine_workflow", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def write_script(path: Path, body: str) -> Path:
+    """An executable shell script (used as --clean-script / --backup-script)."""
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def slow_script(tmp_path: Path) -> tuple[Path, Path]:
+    """A script that announces it started (a marker file), then sleeps for a minute."""
+    marker = tmp_path / "started"
+    script = write_script(tmp_path / "slow.sh", f'touch "{marker}"\nsleep 60')
+    return script, marker
+
+
+def wait_for(path: Path, timeout: float = 30.0) -> None:
+    """Poll until ``path`` exists (a step announcing it has started)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {timeout}s")
+        time.sleep(0.02)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """Poll until ``condition()`` is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what or condition} did not happen within {timeout}s")
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def kill_all(processes: list[psutil.Process]) -> None:
+    """Kill psutil processes that may already have exited (orphans of a kill -9 test)."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+
+
+# -- deletion traps ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unremovable() -> Iterator[Callable[[Path], None]]:
+    """Make a cache directory's content impossible to delete: chmod as a user, chattr as root."""
+    undo: list[Callable[[], object]] = []
+
+    def apply(directory: Path) -> None:
+        if os.geteuid() != 0:
+            directory.chmod(0o555)
+            undo.append(lambda: directory.chmod(0o755))
+            return
+        files = [str(p) for p in directory.iterdir()]
+        chattr = shutil.which("chattr")
+        done = (
+            chattr
+            and subprocess.run([chattr, "+i", *files], capture_output=True, check=False).returncode
+            == 0
+        )
+        if not done:
+            pytest.skip("running as root and cannot make a file immutable here")
+        undo.append(lambda: subprocess.run([chattr or "chattr", "-i", *files], check=False))
+
+    yield apply
+    for step in reversed(undo):
+        step()

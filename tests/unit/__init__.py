@@ -1,0 +1,1 @@
+"""Direct tests of single modules, laid out like ``src/routine_workflow``."""

@@ -1,0 +1,1 @@
+"""Direct tests of ``routine_workflow.procs``."""
