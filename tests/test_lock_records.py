@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from routine_workflow.lock import OWNER_FILE, Owner, ProjectLock
 

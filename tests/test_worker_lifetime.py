@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import kill_all, popen_cli, run_cli
+from helpers import kill_all, popen_cli, run_cli
 
 from routine_workflow.procs import orphans
 
@@ -40,6 +40,7 @@ def _gone(processes: list[psutil.Process], seconds: float) -> list[psutil.Proces
     return alive
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL])
 def test_workers_die_with_a_killed_run(tmp_path: Path, sig: int) -> None:
     root = _big_project(tmp_path / "p")
