@@ -11,6 +11,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later
 EXIT_TIMEOUT = 124  # as coreutils `timeout`
+EXIT_SIGHUP = 129  # 128 + SIGHUP: the terminal or ssh session went away
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 

@@ -84,13 +84,15 @@ def get_logger() -> logging.Logger:
 
 
 class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """stderr, which may be closed or whose reader may go (``2>&1 | head``): then the
+    """stderr, which may be closed, whose reader may go (``2>&1 | head``) or whose terminal
+    may hang up: then the
     console output is discarded, and the run goes on (logging would print a traceback
     about it to that very stream)."""
 
     def handleError(self, record: logging.LogRecord) -> None:
         error = sys.exc_info()[1]
-        if isinstance(error, (BrokenPipeError, ValueError)):  # ValueError: a closed file
+        # EPIPE: the reader went away; EIO: the terminal hung up; ValueError: a closed file.
+        if isinstance(error, (OSError, ValueError)):
             from routine_workflow.streams import discard
 
             self.setStream(discard(self.stream))

@@ -49,11 +49,12 @@ def discard(stream: TextIO) -> TextIO:
 
 
 def write(stream_name: str, text: str) -> None:
-    """Write and flush ``text`` on ``sys.stdout``/``sys.stderr``; a reader that has gone
-    (EPIPE) or a closed stream discards the output instead of raising."""
+    """Write and flush ``text`` on ``sys.stdout``/``sys.stderr``; a reader that has gone,
+    a terminal that hung up or a closed stream discards the output instead of raising."""
     stream = getattr(sys, stream_name)
     try:
         stream.write(text)
         stream.flush()
-    except (BrokenPipeError, ValueError):  # ValueError: I/O on a closed file
+    # EPIPE: the reader went away; EIO: the terminal hung up; ValueError: a closed file.
+    except (OSError, ValueError):
         discard(stream)

@@ -1,7 +1,7 @@
-"""Signals and timeouts during a run: SIGINT, SIGTERM and SIGALRM become exceptions.
+"""Signals and timeouts during a run: SIGINT, SIGTERM, SIGHUP and SIGALRM become exceptions.
 
 - ``interruptible(timeout)``: install a ``SignalGuard`` for a block, restore the handlers after.
-- ``SignalGuard``: the workflow timeout, SIGINT and SIGTERM raise ``Interrupted`` (once);
+- ``SignalGuard``: the workflow timeout, SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` (once);
   a step's own limit (``step_timeout``) raises ``StepTimeout``.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from types import FrameType
 
 from routine_workflow.errors import (
+    EXIT_SIGHUP,
     EXIT_SIGINT,
     EXIT_SIGTERM,
     EXIT_TIMEOUT,
@@ -23,11 +24,17 @@ from routine_workflow.errors import (
     StepTimeout,
 )
 
+#: SIGHUP where the platform has it (not on Windows).
+HANGUP: int | None = getattr(signal, "SIGHUP", None)
+#: Signals that stop a run besides SIGINT and SIGTERM.
+STOPPING_EXTRA: tuple[int, ...] = (HANGUP,) if HANGUP is not None else ()
+
 
 class SignalGuard:
-    """Turns SIGINT, SIGTERM and the timeouts into exceptions in the main thread.
+    """Turns SIGINT, SIGTERM, SIGHUP and the timeouts into exceptions in the main thread.
 
-    The workflow timeout, SIGINT and SIGTERM raise ``Interrupted``; only the first
+    The workflow timeout, SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh session:
+    stopped like SIGTERM, with its own exit code) raise ``Interrupted``; only the first
     one raises: once the run is stopping, later signals are ignored so the
     clean-up (killing workers, releasing the lock, recording the run) cannot
     itself be interrupted halfway. A step's own timeout raises ``StepTimeout``.
@@ -68,6 +75,8 @@ class SignalGuard:
             raise Interrupted(f"workflow timeout of {self.timeout:g}s reached", EXIT_TIMEOUT)
         if signum == signal.SIGINT:
             raise Interrupted("interrupted (SIGINT)", EXIT_SIGINT)
+        if signum == HANGUP:
+            raise Interrupted("hung up (SIGHUP: the terminal or session closed)", EXIT_SIGHUP)
         raise Interrupted("terminated (SIGTERM)", EXIT_SIGTERM)
 
     def arm(self) -> None:
@@ -117,7 +126,7 @@ def _unsafe_to_raise_in(frame: FrameType | None) -> bool:
 def interruptible(timeout: float) -> Iterator[SignalGuard]:
     """Install a ``SignalGuard`` for the duration of the block; restore handlers after."""
     guard = SignalGuard(timeout)
-    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, *STOPPING_EXTRA)
     previous = {sig: signal.signal(sig, guard.handler) for sig in sigs}
     try:
         yield guard

@@ -21,10 +21,17 @@ from typing import Any
 from routine_workflow import logs
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery
-from routine_workflow.errors import EXIT_SIGINT, EXIT_SIGTERM, LockBusy, RoutineError
+from routine_workflow.errors import (
+    EXIT_SIGHUP,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    LockBusy,
+    RoutineError,
+)
 from routine_workflow.steps import Step
 from routine_workflow.workflow.runner import RunReport
 from routine_workflow.workflow.session import run_workflow
+from routine_workflow.workflow.signals import HANGUP, STOPPING_EXTRA
 
 DEFAULT_STEPS = ("reformat",)
 DEFAULT_DEBOUNCE_MS = 300
@@ -87,13 +94,15 @@ def modified_since(paths: Iterable[str], since_ns: int) -> list[str]:
 
 
 class _StopSignal:
-    """SIGTERM while waiting stops the watcher like Ctrl-C, remembering which it was."""
+    """SIGTERM or SIGHUP while waiting stops the watcher like Ctrl-C, remembering which."""
+
+    CODES = {signal.SIGTERM: EXIT_SIGTERM, HANGUP: EXIT_SIGHUP}
 
     def __init__(self) -> None:
         self.code = EXIT_SIGINT
 
     def handler(self, signum: int, _frame: FrameType | None) -> None:
-        self.code = EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
+        self.code = self.CODES.get(signum, EXIT_SIGINT)
         raise KeyboardInterrupt
 
 
@@ -115,7 +124,8 @@ def watch(
 
     logger = logs.get_logger()
     stop = _StopSignal()
-    previous = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sigs = (signal.SIGINT, signal.SIGTERM, *STOPPING_EXTRA)
+    previous = {sig: signal.signal(sig, stop.handler) for sig in sigs}
     since = time.time_ns()
     runs, code, ready = 0, 0, False
     names = ", ".join(s.name for s in steps) or "no steps"
@@ -150,7 +160,7 @@ def watch(
             if report is not None:
                 code = report.exit_code
                 on_report(report)
-                if code in (EXIT_SIGINT, EXIT_SIGTERM):
+                if code in (EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGHUP):
                     return code
             if max_runs is not None and runs >= max_runs:
                 return code
