@@ -15,7 +15,8 @@ from helpers import run_cli, snapshot, write_tree
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.reformat.cache import tool_versions
 from routine_workflow.reformat.pipeline import CHANGED, Pipeline
-from routine_workflow.reformat.run import batches, reformat, write_if_unmodified
+from routine_workflow.reformat.run import reformat, write_if_unmodified
+from routine_workflow.reformat.workers import batches
 
 PYPROJECT = """\
 [project]
@@ -498,7 +499,7 @@ def test_worker_entry_points_in_a_real_process(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "p", {"ok.py": b"import os\nx=1\n", "big.py": body})
     code = (
         "import json, sys\n"
-        "from routine_workflow.reformat import pipeline as f\n"
+        "from routine_workflow.reformat import workers as f\n"
         "f.init_worker(sys.argv[1], float(sys.argv[2]))\n"
         "out = f.process_batch([sys.argv[1] + '/ok.py', sys.argv[1] + '/big.py'])\n"
         "print(json.dumps([[o.status, o.reason, o.cacheable] for o in out]))\n"

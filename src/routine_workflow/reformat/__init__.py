@@ -1,2 +1,3 @@
-"""The reformat feature: a pure per-file pipeline (autoflake → isort → black), the worker pool,
-the project pass, its content-hash cache, and the optional ruff engine."""
+"""The reformat feature: ``pipeline`` (the pure per-file core, autoflake → isort → black),
+``workers`` (the process pools), ``engines`` (black or ruff behind one protocol), ``ruff``,
+``run`` (the project pass), ``cache`` (its content-hash cache) and ``command`` (the CLI's)."""

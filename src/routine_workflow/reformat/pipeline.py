@@ -1,9 +1,16 @@
-"""The reformat pipeline for one file: autoflake -> isort -> black, as their CLIs would run.
+"""The pure core of the black engine: autoflake -> isort -> black on one file's bytes.
 
-This module is what the reformat step's worker processes run. It imports the
-three tools (only when a ``Pipeline`` is built, so importing this module stays
-cheap) and configures each exactly as its command line does when run from the
-project root:
+* ``format_source(data, path, pipeline) -> Outcome``: what the three CLIs would
+  leave on disk for these bytes (like black's ``format_file_contents``);
+* ``Pipeline``: the three tools configured for one project root, which files
+  their settings exclude (``excluded``), and ``process(path)``: read, exclude, format;
+* ``Outcome`` and its statuses, and the helpers the ruff engine shares:
+  ``digest_bytes``, ``decode``, ``compile_error``, ``one_line``.
+
+Nothing here writes a file or knows about processes (``workers`` runs this in a
+pool, ``run`` writes the results). The tools are imported only when a
+``Pipeline`` is built, so importing this module stays cheap. Each is configured
+exactly as its command line is when run from the project root:
 
 * autoflake: ``autoflake --in-place --remove-all-unused-imports
   --ignore-init-module-imports -r .`` plus ``[tool.autoflake]`` (which may turn
@@ -28,17 +35,13 @@ compile gets none of the tools.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import hashlib
 import inspect
 import io
-import os
 import re
-import signal
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from routine_workflow.errors import ConfigError
@@ -79,13 +82,6 @@ class Outcome:
     reason: str = ""
     encoding: str = "utf-8"
     cacheable: bool = True
-
-
-class FileTimeout(BaseException):
-    """Raised inside a worker when one file exceeds its time limit.
-
-    A BaseException so that no ``except Exception`` inside a tool can swallow it.
-    """
 
 
 def digest_bytes(data: bytes) -> str:
@@ -273,45 +269,19 @@ class Pipeline:
     # -- formatting --------------------------------------------------------------------------
 
     def process(self, path: str) -> Outcome:
-        """Read ``path`` and run the pipeline; never raises for a bad file."""
+        """Read ``path``, leave it out if a tool excludes it, else ``format_source`` it.
+
+        Never raises for a bad file.
+        """
         file = Path(path)
         try:
             data = file.read_bytes()
         except OSError as exc:
             return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False)
-        digest = digest_bytes(data)
         why = self.excluded(file.absolute())
         if why:
-            return Outcome(path, EXCLUDED, digest, reason=why)
-        try:
-            encoding, text = decode(data)
-        except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-            return Outcome(path, FAILED, digest, reason=f"cannot decode: {_one_line(exc)}")
-        problem = compile_error(text, path, self.black_mode.skip_source_first_line)
-        if problem:
-            return Outcome(
-                path, FAILED, digest, reason=f"does not compile: {problem}", encoding=encoding
-            )
-        try:
-            new = self.format_bytes(file, data, encoding, text)
-        except FileTimeout as exc:
-            return Outcome(
-                path, FAILED, digest, reason=str(exc), encoding=encoding, cacheable=False
-            )
-        except Exception as exc:  # a tool refused or crashed: the file stays as it is
-            return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
-        if new == data:
-            return Outcome(path, UNCHANGED, digest, encoding=encoding)
-        problem = compile_error(new.decode(encoding), path, self.black_mode.skip_source_first_line)
-        if problem:
-            return Outcome(
-                path,
-                FAILED,
-                digest,
-                encoding=encoding,
-                reason=f"the formatted output would not compile ({problem}); left as is",
-            )
-        return Outcome(path, CHANGED, digest, new, encoding=encoding)
+            return Outcome(path, EXCLUDED, digest_bytes(data), reason=why)
+        return format_source(data, path, self)
 
     def format_bytes(self, file: Path, data: bytes, encoding: str, text: str) -> bytes:
         """The bytes the three CLIs would leave on disk, in order, starting from ``data``."""
@@ -386,6 +356,45 @@ class Pipeline:
             return buffer.getvalue()
 
 
+def format_source(data: bytes, path: str, pipeline: Pipeline) -> Outcome:
+    """What autoflake -> isort -> black make of ``data``, the bytes of the file ``path``.
+
+    Like black's ``format_file_contents``, but bytes in (the file's encoding and line
+    endings decide the output's) and an ``Outcome`` out: *changed* with the new bytes,
+    *unchanged*, or *failed* with the reason — a source that cannot be decoded or does
+    not compile gets none of the tools, and an output that would not compile is refused.
+    Writes nothing; never raises for a bad source (a tool's crash is a failed outcome;
+    a worker's time limit, a BaseException, passes through).
+    """
+    digest = digest_bytes(data)
+    try:
+        encoding, text = decode(data)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        return Outcome(path, FAILED, digest, reason=f"cannot decode: {one_line(exc)}")
+    skip_first_line = pipeline.black_mode.skip_source_first_line
+    problem = compile_error(text, path, skip_first_line)
+    if problem:
+        return Outcome(
+            path, FAILED, digest, reason=f"does not compile: {problem}", encoding=encoding
+        )
+    try:
+        new = pipeline.format_bytes(Path(path), data, encoding, text)
+    except Exception as exc:  # a tool refused or crashed: the file stays as it is
+        return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
+    if new == data:
+        return Outcome(path, UNCHANGED, digest, encoding=encoding)
+    problem = compile_error(new.decode(encoding), path, skip_first_line)
+    if problem:
+        return Outcome(
+            path,
+            FAILED,
+            digest,
+            encoding=encoding,
+            reason=f"the formatted output would not compile ({problem}); left as is",
+        )
+    return Outcome(path, CHANGED, digest, new, encoding=encoding)
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """(encoding, text) as the three tools decode a file: cookie or BOM, else UTF-8.
 
@@ -408,7 +417,8 @@ def compile_error(text: str, path: str, skip_first_line: bool = False) -> str:
     return ""
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type's name if it has none)."""
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -422,66 +432,4 @@ def _tool_error(exc: Exception) -> str:
         "pyflakes": "autoflake",
     }
     tool = tools.get(module, "the pipeline")
-    return f"{tool} cannot format it: {type(exc).__name__}: {_one_line(exc)[:300]}"
-
-
-# --- worker processes ------------------------------------------------------------------------
-
-_PIPELINE: Pipeline | None = None
-_FILE_TIMEOUT = 0.0
-
-
-def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
-    raise FileTimeout(f"took longer than the per-file limit of {_FILE_TIMEOUT:g}s; left as is")
-
-
-def prime(root: Path) -> Pipeline:
-    """Build the pipeline in this process (raising ConfigError on bad tool settings).
-
-    Forked workers inherit it, so each does not import and configure the tools again.
-    """
-    global _PIPELINE
-    _PIPELINE = Pipeline(Path(root))
-    return _PIPELINE
-
-
-def init_worker(root: str, file_timeout: float) -> None:
-    """Pool initializer: signals as the parent wants, tools imported and configured once."""
-    from routine_workflow.procs.children import worker_initializer
-
-    global _FILE_TIMEOUT
-    worker_initializer()
-    _FILE_TIMEOUT = file_timeout
-    signal.signal(signal.SIGALRM, _on_alarm)
-    if _PIPELINE is None or _PIPELINE.root != Path(root).resolve():
-        prime(Path(root))  # not forked from a primed parent (spawn start method)
-    # black builds large trees full of reference cycles; the cyclic collector running
-    # during formatting traverses them again and again (~12% of the CPU on django).
-    # Workers collect once after each file instead, with the imported modules frozen
-    # out of every collection.
-    gc.freeze()
-    gc.disable()
-
-
-def process_batch(paths: list[str]) -> list[Outcome]:
-    """Worker entry point: each file of a batch, each under its own time limit."""
-    pipeline = _PIPELINE
-    if pipeline is None:
-        raise RuntimeError("process_batch() runs in a pool whose initializer is init_worker()")
-    outcomes = []
-    for path in paths:
-        if _FILE_TIMEOUT > 0:
-            signal.setitimer(signal.ITIMER_REAL, _FILE_TIMEOUT)
-        try:
-            outcomes.append(pipeline.process(path))
-        except FileTimeout as exc:  # fired outside format_bytes (e.g. while compiling)
-            outcomes.append(Outcome(path, FAILED, reason=str(exc), cacheable=False))
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            gc.collect()
-    return outcomes
-
-
-def worker_pid() -> int:
-    """The worker's pid (lets the parent warm the pool up and tests see the workers)."""
-    return os.getpid()
+    return f"{tool} cannot format it: {type(exc).__name__}: {one_line(exc)[:300]}"

@@ -1,8 +1,9 @@
 """The ``ruff`` reformat engine: ``ruff check --fix --select F401,I``, then ``ruff format``.
 
 For users who prefer speed to black-exact output (``reformat_engine = "ruff"``). The
-rest of the pass (discovery, cache, writes, report) is ``reformatting``'s; this module
-turns the files that need work into ``Outcome``\\ s, as ``formatting`` does for black:
+rest of the pass (discovery, cache, writes, report) is ``run``'s, which reaches this
+module through ``engines.RuffEngine``; ``outcomes`` turns the files that need work into
+``Outcome``\\ s, as ``pipeline`` does for black:
 
 1. each file is read and hashed; it must be UTF-8 (all ruff reads) and compile with
    this interpreter, else it is failed and gets no tool at all;
@@ -19,7 +20,7 @@ turns the files that need work into ``Outcome``\\ s, as ``formatting`` does for 
 4. each result is read back: the same bytes are *unchanged*; otherwise the output must
    compile, else the file is failed and left as it is.
 
-Nothing in the project is written here: ``reformatting`` writes changed files
+Nothing in the project is written here: ``run`` writes changed files
 atomically, and only if they still hold the bytes that were read.
 """
 
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +46,11 @@ from routine_workflow.reformat.pipeline import (
     FAILED,
     UNCHANGED,
     Outcome,
-    compile_error,
     decode,
     digest_bytes,
+    one_line,
 )
+from routine_workflow.reformat.workers import Checker
 
 #: What ``ruff check --fix`` is asked to fix: unused imports (pyflakes' F401) and isort's rules.
 SELECT = "F401,I"
@@ -170,7 +172,7 @@ def outcomes(
     ``compile()`` checks of what was read and of what ruff wrote run in ``workers``
     processes; those of the inputs while ruff works on the mirror.
     """
-    with tempfile.TemporaryDirectory(prefix="rw-ruff-") as tmp, _Checker(workers) as checker:
+    with tempfile.TemporaryDirectory(prefix="rw-ruff-") as tmp, Checker(workers) as checker:
         # Resolved: ruff lists files by their real path (/tmp may be a symlink, as on macOS).
         mirror = Mirror(Path(tmp).resolve())
         for config in configs:
@@ -215,7 +217,7 @@ def _read(path: str) -> tuple[Outcome, bytes]:
     try:
         encoding = decode(data)[0]
     except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        return Outcome(path, FAILED, digest, reason=f"cannot decode: {_one_line(exc)}"), b""
+        return Outcome(path, FAILED, digest, reason=f"cannot decode: {one_line(exc)}"), b""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -230,7 +232,7 @@ def _results(
     broken: dict[str, str],
     listed: set[str] | None,
     failures: dict[str, str],
-    checker: _Checker,
+    checker: Checker,
     timeout: float,
 ) -> Iterator[Outcome]:
     """One Outcome per file ruff had: failed, excluded, unchanged or changed (if it compiles)."""
@@ -360,95 +362,6 @@ def _timeout_reason(timeout: float) -> str:
     return f"ruff took longer than the limit of {timeout:g}s; left as is"
 
 
-# --- compile() checks ------------------------------------------------------------------------
-
-#: Below this many bytes of sources, checking them here beats starting worker processes.
-POOL_BYTES = 256 * 1024
-
-
-def compile_problems(items: list[tuple[str, bytes]]) -> list[str]:
-    """Why each (path, source) does not compile with this interpreter ("" if it does)."""
-    out = []
-    for path, data in items:
-        try:
-            out.append(compile_error(decode(data)[1], path))
-        except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-            out.append(_one_line(exc))
-    return out
-
-
-def check_files(items: list[tuple[str, str, str]]) -> list[str | None]:
-    """Worker: ``compile_problems`` of (name, file to read, expected sha256) items.
-
-    Workers read the files themselves, so only names cross the pipe (a pipe full of
-    sources would block the pool's feeder thread forever once its workers are killed).
-    None: the file no longer holds the expected bytes; the parent checks its own copy.
-    """
-    out: list[str | None] = []
-    for name, where, digest in items:
-        try:
-            data = Path(where).read_bytes()
-        except OSError:
-            data = b""
-        out.append(compile_problems([(name, data)])[0] if digest_bytes(data) == digest else None)
-    return out
-
-
-class _Checker:
-    """``compile()`` checks, in a process pool (started on first need) when there are many."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = max(1, workers)
-        self.pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> _Checker:
-        return self
-
-    def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        if self.pool is not None:
-            if exc is not None and not isinstance(exc, Exception):
-                _stop_children()  # interrupted: don't wait for the checks in flight
-            self.pool.shutdown(wait=True)
-
-    def start(self, size: int) -> None:
-        """Start the workers now if checking ``size`` bytes of sources is worth a pool."""
-        if self.workers == 1 or size < POOL_BYTES:
-            return
-        import multiprocessing
-
-        from routine_workflow.procs.children import worker_initializer
-
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else None)
-        self.pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=worker_initializer
-        )
-        # The first task makes the executor start every worker (with fork, all at once).
-        self.pool.submit(int).result()
-
-    def problems(self, items: list[tuple[str, Path, bytes]]) -> dict[str, str]:
-        """Name -> why its source does not compile ("" if it does), for (name, a file
-        holding the source, the source) items."""
-        if self.pool is None or sum(len(data) for _, _, data in items) < POOL_BYTES:
-            pairs = [(name, data) for name, _, data in items]
-            return dict(zip((name for name, _ in pairs), compile_problems(pairs), strict=True))
-        from routine_workflow.reformat.run import batches
-
-        by_name = {name: (str(where), data) for name, where, data in items}
-        groups = batches([(name, len(data)) for name, _, data in items])
-        chunks = [[(n, by_name[n][0], digest_bytes(by_name[n][1])) for n in g] for g in groups]
-        # Futures, not pool.map: map cancels what is pending when interrupted, racing the
-        # executor (which fails them as "broken" once we kill the workers) into a traceback.
-        futures = [self.pool.submit(check_files, chunk) for chunk in chunks]
-        found: dict[str, str] = {}
-        for chunk, future in zip(chunks, futures, strict=True):
-            for (name, _, _), problem in zip(chunk, future.result(), strict=True):
-                if problem is None:  # changed under the worker: check our own copy
-                    problem = compile_problems([(name, by_name[name][1])])[0]
-                found[name] = problem
-        return found
-
-
 def _stop_children() -> None:
     """Kill ruff and the pool's workers, leaving their reaping to their owners."""
     from routine_workflow.procs.children import kill_children_unreaped
@@ -513,7 +426,3 @@ def _cause(stderr: str) -> str:
 
 def _first_line(text: str) -> str:
     return next((line for line in text.splitlines() if line.strip()), "").strip()
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,13 +1,16 @@
-"""One reformat pass over a project: autoflake, isort and black on its Python files.
+"""One reformat pass over a project: every Python file the engine should see, once.
 
-The per-file work is ``formatting.Pipeline`` (pure: bytes in, bytes out), run in
-a pool of ``max_workers`` processes, largest files first, each file under a time
-limit. Around it: discovery, the content-hash cache (``reformat_cache``) and the
-writes, which happen here in the parent, atomically, and only if the file still
-holds the bytes the pipeline read. Heavy imports happen only when a file needs
-work, so a warm run with nothing to do never imports the formatters.
+* ``reformat``: discovery (``_project_files``, limited to the given paths), the
+  content-hash cache (``cache``), the files that need work handed to the engine
+  (``engines``: autoflake -> isort -> black in the worker pool, or ruff), each
+  outcome settled (``_settle``): counted, written, taught to the cache;
+* ``write_if_unmodified``: the atomic write, only if the file still holds the bytes
+  that were read; ``unified_diff`` for ``--diff``;
+* ``ReformatReport``: what the pass found and did.
 
-The step (``steps/reformat.py``) and the ``reformat`` command both call ``reformat``.
+Writes happen here in the parent. Heavy imports happen only when a file needs work,
+so a warm run with nothing to do never imports the formatters. The step
+(``steps/reformat.py``) and the ``reformat`` command (``command``) both call ``reformat``.
 """
 
 from __future__ import annotations
@@ -15,25 +18,25 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError
 from routine_workflow.progress import ProgressFactory, no_progress
-from routine_workflow.reformat import pipeline as formatting
-from routine_workflow.reformat.cache import ReformatCache, fingerprint, tool_versions
-from routine_workflow.reformat.pipeline import CHANGED, EXCLUDED, FAILED, Outcome, digest_bytes
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
+from routine_workflow.reformat import engines
+from routine_workflow.reformat.cache import ReformatCache
+from routine_workflow.reformat.pipeline import (
+    CHANGED,
+    EXCLUDED,
+    FAILED,
+    UNCHANGED,
+    Outcome,
+    digest_bytes,
+)
 
 SUFFIXES = (".py", ".pyi")
-#: Small files travel to the workers in batches of about this many bytes (or files).
-BATCH_BYTES = 64 * 1024
-BATCH_FILES = 32
 
 
 @dataclass
@@ -117,9 +120,9 @@ def reformat(
     log = logger or logging.getLogger("routine_workflow")
     started = time.monotonic()
     report = ReformatReport(check=check)
-    engine = _Engine.for_config(config, paths, versions)
-    entries = engine.entries
-    cache = ReformatCache.load(config.cache_dir, engine.fingerprint)
+    engine = engines.for_config(config)
+    entries, found = _project_files(config, paths, engine.config_names)
+    cache = ReformatCache.load(config.cache_dir, engine.fingerprint(found, versions))
     todo: list[tuple[str, int]] = []
     report.seen = len(entries)
     for rel, path in entries:
@@ -138,7 +141,7 @@ def reformat(
     try:
         if todo:
             with progress(len(todo), "reformatting") as advance:
-                for outcome in engine.run(todo, log):
+                for outcome in engine.outcomes(todo, log):
                     _settle(outcome, report, cache, config, check=check, diff=diff, log=log)
                     advance(1)
     finally:
@@ -150,58 +153,6 @@ def reformat(
     return report
 
 
-@dataclass
-class _Engine:
-    """The chosen engine: the files it works on, its cache fingerprint, and how it runs."""
-
-    config: WorkflowConfig
-    entries: list[tuple[str, str]]
-    fingerprint: str
-    ruff: Any = None  # ruff_engine.Ruff for the ruff engine
-    ruff_configs: list[Path] = field(default_factory=list)
-
-    @classmethod
-    def for_config(
-        cls,
-        config: WorkflowConfig,
-        paths: Sequence[Path] | None,
-        versions: dict[str, str] | None,
-    ) -> _Engine:
-        """Set up ``config.reformat_engine`` (ConfigError if it cannot run here)."""
-        root = config.project_root
-        if config.reformat_engine != "ruff":
-            entries, _ = _project_files(config, paths)
-            fp = fingerprint(root, versions or tool_versions(), {"engine": "black"})
-            return cls(config, entries, fp)
-        from routine_workflow.reformat import ruff as ruff_engine
-
-        ruff = ruff_engine.Ruff.find()
-        entries, nested = _project_files(config, paths, ruff_engine.CONFIG_NAMES)
-        configs = ruff_engine.config_files(root, nested)
-        settings = {"engine": "ruff", "select": ruff_engine.SELECT}
-        fp = fingerprint(root, versions or ruff.versions(), settings, configs)
-        return cls(config, entries, fp, ruff, configs)
-
-    def run(self, todo: Sequence[tuple[str, int]], log: logging.Logger) -> Iterator[Outcome]:
-        """The outcome of every file in ``todo``, as they become known."""
-        config = self.config
-        if self.ruff is None:
-            return _run_pool(
-                config.project_root, todo, config.max_workers, config.reformat_file_timeout
-            )
-        from routine_workflow.reformat import ruff as ruff_engine
-
-        return ruff_engine.outcomes(
-            self.ruff,
-            config.project_root,
-            [path for path, _ in todo],
-            self.ruff_configs,
-            config.reformat_file_timeout,
-            log,
-            config.max_workers,
-        )
-
-
 def _project_files(
     config: WorkflowConfig, paths: Sequence[Path] | None, config_names: Sequence[str] = ()
 ) -> tuple[list[tuple[str, str]], list[Path]]:
@@ -209,7 +160,7 @@ def _project_files(
     given, and the files named ``config_names`` met on the same walk (never limited)."""
     from routine_workflow.discovery import Discovery
 
-    # Plain path strings: a Path per file was a fifth of a warm run.
+    # Plain path strings, not a Path per file: the warm path (docs/reformat.md, "Measured").
     found: list[tuple[str, str]] = []
     configs: list[Path] = []
     for entry in Discovery(config).files((*SUFFIXES, *config_names)):
@@ -282,7 +233,7 @@ def _settle(
         report.changed.append(rel)
         log.debug("reformatted %s", rel, extra={"event": "reformatted"})
         # Like black's cache: the pipeline's output is taken to be its own fixed point.
-        cache.record(rel, digest_bytes(new), formatting.UNCHANGED)
+        cache.record(rel, digest_bytes(new), UNCHANGED)
     else:
         report.modified.append(rel)
         cache.forget(rel)
@@ -322,66 +273,3 @@ def unified_diff(rel: str, old: bytes, new: bytes, encoding: str) -> str:
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
-
-
-# --- the pool --------------------------------------------------------------------------------
-
-
-def batches(todo: Sequence[tuple[str, int]]) -> list[list[str]]:
-    """Largest files first, each big file alone, small ones grouped to save round trips."""
-    out: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for path, length in sorted(todo, key=lambda item: item[1], reverse=True):
-        current.append(path)
-        size += length
-        if size >= BATCH_BYTES or len(current) >= BATCH_FILES:
-            out.append(current)
-            current, size = [], 0
-    if current:
-        out.append(current)
-    return out
-
-
-def _run_pool(
-    root: Path, todo: Sequence[tuple[str, int]], workers: int, file_timeout: float
-) -> Iterator[Outcome]:
-    """Outcomes of every file in ``todo``, as workers finish them."""
-    # Imported here: a warm run with nothing to do never starts (or imports) a pool.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    from routine_workflow.procs.children import kill_children_unreaped
-
-    # Configure the tools here first: a bad [tool.black] is one clear error, and forked
-    # workers inherit the imported, configured pipeline instead of importing it again.
-    formatting.prime(root)
-    groups = batches(todo)
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(
-        max_workers=max(1, min(workers, len(groups))),
-        mp_context=context,
-        initializer=formatting.init_worker,
-        initargs=(str(root), file_timeout),
-    )
-    futures: dict[Future[list[Outcome]], list[str]] = {
-        pool.submit(formatting.process_batch, group): group for group in groups
-    }
-    try:
-        for future in as_completed(futures):
-            try:
-                yield from future.result()
-            except BrokenProcessPool:
-                # A worker died (killed, out of memory): its files are reported, not lost.
-                for path in futures[future]:
-                    yield Outcome(path, FAILED, reason="the worker process died", cacheable=False)
-    except BaseException:
-        # Workers first: the executor then fails what is pending as "broken" by itself
-        # (cancelling futures first races its management thread into a traceback). Killed,
-        # not reaped: the executor must reap them itself or its shutdown never ends.
-        kill_children_unreaped()
-        pool.shutdown(wait=True)
-        raise
-    pool.shutdown(wait=True)

@@ -1,10 +1,7 @@
 """Step reformat: autoflake, isort and black (or ruff) on the project's Python files.
 
 The pass itself is ``routine_workflow.reformat.run``, imported when the step runs.
-
-``ctx.options``: ``check`` (write nothing; files that would change are
-reported), ``diff`` (collect unified diffs; implies writing nothing) and
-``paths`` (limit the run to these files or directories).
+In a dry run it writes nothing and reports the files that would change.
 """
 
 from __future__ import annotations
@@ -29,19 +26,12 @@ class ReformatStep:
     critical: bool = False
 
     def run(self, ctx: StepContext) -> StepResult:
-        """Reformat (or, in a dry run or with ``check``, report what would change)."""
+        """Reformat (or, in a dry run, report what would change)."""
         from routine_workflow.reformat.run import reformat
 
-        check = bool(ctx.dry_run or ctx.options.get("check") or ctx.options.get("diff"))
+        check = ctx.dry_run
         try:
-            report = reformat(
-                ctx.config,
-                paths=ctx.options.get("paths"),
-                check=check,
-                diff=bool(ctx.options.get("diff")),
-                logger=ctx.logger,
-                progress=ctx.progress,
-            )
+            report = reformat(ctx.config, check=check, logger=ctx.logger, progress=ctx.progress)
         except RoutineError as exc:
             return StepResult.failed(str(exc))
         if report.failed:

@@ -1,0 +1,260 @@
+"""The reformat feature's worker processes.
+
+* the black engine's pool: ``run_pool`` sends ``batches`` of files (largest
+  first) to workers set up once by ``init_worker`` (or inherited from a parent
+  that called ``prime``); ``process_batch`` runs ``Pipeline.process`` on each
+  file under its own SIGALRM time limit (``FileTimeout``); ``worker_pid`` lets
+  the parent and tests see the workers;
+* the ruff engine's ``compile()`` checks: ``Checker``, a pool started only
+  when there are enough sources to be worth it (``check_files`` in the workers,
+  ``compile_problems`` in the parent).
+
+Pools and their modules are imported only when a pool starts: a warm run with
+nothing to do never imports them.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from routine_workflow.reformat.pipeline import (
+    FAILED,
+    Outcome,
+    Pipeline,
+    compile_error,
+    decode,
+    digest_bytes,
+    one_line,
+)
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+#: Small files travel to the workers in batches of about this many bytes (or files).
+BATCH_BYTES = 64 * 1024
+BATCH_FILES = 32
+#: Below this many bytes of sources, checking them here beats starting worker processes.
+POOL_BYTES = 256 * 1024
+
+
+class FileTimeout(BaseException):
+    """Raised inside a worker when one file exceeds its time limit.
+
+    A BaseException so that no ``except Exception`` inside a tool can swallow it.
+    """
+
+
+def batches(todo: Sequence[tuple[str, int]]) -> list[list[str]]:
+    """Largest files first, each big file alone, small ones grouped to save round trips."""
+    out: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for path, length in sorted(todo, key=lambda item: item[1], reverse=True):
+        current.append(path)
+        size += length
+        if size >= BATCH_BYTES or len(current) >= BATCH_FILES:
+            out.append(current)
+            current, size = [], 0
+    if current:
+        out.append(current)
+    return out
+
+
+# --- inside a formatting worker --------------------------------------------------------------
+
+_PIPELINE: Pipeline | None = None
+_FILE_TIMEOUT = 0.0
+
+
+def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
+    raise FileTimeout(f"took longer than the per-file limit of {_FILE_TIMEOUT:g}s; left as is")
+
+
+def prime(root: Path) -> Pipeline:
+    """Build the pipeline in this process (raising ConfigError on bad tool settings).
+
+    Forked workers inherit it, so each does not import and configure the tools again.
+    """
+    global _PIPELINE
+    _PIPELINE = Pipeline(Path(root))
+    return _PIPELINE
+
+
+def init_worker(root: str, file_timeout: float) -> None:
+    """Pool initializer: signals as the parent wants, tools imported and configured once."""
+    from routine_workflow.procs.children import worker_initializer
+
+    global _FILE_TIMEOUT
+    worker_initializer()
+    _FILE_TIMEOUT = file_timeout
+    signal.signal(signal.SIGALRM, _on_alarm)
+    if _PIPELINE is None or _PIPELINE.root != Path(root).resolve():
+        prime(Path(root))  # not forked from a primed parent (spawn start method)
+    # black builds large trees full of reference cycles; the cyclic collector running
+    # during formatting traverses them again and again (docs/reformat.md, "Measured").
+    # Workers collect once after each file instead, with the imported modules frozen
+    # out of every collection.
+    gc.freeze()
+    gc.disable()
+
+
+def process_batch(paths: list[str]) -> list[Outcome]:
+    """Worker entry point: each file of a batch, each under its own time limit."""
+    pipeline = _PIPELINE
+    if pipeline is None:
+        raise RuntimeError("process_batch() runs in a pool whose initializer is init_worker()")
+    outcomes = []
+    for path in paths:
+        if _FILE_TIMEOUT > 0:
+            signal.setitimer(signal.ITIMER_REAL, _FILE_TIMEOUT)
+        try:
+            outcomes.append(pipeline.process(path))
+        except FileTimeout as exc:
+            outcomes.append(Outcome(path, FAILED, reason=str(exc), cacheable=False))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            gc.collect()
+    return outcomes
+
+
+def worker_pid() -> int:
+    """The worker's pid (lets the parent warm the pool up and tests see the workers)."""
+    return os.getpid()
+
+
+# --- the formatting pool ---------------------------------------------------------------------
+
+
+def run_pool(
+    root: Path, todo: Sequence[tuple[str, int]], workers: int, file_timeout: float
+) -> Iterator[Outcome]:
+    """Outcomes of every file in ``todo`` ((path, size) pairs), as workers finish them."""
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    from routine_workflow.procs.children import kill_children_unreaped
+
+    # Configure the tools here first: a bad [tool.black] is one clear error, and forked
+    # workers inherit the imported, configured pipeline instead of importing it again.
+    prime(root)
+    groups = batches(todo)
+    pool = _pool(max(1, min(workers, len(groups))), init_worker, (str(root), file_timeout))
+    futures: dict[Future[list[Outcome]], list[str]] = {
+        pool.submit(process_batch, group): group for group in groups
+    }
+    try:
+        for future in as_completed(futures):
+            try:
+                yield from future.result()
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory): its files are reported, not lost.
+                for path in futures[future]:
+                    yield Outcome(path, FAILED, reason="the worker process died", cacheable=False)
+    except BaseException:
+        # Workers first: the executor then fails what is pending as "broken" by itself
+        # (cancelling futures first races its management thread into a traceback). Killed,
+        # not reaped: the executor must reap them itself or its shutdown never ends.
+        kill_children_unreaped()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _pool(
+    workers: int, initializer: Callable[..., object], initargs: tuple[object, ...] = ()
+) -> ProcessPoolExecutor:
+    """A process pool that forks where it can (workers inherit what the parent imported)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=initializer, initargs=initargs
+    )
+
+
+# --- compile() checks (the ruff engine's) ----------------------------------------------------
+
+
+def compile_problems(items: list[tuple[str, bytes]]) -> list[str]:
+    """Why each (path, source) does not compile with this interpreter ("" if it does)."""
+    out = []
+    for path, data in items:
+        try:
+            out.append(compile_error(decode(data)[1], path))
+        except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+            out.append(one_line(exc))
+    return out
+
+
+def check_files(items: list[tuple[str, str, str]]) -> list[str | None]:
+    """Worker: ``compile_problems`` of (name, file to read, expected sha256) items.
+
+    Workers read the files themselves, so only names cross the pipe (a pipe full of
+    sources would block the pool's feeder thread forever once its workers are killed).
+    None: the file no longer holds the expected bytes; the parent checks its own copy.
+    """
+    out: list[str | None] = []
+    for name, where, digest in items:
+        try:
+            data = Path(where).read_bytes()
+        except OSError:
+            data = b""
+        out.append(compile_problems([(name, data)])[0] if digest_bytes(data) == digest else None)
+    return out
+
+
+class Checker:
+    """``compile()`` checks, in a process pool (started on first need) when there are many."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Checker:
+        return self
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if self.pool is not None:
+            if exc is not None and not isinstance(exc, Exception):
+                from routine_workflow.procs.children import kill_children_unreaped
+
+                kill_children_unreaped()  # interrupted: don't wait for the checks in flight
+            self.pool.shutdown(wait=True)
+
+    def start(self, size: int) -> None:
+        """Start the workers now if checking ``size`` bytes of sources is worth a pool."""
+        if self.workers == 1 or size < POOL_BYTES:
+            return
+        from routine_workflow.procs.children import worker_initializer
+
+        self.pool = _pool(self.workers, worker_initializer)
+        # The first task makes the executor start every worker (with fork, all at once).
+        self.pool.submit(int).result()
+
+    def problems(self, items: list[tuple[str, Path, bytes]]) -> dict[str, str]:
+        """Name -> why its source does not compile ("" if it does), for (name, a file
+        holding the source, the source) items."""
+        if self.pool is None or sum(len(data) for _, _, data in items) < POOL_BYTES:
+            pairs = [(name, data) for name, _, data in items]
+            return dict(zip((name for name, _ in pairs), compile_problems(pairs), strict=True))
+        by_name = {name: (str(where), data) for name, where, data in items}
+        groups = batches([(name, len(data)) for name, _, data in items])
+        chunks = [[(n, by_name[n][0], digest_bytes(by_name[n][1])) for n in g] for g in groups]
+        # Futures, not pool.map: map cancels what is pending when interrupted, racing the
+        # executor (which fails them as "broken" once we kill the workers) into a traceback.
+        futures = [self.pool.submit(check_files, chunk) for chunk in chunks]
+        found: dict[str, str] = {}
+        for chunk, future in zip(chunks, futures, strict=True):
+            for (name, _, _), problem in zip(chunk, future.result(), strict=True):
+                if problem is None:  # changed under the worker: check our own copy
+                    problem = compile_problems([(name, by_name[name][1])])[0]
+                found[name] = problem
+        return found
