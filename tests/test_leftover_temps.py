@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers import run_cli
+
 from routine_workflow.config import load_config
 from routine_workflow.discovery import Discovery
 from routine_workflow.fsutil import is_temp_name, remove_leftover_temps
@@ -63,3 +65,22 @@ def test_removal_takes_only_our_regular_files_inside_the_root(
     removed = remove_leftover_temps(paths, [project])
     assert removed == [str(ours)]
     assert foreign.exists() and a_dir.is_dir() and beyond.exists() and link.is_symlink()
+
+
+def test_the_next_writing_run_removes_what_a_killed_run_left(project: Path) -> None:
+    (project / "pkg").mkdir()
+    (project / "pkg" / "a.py").write_text("x=1\n")
+    ours = project / "pkg" / ".a.py.0123456789ab.rw-tmp"
+    foreign = project / "pkg" / ".a.py.x1y2.rw-tmp"
+    for path in (ours, foreign):
+        path.write_text("half of a file a SIGKILL left\n")
+    for looking in (["--dry-run"], ["reformat", "--check"], ["reformat", "--diff"]):
+        done = run_cli(looking, project)
+        assert ours.exists(), f"{looking} removed it without holding the lock"
+        assert "Traceback" not in done.stderr
+    done = run_cli(["--yes"], project)
+    assert done.returncode == 0, done.stderr
+    assert not ours.exists() and foreign.exists()
+    assert "temporary file left by a killed run" in done.stderr
+    # Neither the backup nor the dump ever carried it.
+    assert ".a.py.0123456789ab.rw-tmp" not in done.stdout

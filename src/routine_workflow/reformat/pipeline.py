@@ -232,8 +232,15 @@ class Pipeline:
         return ""
 
     def _black_gitignores(self, directory: Path) -> dict[Path, Any]:
-        """The .gitignore specs black applies to the children of ``directory``, in its order."""
-        from black.files import get_gitignore
+        """The .gitignore specs black applies to the children of ``directory``, in its order.
+
+        Read as git reads them (``gitignore_of``): black's own reader stops the whole run
+        at a pattern git tolerates (``!``, a trailing backslash), which we skip with a warning.
+        """
+        from routine_workflow.discovery import gitignore_of
+
+        def get_gitignore(directory: Path) -> Any:
+            return gitignore_of(directory, self.root)
 
         if not self.black_use_gitignore:
             return {}

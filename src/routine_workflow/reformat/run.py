@@ -24,6 +24,7 @@ from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError
+from routine_workflow.fsutil import remove_leftover_temps
 from routine_workflow.progress import ProgressFactory, no_progress
 from routine_workflow.reformat import engines
 from routine_workflow.reformat.cache import ReformatCache
@@ -121,7 +122,10 @@ def reformat(
     started = time.monotonic()
     report = ReformatReport(check=check)
     engine = engines.for_config(config)
-    entries, found = _project_files(config, paths, engine.config_names)
+    entries, found, leftovers = _project_files(config, paths, engine.config_names)
+    if leftovers and not check:  # writing: we hold the project's lock
+        for path in remove_leftover_temps(leftovers, [config.project_root]):
+            log.warning("removed %s, a temporary file left by a killed run", path)
     cache = ReformatCache.load(config.cache_dir, engine.fingerprint(found, versions))
     todo: list[tuple[str, int]] = []
     report.seen = len(entries)
@@ -155,22 +159,24 @@ def reformat(
 
 def _project_files(
     config: WorkflowConfig, paths: Sequence[Path] | None, config_names: Sequence[str] = ()
-) -> tuple[list[tuple[str, str]], list[Path]]:
+) -> tuple[list[tuple[str, str]], list[Path], list[str]]:
     """(relative path, absolute path) of every project Python file, limited to ``paths`` if
-    given, and the files named ``config_names`` met on the same walk (never limited)."""
+    given; the files named ``config_names`` met on the same walk (never limited); and the
+    temporary files a killed run left (see ``Discovery.leftover_temps``)."""
     from routine_workflow.discovery import Discovery
 
     # Plain path strings, not a Path per file: the warm path (docs/reformat.md, "Measured").
     found: list[tuple[str, str]] = []
     configs: list[Path] = []
-    for entry in Discovery(config).files((*SUFFIXES, *config_names)):
+    discovery = Discovery(config)
+    for entry in discovery.files((*SUFFIXES, *config_names)):
         name = entry.rel.rpartition("/")[2]
         if name in config_names:
             configs.append(entry.path)
         elif name.endswith(SUFFIXES):
             found.append((entry.rel, entry.abspath))
     if not paths:
-        return found, configs
+        return found, configs, discovery.leftover_temps
     root = config.project_root
     wanted = []
     for given in paths:
@@ -186,7 +192,7 @@ def _project_files(
         (rel, path)
         for rel, path in found
         if any(w in (".", rel) or rel.startswith(w + "/") for w in wanted)
-    ], configs
+    ], configs, discovery.leftover_temps
 
 
 def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:
