@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,12 @@ def stop_leftovers(lock_dir: Path, grace: float = 2.0) -> list[str]:
         for member in members:
             with contextlib.suppress(psutil.Error):
                 member.terminate()
-        _gone, alive = psutil.wait_procs(members, timeout=grace)
-        for member in [*alive, *_members(record)]:
+        # Polled, not psutil.wait_procs: that would reap a child of ours, and its owner
+        # (a Popen, a pool) would then never learn how it ended.
+        deadline = time.monotonic() + grace
+        while (left := _still_running(members)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for member in left:
             with contextlib.suppress(psutil.Error):
                 member.kill()
         stopped.append(f"pid {record.pid} ({' '.join(record.argv) or '?'})")
@@ -176,6 +181,15 @@ def _members(record: _Record) -> list[psutil.Process]:
     except psutil.Error:
         return []
     return _group_members(pid) if record.group else [process]
+
+
+def _still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    running = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+    return running
 
 
 def _group_members(pgid: int) -> list[psutil.Process]:

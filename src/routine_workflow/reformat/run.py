@@ -188,11 +188,15 @@ def _project_files(
         if not absolute.exists():
             raise ConfigError(f"{given}: no such file or directory")
         wanted.append(absolute.relative_to(root).as_posix())
-    return [
-        (rel, path)
-        for rel, path in found
-        if any(w in (".", rel) or rel.startswith(w + "/") for w in wanted)
-    ], configs, discovery.leftover_temps
+    return (
+        [
+            (rel, path)
+            for rel, path in found
+            if any(w in (".", rel) or rel.startswith(w + "/") for w in wanted)
+        ],
+        configs,
+        discovery.leftover_temps,
+    )
 
 
 def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.progress import ProgressFactory, no_progress
@@ -59,7 +59,6 @@ class StepContext:
     config: WorkflowConfig
     logger: logging.Logger
     run_id: str = ""
-    options: dict[str, Any] = field(default_factory=dict)  # unused; removed after merge
     #: When a step last succeeded on this project (ISO time from the history), or None.
     last_success: Callable[[str], str | None] = field(default=lambda _name: None)
     #: ``with ctx.progress(total, label) as advance: advance(n)`` draws a bar on a terminal

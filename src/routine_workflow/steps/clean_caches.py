@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from routine_workflow.clean.patterns import Pattern, patterns_for
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.fsutil import human_size
-from routine_workflow.steps.base import Status, Step, StepContext, StepResult
+from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 from routine_workflow.steps.script import ScriptStep
 
 if TYPE_CHECKING:
@@ -38,14 +38,12 @@ def _limited(lines: list[str]) -> list[str]:
 
 
 @dataclass
-class CleanCachesStep:
+class CleanCachesStep(BuiltinStep):
     """The built-in clean_caches step."""
 
     patterns: list[Pattern]
     name: str = NAME
     description: str = DESCRIPTION
-    depends_on: tuple[str, ...] = ()
-    critical: bool = False
 
     def run(self, ctx: StepContext) -> StepResult:
         """Find caches, keep what git tracks, then remove the rest (or list it in a dry run)."""

@@ -21,7 +21,7 @@ from routine_workflow.dumps.external import (
 )
 from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import human_size
-from routine_workflow.steps.base import Status, Step, StepContext, StepResult
+from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 
 NAME = "dumps"
 DESCRIPTION = "Write a fresh code dump of the project."
@@ -30,13 +30,11 @@ MAX_DETAILS = 50
 
 
 @dataclass
-class DumpsStep:
+class DumpsStep(BuiltinStep):
     """Write a code dump with create-dump or the built-in writer."""
 
     name: str = NAME
     description: str = DESCRIPTION
-    depends_on: tuple[str, ...] = ()
-    critical: bool = False
 
     def run(self, ctx: StepContext) -> StepResult:
         """Dump the project (or, in a dry run, say what would be dumped)."""

@@ -11,20 +11,18 @@ from dataclasses import dataclass
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dumps.external import create_dump_in_use
 from routine_workflow.dumps.prune import Dump, PrunePlan, delete_dumps, plan_prune
-from routine_workflow.steps.base import Status, Step, StepContext, StepResult
+from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 
 NAME = "prune_dumps"
 DESCRIPTION = "Delete old code dumps, keeping the newest keep_dumps."
 
 
 @dataclass
-class PruneDumpsStep:
+class PruneDumpsStep(BuiltinStep):
     """The built-in prune_dumps step."""
 
     name: str = NAME
     description: str = DESCRIPTION
-    depends_on: tuple[str, ...] = ()
-    critical: bool = False
 
     def run(self, ctx: StepContext) -> StepResult:
         """Delete all but the newest ``keep_dumps`` dumps (or list them, in a dry run)."""

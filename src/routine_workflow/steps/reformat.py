@@ -10,20 +10,18 @@ from dataclasses import dataclass
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import RoutineError
-from routine_workflow.steps.base import Status, Step, StepContext, StepResult
+from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 
 NAME = "reformat"
 DESCRIPTION = "autoflake, isort and black on the project's Python files."
 
 
 @dataclass
-class ReformatStep:
+class ReformatStep(BuiltinStep):
     """The built-in reformat step."""
 
     name: str = NAME
     description: str = DESCRIPTION
-    depends_on: tuple[str, ...] = ()
-    critical: bool = False
 
     def run(self, ctx: StepContext) -> StepResult:
         """Reformat (or, in a dry run, report what would change)."""
