@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.dirs import TREE_LOCK_NAME
 from routine_workflow.fsutil import TEMP_SUFFIXES, is_temp_name
 from routine_workflow.logs import LOGGER_NAME
 
@@ -236,6 +237,8 @@ class Discovery:
             if entry.name.endswith(TEMP_SUFFIXES) and is_temp_name(entry.name):
                 self.leftover_temps.append(entry.path)  # a killed run's, never the user's
                 continue
+            if rel_dir == ".git" and entry.name.startswith(TREE_LOCK_NAME):
+                continue  # our lock (include_git): a run's state, never part of a backup
             if (
                 suffixes is not None
                 and not entry.name.endswith(suffixes)

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -27,6 +28,7 @@ from typing import Any
 import psutil
 
 from routine_workflow import __version__
+from routine_workflow.dirs import TREE_LOCK_NAME
 from routine_workflow.errors import LockBusy, LockError
 from routine_workflow.fsutil import atomic_write
 from routine_workflow.procs import orphans
@@ -328,3 +330,111 @@ def _snapshot(path: Path) -> Snapshot | None:
     except (OSError, ValueError):
         owner = None
     return Snapshot(inode=info.st_ino, owner=owner, age=max(0.0, time.time() - info.st_mtime))
+
+
+def tree_lock_path(root: Path) -> Path | None:
+    """Where every run on ``root``'s git work tree meets, whoever starts it and by whatever
+    path: ``<git dir>/routine-workflow.lock`` of the nearest enclosing repository.
+
+    The per-user lock is keyed by the path and lives in the user's state directory, so
+    root's cron job and the developer (two homes), a bind mount (two paths) or a run on
+    ``repo/sub`` beside one on ``repo`` would each hold their own. The git directory is
+    one directory for all of them. None outside a git work tree, or when the git
+    directory is not writable (a read-only checkout: there is nothing to rewrite).
+    """
+    for directory in (root, *root.parents):
+        marker = directory / ".git"
+        try:
+            info = os.lstat(marker)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        git_dir = _git_dir(directory, marker, info)
+        if git_dir is None or not os.access(git_dir, os.W_OK | os.X_OK):
+            return None
+        return git_dir / TREE_LOCK_NAME
+    return None
+
+
+def _git_dir(directory: Path, marker: Path, info: os.stat_result) -> Path | None:
+    if stat.S_ISDIR(info.st_mode):
+        return marker
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    # A worktree's or submodule's ".git" file: "gitdir: <path>", relative to its directory.
+    try:
+        first = marker.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    git_dir = directory / first.partition(":")[2].strip()
+    return git_dir if git_dir.is_dir() else None
+
+
+class RunLock:
+    """The locks a run that may change a project holds: its own (per user, per project,
+    or ``--lock-dir``) and its work tree's (``tree_lock_path``), taken in that order.
+
+    Busy on either: nothing is held, and LockBusy names the holder (exit 75).
+    """
+
+    def __init__(self, lock_dir: Path, root: Path | None = None) -> None:
+        self.own = ProjectLock(lock_dir)
+        tree = tree_lock_path(root) if root is not None else None
+        self.tree = ProjectLock(tree) if tree is not None and tree != self.own.path else None
+
+    @property
+    def path(self) -> Path:
+        """The run's own lock directory."""
+        return self.own.path
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every lock directory held (where the run records the commands it starts)."""
+        return tuple(lock.path for lock in self._locks)
+
+    @property
+    def _locks(self) -> list[ProjectLock]:
+        return [self.own] if self.tree is None else [self.own, self.tree]
+
+    @property
+    def recovered(self) -> list[tuple[Owner | None, Verdict]]:
+        """The stale locks taking these had to break, with why."""
+        return [lock.recovered for lock in self._locks if lock.recovered is not None]
+
+    @property
+    def stopped(self) -> list[str]:
+        """What the dead holders of broken locks had left running, now stopped."""
+        return [leftover for lock in self._locks for leftover in lock.stopped]
+
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take every lock, waiting up to ``wait`` seconds in all; all or none."""
+        deadline = time.monotonic() + wait
+        taken: list[ProjectLock] = []
+        try:
+            for lock in self._locks:
+                lock.acquire(max(0.0, deadline - time.monotonic()))
+                taken.append(lock)
+        except BaseException:
+            for lock in reversed(taken):
+                lock.release()
+            raise
+
+    def release(self) -> None:
+        """Release what this object holds, the work tree's lock first. Safe to call twice."""
+        for lock in reversed(self._locks):
+            lock.release()
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()

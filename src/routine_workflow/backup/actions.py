@@ -62,14 +62,14 @@ def restore_archive(
     from routine_workflow.backup.manifest import BackupError
     from routine_workflow.backup.restore import restore
     from routine_workflow.fsutil import is_inside
-    from routine_workflow.lock import ProjectLock
+    from routine_workflow.lock import RunLock
 
     path = find_archive(config, archive)
     if not path.is_file():
         raise BackupError(f"{archive}: no such backup archive")
     target = target or config.project_root
     inside = is_inside(target, config.project_root)
-    with ProjectLock(config.lock_dir) if inside else contextlib.nullcontext():
+    with RunLock(config.lock_dir, config.project_root) if inside else contextlib.nullcontext():
         done = restore(path, target, force=force, skip_unsafe_links=skip_unsafe_links)
     return {
         "archive": str(path),

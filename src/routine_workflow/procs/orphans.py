@@ -50,33 +50,34 @@ def valid_start_time(value: object) -> TypeGuard[float]:
     return type(value) in (int, float) and 0 <= value < MAX_TIME  # type: ignore[operator]
 
 
-_records: Path | None = None
+_records: tuple[Path, ...] = ()
 
 
 @contextlib.contextmanager
-def recording_in(lock_dir: Path) -> Iterator[None]:
-    """Record the commands started meanwhile (by this process) inside ``lock_dir``."""
+def recording_in(*lock_dirs: Path) -> Iterator[None]:
+    """Record the commands started meanwhile (by this process) inside each of ``lock_dirs``
+    (every lock the run holds: whoever breaks any of them stops what the run left)."""
     global _records
-    previous, _records = _records, lock_dir / CHILDREN_DIR
+    previous, _records = _records, tuple(d / CHILDREN_DIR for d in lock_dirs)
     try:
         yield
     finally:
         _records = previous
 
 
-def note_started(pid: int, argv: list[str], *, group: bool = True) -> Path | None:
+def note_started(pid: int, argv: list[str], *, group: bool = True) -> tuple[Path, ...]:
     """Record a command just started as its own process group (or, with ``group=False``,
-    a single process such as a pool worker); None when not recording.
+    a single process such as a pool worker); nothing when not recording.
 
     Best effort: a record that cannot be written costs only the clean-up after a kill -9.
     No fsync: a power cut stops the command too.
     """
-    if _records is None:
-        return None
+    if not _records:
+        return ()
     try:
         create_time = psutil.Process(pid).create_time()
     except psutil.Error:
-        return None  # already gone
+        return ()  # already gone
     record = {
         "pid": pid,
         "create_time": create_time,
@@ -84,20 +85,23 @@ def note_started(pid: int, argv: list[str], *, group: bool = True) -> Path | Non
         "argv": argv,
         "group": group,
     }
-    path = _records / f"{pid}.json"
-    try:
-        _records.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        return None
-    return path
+    written = []
+    for directory in _records:
+        path = directory / f"{pid}.json"
+        try:
+            directory.mkdir(exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            continue
+        written.append(path)
+    return tuple(written)
 
 
-def note_finished(record: Path | None) -> None:
-    """Remove a record written by ``note_started``."""
-    if record is not None:
+def note_finished(records: tuple[Path, ...]) -> None:
+    """Remove the records written by ``note_started``."""
+    for record in records:
         with contextlib.suppress(OSError):
             record.unlink()
 

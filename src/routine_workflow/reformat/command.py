@@ -8,7 +8,7 @@ from pathlib import Path
 from routine_workflow import logs
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK
-from routine_workflow.lock import ProjectLock
+from routine_workflow.lock import RunLock
 from routine_workflow.reformat.run import ReformatReport, reformat
 
 
@@ -20,7 +20,7 @@ def run_reformat(
     logger = logs.get_logger()
     if check or diff or config.dry_run:
         return reformat(config, paths=paths, check=True, diff=diff, logger=logger)
-    with ProjectLock(config.lock_dir):
+    with RunLock(config.lock_dir, config.project_root):
         return reformat(config, paths=paths, check=False, diff=False, logger=logger)
 
 

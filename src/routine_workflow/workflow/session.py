@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from routine_workflow import logs
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_TIMEOUT, ConfigError, Interrupted
-from routine_workflow.lock import ProjectLock
+from routine_workflow.lock import RunLock
 from routine_workflow.procs import orphans
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.progress import progress_for
@@ -83,7 +83,7 @@ def run_workflow(
     run_id = new_run_id()
     logger = logs.setup_file(config.log_file, config.log_format, run_id)
     report = RunReport(run_id, str(config.project_root), utc_now(), config.dry_run)
-    lock = ProjectLock(config.lock_dir)
+    lock = RunLock(config.lock_dir, config.project_root)
     history: History | None = None
     # The history stays open until the run is on record, after the lock is released.
     with interruptible(config.workflow_timeout) as guard, contextlib.ExitStack() as closing:
@@ -109,7 +109,7 @@ def run_workflow(
                 last_success=_last_success(history, config),
                 progress=progress_for(show_progress),
             )
-            with orphans.recording_in(lock.path):
+            with orphans.recording_in(*lock.paths):
                 run_steps(
                     steps,
                     ctx,
@@ -143,10 +143,9 @@ def run_workflow(
     return report
 
 
-def _report_recovery(lock: ProjectLock, logger: logging.Logger) -> None:
+def _report_recovery(lock: RunLock, logger: logging.Logger) -> None:
     """Say what taking the lock had to clean up after a run that died holding it."""
-    if lock.recovered is not None:
-        owner, verdict = lock.recovered
+    for owner, verdict in lock.recovered:
         who = f"pid {owner.pid}" if owner else "an unknown process"
         logger.warning(
             "recovered a stale lock left by %s (%s)",

@@ -36,8 +36,7 @@ def group() -> Iterator[subprocess.Popen[bytes]]:
 
 def _record(lock: Path, proc: subprocess.Popen[bytes], argv: list[str]) -> Path:
     with orphans.recording_in(lock):
-        record = orphans.note_started(proc.pid, argv)
-    assert record is not None
+        (record,) = orphans.note_started(proc.pid, argv)
     return record
 
 
@@ -48,8 +47,8 @@ def _edit(record: Path, **changes: object) -> None:
 
 
 def test_nothing_is_recorded_outside_recording_in(group: subprocess.Popen[bytes]) -> None:
-    assert orphans.note_started(group.pid, ["sleep", "300"]) is None
-    orphans.note_finished(None)  # and finishing "no record" is fine
+    assert orphans.note_started(group.pid, ["sleep", "300"]) == ()
+    orphans.note_finished(())  # and finishing "no record" is fine
 
 
 def test_a_record_names_the_process_and_is_removed_when_it_ends(
@@ -61,9 +60,9 @@ def test_a_record_names_the_process_and_is_removed_when_it_ends(
     assert data["pid"] == group.pid and data["host"] == socket.gethostname()
     assert data["create_time"] == pytest.approx(psutil.Process(group.pid).create_time())
     assert orphans.recorded(lock) == [{"pid": group.pid, "argv": ["sleep", "300"]}]
-    orphans.note_finished(record)
+    orphans.note_finished((record,))
     assert orphans.recorded(lock) == []
-    orphans.note_finished(record)  # twice is harmless
+    orphans.note_finished((record,))  # twice is harmless
 
 
 def test_recording_in_nests_and_restores(tmp_path: Path, group: subprocess.Popen[bytes]) -> None:
@@ -72,18 +71,32 @@ def test_recording_in_nests_and_restores(tmp_path: Path, group: subprocess.Popen
     inner.mkdir()
     with orphans.recording_in(outer):
         with orphans.recording_in(inner):
-            assert orphans.note_started(group.pid, ["a"]) is not None
-        assert orphans.note_started(group.pid, ["b"]) is not None
-    assert orphans.note_started(group.pid, ["c"]) is None
+            assert orphans.note_started(group.pid, ["a"]) != ()
+        assert orphans.note_started(group.pid, ["b"]) != ()
+    assert orphans.note_started(group.pid, ["c"]) == ()
     assert orphans.recorded(inner) == [{"pid": group.pid, "argv": ["a"]}]
     assert orphans.recorded(outer) == [{"pid": group.pid, "argv": ["b"]}]
+
+
+def test_every_lock_held_gets_the_record(tmp_path: Path, group: subprocess.Popen[bytes]) -> None:
+    """A run holding two locks (its own and the work tree's) records in both: whoever
+    breaks either one stops what the dead run left."""
+    mine, tree = tmp_path / "mine", tmp_path / "tree"
+    mine.mkdir()
+    tree.mkdir()
+    with orphans.recording_in(mine, tree):
+        records = orphans.note_started(group.pid, ["sleep", "300"])
+    assert len(records) == 2
+    assert orphans.recorded(mine) == orphans.recorded(tree) != []
+    orphans.note_finished(records)
+    assert orphans.recorded(mine) == orphans.recorded(tree) == []
 
 
 def test_a_process_already_gone_is_not_recorded(lock: Path) -> None:
     proc = subprocess.Popen(["true"])
     proc.wait()
     with orphans.recording_in(lock):
-        assert orphans.note_started(proc.pid, ["true"]) is None
+        assert orphans.note_started(proc.pid, ["true"]) == ()
 
 
 def test_unreadable_records_are_skipped(lock: Path, group: subprocess.Popen[bytes]) -> None:
