@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from routine_workflow.lock import OWNER_FILE, Owner, ProjectLock
+from routine_workflow.lock import OWNER_FILE, Owner, ProjectLock, judge
 
 ODD_VALUES: list[object] = [
     -1,
@@ -203,3 +203,56 @@ def test_corrupt_child_records_are_ignored_when_a_stale_lock_is_broken(
     lock.acquire()  # we are still alive to release it
     assert lock.recovered is not None and lock.stopped == []
     lock.release()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a check as another user")
+def test_a_record_another_user_may_not_read_is_live(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Root's cron run holds the work tree's lock; the developer's run cannot read its record:
+    that must mean "live", never "no record, so stale after the grace period"."""
+    import subprocess
+    import sys
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="rw-shared-"))
+    try:
+        shared.chmod(0o755)
+        lock = ProjectLock(shared / "lock", grace=0.0)
+        lock.acquire()
+        lock.path.chmod(0o700)
+        check = (
+            "import sys; from routine_workflow.lock import ProjectLock; "
+            "l = ProjectLock(sys.argv[1], grace=0.0); v = l.verdict(l.snapshot()); "
+            "print(v.stale, v.reason)"
+        )
+
+        def as_nobody() -> None:
+            os.setgid(65534)
+            os.setuid(65534)
+
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", check, str(lock.path)],
+                preexec_fn=as_nobody,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except PermissionError:
+            pytest.skip("this interpreter is not executable by another user (e.g. under /root)")
+        if "Permission denied" in done.stderr and "routine_workflow" not in done.stdout:
+            pytest.skip(f"nobody cannot import the package here: {done.stderr[-200:]}")
+        assert done.stdout.startswith("False "), done.stdout + done.stderr
+        assert "not readable" in done.stdout
+        lock.release()
+    finally:
+        import shutil
+
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_a_forbidden_record_is_live_however_old() -> None:
+    verdict = judge(None, age=10_000.0, grace=1.0, forbidden=True)
+    assert not verdict.stale and "not readable" in verdict.reason
+    assert judge(None, age=10_000.0, grace=1.0).stale  # merely missing: stale after grace

@@ -19,6 +19,35 @@ HOME_ENV = "ROUTINE_WORKFLOW_HOME"
 TREE_LOCK_NAME = "routine-workflow.lock"
 
 
+#: Modes of everything the tool creates for itself (logs, locks, backups, dumps, cache,
+#: history): a dump or a manifest holds the project's source or its file names, which
+#: the project's own permissions may hide from other local users. Whatever the umask.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` and any missing parents with mode 0700; return it.
+
+    Directories that already exist are left as they are (a shared ``dump_dir`` the
+    user made is theirs to set); only what we create is private.
+    """
+    missing = []
+    probe = Path(path)
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # made meanwhile by another run: theirs is private too
+        os.chmod(directory, PRIVATE_DIR_MODE)  # the umask may have taken bits away
+    return path
+
+
 def _base(kind: str) -> Path:
     home = os.environ.get(HOME_ENV)
     if home:

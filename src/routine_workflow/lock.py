@@ -28,7 +28,7 @@ from typing import Any
 import psutil
 
 from routine_workflow import __version__
-from routine_workflow.dirs import TREE_LOCK_NAME
+from routine_workflow.dirs import TREE_LOCK_NAME, private_dir
 from routine_workflow.errors import LockBusy, LockError
 from routine_workflow.fsutil import atomic_write
 from routine_workflow.procs import orphans
@@ -110,8 +110,12 @@ class Verdict:
     verified_alive: bool = False
 
 
-def judge(owner: Owner | None, age: float, grace: float = DEFAULT_GRACE) -> Verdict:
+def judge(
+    owner: Owner | None, age: float, grace: float = DEFAULT_GRACE, *, forbidden: bool = False
+) -> Verdict:
     """Decide whether a holder is gone. Anything uncertain counts as live."""
+    if forbidden:  # never "no record, so stale": it may be root's run, alive
+        return Verdict(False, "owner record not readable by this user")
     if owner is None:
         if age > grace:
             return Verdict(True, f"no readable owner record for {age:.0f}s")
@@ -139,6 +143,8 @@ class Snapshot:
     inode: int
     owner: Owner | None
     age: float
+    #: The owner record exists but this user may not read it (another user's run).
+    forbidden: bool = False
 
 
 class ProjectLock:
@@ -161,7 +167,7 @@ class ProjectLock:
 
     def verdict(self, snap: Snapshot) -> Verdict:
         """Judge a snapshot with this lock's grace period."""
-        return judge(snap.owner, snap.age, self.grace)
+        return judge(snap.owner, snap.age, self.grace, forbidden=snap.forbidden)
 
     @property
     def held_by_me(self) -> bool:
@@ -177,7 +183,7 @@ class ProjectLock:
         """
         deadline = time.monotonic() + wait
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
         except OSError as exc:
             raise LockError(
                 f"{self.path.parent}: cannot create lock directory: {exc.strerror}"
@@ -324,12 +330,16 @@ def _snapshot(path: Path) -> Snapshot | None:
         info = os.lstat(path)
     except FileNotFoundError:
         return None
-    owner: Owner | None
+    owner: Owner | None = None
+    forbidden = False
     try:
         owner = Owner.from_json(json.loads((path / OWNER_FILE).read_text(encoding="utf-8")))
+    except PermissionError:
+        forbidden = True
     except (OSError, ValueError):
-        owner = None
-    return Snapshot(inode=info.st_ino, owner=owner, age=max(0.0, time.time() - info.st_mtime))
+        pass
+    age = max(0.0, time.time() - info.st_mtime)
+    return Snapshot(inode=info.st_ino, owner=owner, age=age, forbidden=forbidden)
 
 
 def tree_lock_path(root: Path) -> Path | None:
