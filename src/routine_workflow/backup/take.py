@@ -19,6 +19,7 @@ from routine_workflow.backup.manifest import BackupError, Scan, dump, first_chan
 from routine_workflow.backup.reader import escaping_links, verify
 from routine_workflow.backup.writer import write_archive
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.fsutil import _fsync_dir, atomic_write, human_size, sha256_file
 
 
@@ -78,7 +79,7 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
             f"dry run: would archive {current.files} files "
             f"({human_size(current.bytes)}) into {directory} ({change})",
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     leftovers = store.remove_leftovers(directory, root)
     final, archive_size, left_out = _write(config, run_id, directory, current)
     pruned = store.prune(directory, root, config.keep_backups, protect=final)
@@ -156,6 +157,7 @@ def _write(
                     "verified_at": _now(),
                 }
             ),
+            PRIVATE_FILE_MODE,  # every file name, size and digest of the project
         )
         tmp.replace(final)
     except BaseException:
