@@ -40,7 +40,7 @@ def verify_archive(config: WorkflowConfig, archive: Path) -> dict[str, Any]:
         "path": str(path),
         "files": verified.files,
         "bytes": verified.bytes,
-        "entries": len(verified.items),
+        "entries": verified.entries,
         "created": verified.manifest.get("created"),
         "verified": True,
         "escaping_links": verified.escaping_links,
