@@ -89,6 +89,11 @@ def parse_name(name: str, root: Path) -> tuple[datetime, int] | None:
     return when, int(match.group(2) or 0)
 
 
+def stamp_of(name: str, root: Path) -> str:
+    """The time stamp (and serial) part of a backup name of this project."""
+    return name.removeprefix(f"{project_slug(root)}-").removesuffix(SUFFIX)
+
+
 def free_name(directory: Path, root: Path, when: datetime) -> Path:
     """A new final archive path that sorts after every existing one of the same second.
 
