@@ -318,7 +318,7 @@ def test_restore_needs_force_for_a_non_empty_target(
     (target / "mine.txt").write_text("keep me\n")
     (target / "secret.txt").write_text("old\n")
     result = run_cli(["backup", "restore", str(archive), "--to", str(target)], rich_project)
-    assert result.returncode == 1 and "--force" in result.stderr
+    assert result.returncode == 2 and "--force" in result.stderr
     assert (target / "secret.txt").read_text() == "old\n"
 
     result = run_cli(
@@ -559,7 +559,7 @@ def test_restore_defaults_to_the_project_root_and_needs_force(project: Path) -> 
     (project / "a.txt").write_text("ruined\n")
     (project / "extra.txt").write_text("new work\n")
     result = run_cli(["backup", "restore", backup.path.name], project)
-    assert result.returncode == 1 and "--force" in result.stderr
+    assert result.returncode == 2 and "--force" in result.stderr
     result = run_cli(["backup", "restore", backup.path.name, "--force", "--json"], project)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["files"] == 2

@@ -18,12 +18,39 @@ def list_backups(config: WorkflowConfig) -> list[dict[str, Any]]:
 
 
 def find_archive(config: WorkflowConfig, archive: Path) -> Path:
-    """``archive`` as given, or the archive of that name in the backup directory."""
-    if not archive.exists() and not archive.is_absolute() and len(archive.parts) == 1:
-        candidate = config.backup_dir / archive
-        if candidate.exists():
-            return candidate
-    return archive
+    """``archive`` as given, else in the backup directory: by name, ``latest``, or time stamp.
+
+    A bare word that is no file is looked up among this project's backups:
+    the file of that name, ``latest`` (the newest), or a time stamp
+    (``20260101T120000Z``, or ``...Z-1`` for a second backup in that second)
+    or a unique prefix of one (``20260101T12``). Several matches are a usage problem
+    (ConfigError, exit 2); none leaves ``archive`` as given, for the caller
+    to report as missing.
+    """
+    if archive.exists() or archive.is_absolute() or len(archive.parts) != 1:
+        return archive
+    candidate = config.backup_dir / archive
+    if candidate.exists():
+        return candidate
+    from routine_workflow.backup import store
+    from routine_workflow.backup.manifest import BackupError
+    from routine_workflow.errors import ConfigError
+
+    backups = store.list_backups(config.backup_dir, config.project_root)
+    word = archive.name
+    if word == "latest":
+        if not backups:
+            raise BackupError(f"latest: no backups of {config.project_root} in {config.backup_dir}")
+        return backups[-1].path
+    stamps = {b.path: store.stamp_of(b.path.name, config.project_root) for b in backups}
+    matches = [path for path, stamp in stamps.items() if stamp == word]  # exact wins
+    matches = matches or [path for path, stamp in stamps.items() if stamp.startswith(word)]
+    if len(matches) > 1:
+        shown = ", ".join(p.name for p in matches[-3:])
+        raise ConfigError(
+            f"{word}: {len(matches)} backups match (e.g. {shown}); give more of the time stamp"
+        )
+    return matches[0] if matches else archive
 
 
 def verify_archive(config: WorkflowConfig, archive: Path) -> dict[str, Any]:
@@ -40,7 +67,7 @@ def verify_archive(config: WorkflowConfig, archive: Path) -> dict[str, Any]:
         "path": str(path),
         "files": verified.files,
         "bytes": verified.bytes,
-        "entries": len(verified.items),
+        "entries": verified.entries,
         "created": verified.manifest.get("created"),
         "verified": True,
         "escaping_links": verified.escaping_links,

@@ -1,38 +1,48 @@
-"""Read a backup archive back: verify every member against the manifest, restore safely.
+"""Read a backup archive back: verify every member against the manifest, in bounded memory.
 
-Every member is checked before anything is written: a path must be relative,
+``verify`` reads the archive once: every member's name must be relative,
 normalised and free of ``..``; only files, directories and symlinks are
 accepted; a symlink must resolve inside the target even through the
 archive's other symlinks; nothing may be written through a symlink. The
-gzip stream is read to its end so its CRC is checked too.
+manifest (the last member) is size-checked against the members before it is
+read, then parsed one entry at a time (``manifest_stream``) and matched
+against what the archive holds. The gzip stream is read to its end so its
+CRC is checked too. ``replay`` reads a verified archive again for restore,
+checking that each member is still the one verified.
+
+Memory stays bounded whatever the archive's shape: the tar stream is read
+without remembering headers or reading huge ones (``tarstream``), a small
+packed record is kept per member (``Entries``), and ``Budget`` caps the
+number of members and the length of their names. Resolving symlinks has a
+work budget too.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import hashlib
-import os
 import posixpath
-import queue
+import struct
 import tarfile
-import threading
 import zlib
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from routine_workflow.backup.manifest import (
+    KINDS,
     MANIFEST_MEMBER,
+    MAX_PATH_CHARS,
     BackupError,
+    Budget,
     Item,
-    Totals,
-    entries,
-    load,
+    SchemaError,
+    unsafe_name,
 )
+from routine_workflow.backup.manifest_stream import read_manifest
+from routine_workflow.backup.tarstream import Decompressed, HashingStream, Refused, members
+from routine_workflow.fsutil import human_size
 
-READ_CHUNK = 1 << 20
 _TYPES = {
     tarfile.REGTYPE: "file",
     tarfile.AREGTYPE: "file",
@@ -40,250 +50,291 @@ _TYPES = {
     tarfile.SYMTYPE: "symlink",
 }
 _MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
+#: Work (components times depth) for resolving all of an archive's symlinks:
+#: some seconds at most; real projects use a tiny fraction.
+_MAX_LINK_WORK = 20_000_000
+
+__all__ = [
+    "Entries",
+    "Verified",
+    "check_links",
+    "escaping_links",
+    "replay",
+    "unsafe_name",
+    "verify",
+]
+
+
+class Entries:
+    """A manifest's entries by path, each packed into one bytes object.
+
+    An Item with its strings and numbers costs about 400 bytes; packed, an
+    entry costs its path plus about 60, which is what lets restore keep every
+    entry of a large archive within the memory budget.
+    """
+
+    _HEAD = struct.Struct("<BHQq")  # type, mode, size, mtime_ns
+
+    def __init__(self) -> None:
+        self._packed: dict[str, bytes] = {}
+
+    @classmethod
+    def pack(cls, item: Item, digest: bytes | None = None) -> bytes:
+        """``item`` (with ``digest`` as its sha256, if given) as bytes."""
+        if digest is None and item.sha256:
+            digest = bytes.fromhex(item.sha256)
+        head = cls._HEAD.pack(KINDS.index(item.type), item.mode, item.size, item.mtime_ns)
+        tail = (item.target or "").encode("utf-8", "surrogatepass")
+        return head + (digest or b"") + tail
+
+    @classmethod
+    def unpack(cls, path: str, data: bytes) -> Item:
+        """The Item that ``pack`` made ``data`` of."""
+        code, mode, size, mtime_ns = cls._HEAD.unpack_from(data)
+        kind, rest = KINDS[code], data[cls._HEAD.size :]
+        sha = rest.hex() if kind == "file" else None
+        target = rest.decode("utf-8", "surrogatepass") if kind == "symlink" else None
+        return Item(path, kind, size, mode, mtime_ns, sha, target)
+
+    def add(self, item: Item) -> None:
+        """Keep ``item``."""
+        self._packed[item.path] = self.pack(item)
+
+    def pop(self, path: str) -> Item | None:
+        """The entry of ``path``, forgotten; None if there is none."""
+        data = self._packed.pop(path, None)
+        return None if data is None else self.unpack(path, data)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def __iter__(self) -> Iterator[Item]:
+        return (self.unpack(path, data) for path, data in self._packed.items())
+
+    def first(self) -> str:
+        """The smallest path held (for an error message)."""
+        return min(self._packed)
 
 
 @dataclass
-class Verified(Totals):
-    """A verified archive: its manifest and what it holds."""
+class Verified:
+    """A verified archive: its manifest's metadata and what it holds."""
 
     path: Path
+    #: the manifest's fields other than ``entries``
     manifest: dict[str, Any]
-    items: list[Item] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    entries: int = 0
+    #: the manifest's entries, only if ``verify`` was asked to keep them
+    kept: Entries = field(default_factory=Entries)
     #: sha256 of the compressed file as read: later runs check the archive is still intact.
     archive_sha256: str = ""
     #: symlinks leading outside the target, allowed through by ``allow_escaping_links``
     escaping_links: list[str] = field(default_factory=list)
 
 
-MemberHook = Callable[[tarfile.TarInfo, Item, "IO[bytes] | None"], None]
+MemberHook = Callable[[tarfile.TarInfo, Item, "HashingStream | None"], None]
 
 
-def verify(
-    path: Path, on_member: MemberHook | None = None, *, allow_escaping_links: bool = False
-) -> Verified:
+def verify(path: Path, *, allow_escaping_links: bool = False, keep: bool = False) -> Verified:
     """Re-read ``path`` and check every member against its manifest.
 
     Raises BackupError naming the member that differs, or the archive if it
-    cannot be read. ``on_member`` (restore) is called for each checked member
-    with a readable stream for files; the manifest is only known at the end,
-    so a caller that writes must have verified the archive first.
+    cannot be read or is not one of ours. ``keep`` keeps the manifest's
+    entries in ``Verified.kept`` (restore needs them).
     """
-    seen: dict[str, Item] = {}
-    manifest: dict[str, Any] | None = None
-    source = _Decompressed(path)
+    seen: dict[str, bytes] = {}  # path -> Entries.pack of the member (mtime 0)
+    links: dict[str, str] = {}
+    budget = Budget()
+    result: Verified | None = None
+    source = Decompressed(path)
     try:
-        for member, item, stream in _members(source, path):
-            if manifest is not None:
+        for member, stream in members(source):
+            if result is not None:
                 raise BackupError(f"{path}: member {member.name!r} after the manifest")
-            if item is None:
-                manifest = load(stream.read() if stream else b"", str(path))
+            if member.name == MANIFEST_MEMBER and member.isreg():
+                escaping = check_links(seen, links, allow_escaping_links)
+                result = _read_manifest(path, member, stream, (seen, budget), keep)
+                result.escaping_links = escaping
                 continue
-            _check_safe(member, seen)
-            if on_member is not None:
-                hashing = _Hashing(stream) if stream else None
-                try:
-                    on_member(member, item, hashing)  # type: ignore[arg-type]
-                except OSError as exc:  # the writer's failure, not the archive's
-                    raise BackupError(
-                        f"cannot write {exc.filename or member.name}: " f"{exc.strerror or exc}"
-                    ) from None
-                item.sha256 = hashing.hexdigest() if hashing else None
-            else:
-                item.sha256 = _sha256(stream) if stream else None
-            seen[member.name] = item
-    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+            item, digest = _check_member(path, member, stream, (seen, budget))
+            seen[item.path] = Entries.pack(item, digest)
+            if item.target is not None:
+                links[item.path] = item.target
+    except Refused as exc:
+        raise BackupError(f"{path}: {exc}; refusing it") from None
+    except (OSError, EOFError, zlib.error, tarfile.TarError, RecursionError) as exc:
         raise BackupError(f"{path}: archive is corrupt or unreadable ({exc})") from None
-    escaping = check_links(seen, allow_escaping_links)
-    if manifest is None:
+    if result is None:
         raise BackupError(f"{path}: no manifest; not a routine-workflow backup")
-    _compare(path, manifest, seen)
-    return Verified(path, manifest, list(seen.values()), source.archive_sha256, escaping)
+    result.archive_sha256 = source.archive_sha256
+    return result
 
 
-def _members(
-    source: _Decompressed,
+def _check_member(
     path: Path,
-) -> Iterator[tuple[tarfile.TarInfo, Item | None, IO[bytes] | None]]:
-    """(member, item or None for the manifest, content stream or None), in archive order."""
-    with source:
-        with tarfile.open(fileobj=source, mode="r|") as tar:  # type: ignore[call-overload]
-            for member in tar:
-                stream = tar.extractfile(member) if member.isreg() else None
-                if member.name == MANIFEST_MEMBER and member.isreg():
-                    yield member, None, stream
-                    continue
-                kind = _TYPES.get(member.type)
-                if kind is None:
-                    raise BackupError(
-                        f"{path}: {member.name!r} is a special file or hard link; " "refusing it"
-                    )
-                yield member, Item(
-                    member.name,
-                    kind,
-                    member.size if kind == "file" else 0,
-                    member.mode & 0o7777,
-                    0,
-                    target=member.linkname if kind == "symlink" else None,
-                ), stream
-        source.drain()
+    member: tarfile.TarInfo,
+    stream: IO[bytes] | None,
+    state: tuple[dict[str, bytes], Budget],
+) -> tuple[Item, bytes | None]:
+    """Check one member (not the manifest) and hash its content."""
+    seen, budget = state
+    kind = _TYPES.get(member.type)
+    if kind is None:
+        raise BackupError(f"{path}: {member.name!r} is a special file or hard link; refusing it")
+    _check_safe(member, seen)
+    target = member.linkname if kind == "symlink" else None
+    if target is not None and (not target or len(target) > MAX_PATH_CHARS):
+        raise BackupError(
+            f"unsafe symlink in archive: {member.name[:200]!r} has an empty or overlong "
+            "target; refusing it"
+        )
+    over = budget.add(member.name, target)
+    if over:
+        raise BackupError(f"{path}: not a routine-workflow backup ({over})")
+    size = member.size if kind == "file" else 0
+    if size >= 1 << 63:
+        raise BackupError(f"{path}: {member.name!r} claims an impossible size; refusing it")
+    digest = HashingStream(stream).digest() if stream is not None else None
+    return Item(member.name, kind, size, member.mode & 0o7777, 0, target=target), digest
 
 
-class _Decompressed:
-    """The archive's tar stream, decompressed ahead in a thread (zlib releases the GIL).
-
-    It reads the gzip stream to its very end, so every member's CRC and length
-    are checked; any error is raised in the reading thread's place.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
-        self._stop = threading.Event()
-        self._chunk = b""
-        self._offset = 0
-        self._eof = False
-        self._raw_digest = hashlib.sha256()
-        self._thread = threading.Thread(target=self._work, name="backup-gunzip", daemon=True)
-
-    @property
-    def archive_sha256(self) -> str:
-        """sha256 of the compressed bytes read so far (all of them, once drained)."""
-        return self._raw_digest.hexdigest()
-
-    def __enter__(self) -> _Decompressed:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        while self._thread.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                self._queue.get(timeout=0.05)
-        self._thread.join()
-
-    def _work(self) -> None:
-        try:
-            with open(self._path, "rb") as handle:
-                hashed = _RawHashing(handle, self._raw_digest)
-                # The stubs ask for a seekable file; reading straight through never seeks.
-                with gzip.GzipFile(fileobj=hashed, mode="rb") as gz:  # type: ignore[call-overload]
-                    while not self._stop.is_set() and (block := gz.read(READ_CHUNK)):
-                        self._queue.put(block)
-        except BaseException as exc:  # handed to the reading thread
-            self._queue.put(exc)
-            return
-        self._queue.put(None)
-
-    def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (fewer is fine for tarfile's stream mode); b"" at the end."""
-        if self._offset >= len(self._chunk):
-            if self._eof:
-                return b""
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                self._eof = True
-                raise item
-            if item is None:
-                self._eof = True
-                return b""
-            self._chunk, self._offset = item, 0
-        end = len(self._chunk) if size < 0 else self._offset + size
-        data = self._chunk[self._offset : end]
-        self._offset += len(data)
-        return data
-
-    def drain(self) -> None:
-        """Read past the tar end marker to the end of the gzip stream (its CRC is checked there)."""
-        while self.read(READ_CHUNK):
-            pass
+def _read_manifest(
+    path: Path,
+    member: tarfile.TarInfo,
+    stream: IO[bytes] | None,
+    state: tuple[dict[str, bytes], Budget],
+    keep: bool,
+) -> Verified:
+    """Parse the manifest member (after a size check) and match it against ``seen``."""
+    seen, budget = state
+    limit = budget.manifest_limit()
+    if member.size > limit or stream is None:
+        raise BackupError(
+            f"{path}: not a routine-workflow backup (its manifest is "
+            f"{human_size(member.size)}; {budget.entries} paths need at most {human_size(limit)})"
+        )
+    matcher = _Matcher(path, seen, keep)
+    try:
+        meta = read_manifest(stream, matcher.match)
+    except SchemaError as exc:
+        raise BackupError(f"{path}: not a routine-workflow backup ({exc})") from None
+    if seen:
+        extra = min(seen)
+        raise BackupError(f"{path}: {extra} is in the archive but not in the manifest")
+    return Verified(path, meta, matcher.files, matcher.bytes, matcher.entries, matcher.kept)
 
 
-def _sha256(stream: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    while block := stream.read(READ_CHUNK):
-        digest.update(block)
-    return digest.hexdigest()
+class _Matcher:
+    """Matches each manifest entry, as it is parsed, against the member of that path."""
 
+    def __init__(self, path: Path, seen: dict[str, bytes], keep: bool) -> None:
+        self.path = path
+        self.seen = seen
+        self.keep = keep
+        self.kept = Entries()
+        self.files = self.bytes = self.entries = 0
 
-class _RawHashing:
-    """The compressed file, hashed as gzip reads it (one read serves both)."""
-
-    def __init__(self, handle: IO[bytes], digest: Any) -> None:
-        self._handle = handle
-        self._digest = digest
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(size)
-        self._digest.update(data)
-        return data
-
-
-class _Hashing:
-    """Wraps a member stream so whoever consumes it also computes its sha256."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self._digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._digest.update(data)
-        return data
-
-    def hexdigest(self) -> str:
-        # Whatever the consumer left unread still counts.
-        while block := self._stream.read(READ_CHUNK):
-            self._digest.update(block)
-        return self._digest.hexdigest()
-
-
-def _compare(path: Path, manifest: dict[str, Any], seen: dict[str, Item]) -> None:
-    expected = {i.path: i for i in entries(manifest)}
-    for name, item in expected.items():
-        got = seen.get(name)
+    def match(self, item: Item) -> None:
+        """Check one entry; its member is forgotten once matched (memory stays flat)."""
+        got = self.seen.pop(item.path, None)
         if got is None:
-            raise BackupError(f"{path}: {name} is in the manifest but missing from the archive")
-        if not got.same_metadata(item):
-            raise BackupError(f"{path}: {name} differs from the manifest (type, mode or size)")
-        if got.sha256 != item.sha256:
-            raise BackupError(f"{path}: {name} is corrupt (sha256 differs from the manifest)")
-        got.mtime_ns = item.mtime_ns
-    extra = sorted(set(seen) - set(expected))
-    if extra:
-        raise BackupError(f"{path}: {extra[0]} is in the archive but not in the manifest")
+            raise BackupError(
+                f"{self.path}: {item.path} is in the manifest but missing from the archive"
+            )
+        mtime, item.mtime_ns = item.mtime_ns, 0
+        if got != Entries.pack(item):
+            member = Entries.unpack(item.path, got)
+            if not member.same_metadata(item):
+                raise BackupError(
+                    f"{self.path}: {item.path} differs from the manifest (type, mode or size)"
+                )
+            raise BackupError(
+                f"{self.path}: {item.path} is corrupt (sha256 differs from the manifest)"
+            )
+        item.mtime_ns = mtime
+        self.entries += 1
+        if item.type == "file":
+            self.files += 1
+            self.bytes += item.size
+        if self.keep:
+            self.kept.add(item)
+
+
+def replay(path: Path, expected: Entries, on_member: MemberHook) -> str:
+    """Read a verified archive again, handing each member and its entry to ``on_member``.
+
+    Each member must still be the one verified (``expected``, by path; popped
+    as they come): same type, mode, size and link target. A file's content
+    comes through a HashingStream whose ``hexdigest()`` the hook compares with
+    the entry's sha256 before keeping what it wrote. Returns the sha256 of the
+    compressed archive as read.
+    """
+    source = Decompressed(path)
+    try:
+        for member, stream in members(source):
+            if member.name == MANIFEST_MEMBER and member.isreg():
+                continue
+            want = expected.pop(member.name)
+            size = member.size if member.isreg() else 0
+            if want is None or (_TYPES.get(member.type), member.mode & 0o7777, size) != (
+                want.type,
+                want.mode,
+                want.size,
+            ):
+                raise BackupError(f"{path}: {member.name} changed since it was verified")
+            if want.type == "symlink" and member.linkname != want.target:
+                raise BackupError(f"{path}: {member.name} changed since it was verified")
+            try:
+                on_member(member, want, HashingStream(stream) if stream else None)
+            except OSError as exc:  # the writer's failure, not the archive's
+                raise BackupError(
+                    f"cannot write {exc.filename or member.name}: {exc.strerror or exc}"
+                ) from None
+    except Refused as exc:
+        raise BackupError(f"{path}: {exc}; refusing it") from None
+    except (OSError, EOFError, zlib.error, tarfile.TarError, RecursionError) as exc:
+        raise BackupError(f"{path}: archive is corrupt or unreadable ({exc})") from None
+    if expected:
+        raise BackupError(f"{path}: {expected.first()} changed since it was verified")
+    return source.archive_sha256
 
 
 # --- safety ----------------------------------------------------------------------------------
 
 
-def _check_safe(member: tarfile.TarInfo, seen: dict[str, Item]) -> None:
+def _check_safe(member: tarfile.TarInfo, seen: dict[str, bytes]) -> None:
     """Raise BackupError if ``member``'s own name is unsafe to extract."""
     name = member.name
     if problem := unsafe_name(name):
-        raise BackupError(f"unsafe path in archive: {name!r} ({problem}); refusing it")
+        raise BackupError(f"unsafe path in archive: {name[:200]!r} ({problem}); refusing it")
     if name in seen:
         raise BackupError(f"unsafe archive: {name!r} appears twice; refusing it")
 
 
-def check_links(seen: dict[str, Item], allow_escaping: bool = False) -> list[str]:
+def check_links(
+    names: Iterable[str], links: dict[str, str], allow_escaping: bool = False
+) -> list[str]:
     """Raise BackupError if a path goes through a symlink or a symlink leads outside the target.
 
-    With ``allow_escaping``, links that lead outside (absolute, or resolving
-    above the target) are returned instead, for the caller to leave out; a
-    path through any symlink is refused regardless. Needs the whole archive:
-    a link's meaning depends on links stored after it.
+    ``names`` are all the archive's paths, ``links`` its symlinks and their
+    targets. With ``allow_escaping``, links that lead outside (absolute, or
+    resolving above the target) are returned instead, for the caller to leave
+    out; a path through any symlink is refused regardless. Needs the whole
+    archive: a link's meaning depends on links stored after it.
     """
-    links = {n: i.target or "" for n, i in seen.items() if i.type == "symlink"}
-    for name in seen:
-        parts = name.split("/")
-        for depth in range(1, len(parts)):
-            prefix = "/".join(parts[:depth])
-            if prefix in links:
+    if links:
+        ordered = sorted(names)
+        for link in sorted(links):
+            # Paths under ``link`` sort together, right after ``link + "/"``.
+            at = bisect_left(ordered, link + "/")
+            if at < len(ordered) and ordered[at].startswith(link + "/"):
                 raise BackupError(
-                    f"unsafe archive: {name!r} would be written through the "
-                    f"symlink {prefix!r}; refusing it"
+                    f"unsafe archive: {ordered[at]!r} would be written through the "
+                    f"symlink {link!r}; refusing it"
                 )
-    escaping = escaping_links(seen.values())
+    escaping = _escaping(links)
     if escaping and not allow_escaping:
         name = escaping[0]
         raise BackupError(
@@ -296,32 +347,26 @@ def check_links(seen: dict[str, Item], allow_escaping: bool = False) -> list[str
 
 def escaping_links(items: Iterable[Item]) -> list[str]:
     """Symlinks among ``items`` that are absolute or resolve outside their root."""
-    links = {i.path: i.target or "" for i in items if i.type == "symlink"}
+    return _escaping({i.path: i.target or "" for i in items if i.type == "symlink"})
+
+
+def _escaping(links: dict[str, str]) -> list[str]:
+    budget = [_MAX_LINK_WORK]
     return [
         name
         for name, target in links.items()
-        if _resolve(posixpath.dirname(name), target, links) is None
+        if _resolve(posixpath.dirname(name), target, links, budget) is None
     ]
 
 
-def unsafe_name(name: str) -> str | None:
-    """Why a member name is unsafe to extract, or None."""
-    if not name or "\x00" in name:
-        return "empty"
-    if name.startswith("/"):
-        return "absolute path"
-    # "c:x" is an ordinary file name on POSIX, but a drive-relative path on Windows.
-    if os.name == "nt" and len(name) > 1 and name[1] == ":":  # pragma: no cover (Windows)
-        return "drive letter"
-    if ".." in name.split("/"):
-        return "contains .."
-    if posixpath.normpath(name) != name:
-        return "not a normalised path"
-    return None
+def _resolve(
+    base: str, target: str, links: dict[str, str], budget: list[int], hops: int = 0
+) -> str | None:
+    """Resolve ``base/target`` through the archive's symlinks; None if it leaves the root.
 
-
-def _resolve(base: str, target: str, links: dict[str, str], hops: int = 0) -> str | None:
-    """Resolve ``base/target`` through the archive's symlinks; None if it leaves the root."""
+    ``budget`` counts down the work (path components times depth) shared by
+    all links: chains of long targets cannot make the check run for hours.
+    """
     if hops > _MAX_LINK_HOPS or target.startswith("/"):
         return None
     stack = [p for p in base.split("/") if p]
@@ -334,9 +379,12 @@ def _resolve(base: str, target: str, links: dict[str, str], hops: int = 0) -> st
             stack.pop()
             continue
         stack.append(part)
+        budget[0] -= len(stack)
+        if budget[0] < 0:
+            raise BackupError("unsafe archive: symlinks too many or too deep to check; refusing it")
         here = "/".join(stack)
         if here in links:
-            resolved = _resolve("/".join(stack[:-1]), links[here], links, hops + 1)
+            resolved = _resolve("/".join(stack[:-1]), links[here], links, budget, hops + 1)
             if resolved is None:
                 return None
             stack = [p for p in resolved.split("/") if p]

@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from routine_workflow import dirs
-from routine_workflow.backup.manifest import FORMAT
+from routine_workflow.backup.manifest import FORMAT, MAX_MANIFEST_BYTES
 from routine_workflow.dumps.names import STAMP_FORMAT, project_slug
 from routine_workflow.fsutil import remove_path
 
 SUFFIX = ".tar.gz"
 SIDECAR_SUFFIX = ".manifest.json"
 TEMP_SUFFIX = ".partial"
+#: A sidecar is the manifest plus a few fields; anything larger is not one of ours.
+MAX_SIDECAR_BYTES = MAX_MANIFEST_BYTES + 64 * 1024
 
 
 @dataclass
@@ -52,10 +54,14 @@ class Backup:
             "path": str(self.path),
             "created": self.created.isoformat(),
             "size": size,
-            "files": self.sidecar.get("files"),
-            "bytes": self.sidecar.get("bytes"),
-            "verified": bool(self.sidecar.get("verified")),
+            "files": self._count("files"),
+            "bytes": self._count("bytes"),
+            "verified": self.sidecar.get("verified") is True,
         }
+
+    def _count(self, key: str) -> int | None:
+        value = self.sidecar.get(key)
+        return value if type(value) is int else None  # exactly: not a bool
 
 
 def sidecar_path(archive: Path) -> Path:
@@ -83,6 +89,11 @@ def parse_name(name: str, root: Path) -> tuple[datetime, int] | None:
     return when, int(match.group(2) or 0)
 
 
+def stamp_of(name: str, root: Path) -> str:
+    """The time stamp (and serial) part of a backup name of this project."""
+    return name.removeprefix(f"{project_slug(root)}-").removesuffix(SUFFIX)
+
+
 def free_name(directory: Path, root: Path, when: datetime) -> Path:
     """A new final archive path that sorts after every existing one of the same second.
 
@@ -104,10 +115,19 @@ def temp_prefix(root: Path) -> str:
 
 
 def read_sidecar(archive: Path) -> dict[str, Any] | None:
-    """The sidecar's JSON, or None if missing, unreadable or not ours."""
+    """The sidecar's JSON, or None if missing, unreadable, too large or not ours.
+
+    Only the format is checked here: whoever uses the entries validates them
+    (``manifest.first_change`` treats a sidecar that does not validate as an
+    unusable previous backup).
+    """
     try:
-        doc = json.loads(sidecar_path(archive).read_bytes())
-    except (OSError, ValueError):
+        with open(sidecar_path(archive), "rb") as handle:
+            data = handle.read(MAX_SIDECAR_BYTES + 1)
+        if len(data) > MAX_SIDECAR_BYTES:
+            return None
+        doc = json.loads(data)
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         return None

@@ -21,7 +21,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-from routine_workflow.backup.manifest import MANIFEST_MEMBER, BackupError, Item, dump, manifest_doc
+from routine_workflow.backup.manifest import (
+    MANIFEST_MEMBER,
+    BackupError,
+    Budget,
+    Item,
+    dump,
+    manifest_doc,
+)
 from routine_workflow.backup.store import TEMP_SUFFIX, temp_prefix
 
 #: gzip level: 6 is gzip's default; see docs/backup.md for the measured trade-off.
@@ -122,6 +129,14 @@ def write_archive(
     because they could not be read. On any error (including a signal raised
     as an exception) the temp file is removed and the error propagates.
     """
+    budget = Budget()
+    for item in items:  # an archive that verify would refuse is never written
+        over = budget.add(item.path, item.target)
+        if over:
+            raise BackupError(
+                f"cannot back up {root}: {over}, more than one backup holds; "
+                "exclude generated trees (e.g. in .gitignore)"
+            )
     fd, name = tempfile.mkstemp(prefix=temp_prefix(root), suffix=TEMP_SUFFIX, dir=directory)
     tmp = Path(name)
     try:
