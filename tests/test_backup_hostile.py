@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from routine_workflow.backup import store
 from routine_workflow.backup.manifest import (
@@ -39,8 +39,8 @@ from routine_workflow.backup.manifest import (
     manifest_doc,
 )
 from routine_workflow.backup.reader import verify
-from routine_workflow.backup.take import take_backup
 from routine_workflow.config import load_config
+from routine_workflow.steps.backup import take_backup
 from routine_workflow.steps.base import StepContext
 
 GiB = 1 << 30
