@@ -227,6 +227,7 @@ def test_an_unparseable_or_huge_sidecar_is_not_taken_for_ours(project: Path) -> 
     assert take_backup(ctx).status.value == "ok"
 
 
+@pytest.mark.slow
 def test_sidecar_fuzz_never_fails_the_backup(project: Path) -> None:
     (project / "a.txt").write_text("a\n")
     (project / "d").mkdir()
@@ -354,6 +355,7 @@ def _mangle_text(rng: random.Random, data: bytes) -> bytes:
     return data + rng.choice([b" ", b"x", b"{}", b"\x00"])
 
 
+@pytest.mark.slow
 def test_manifest_fuzz_only_ever_gets_one_line(tmp_path: Path) -> None:
     members = _base_members() + _members_for_depth()
     original = manifest_doc(_items(members), project_root="/p", created="now")
@@ -381,6 +383,7 @@ def test_manifest_fuzz_only_ever_gets_one_line(tmp_path: Path) -> None:
 # --- (4) bounded memory whatever the archive ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_one_gib_manifest_is_refused_before_it_is_read(project: Path, tmp_path: Path) -> None:
     info = tarfile.TarInfo(MANIFEST_MEMBER)
     info.size = GiB
@@ -394,6 +397,7 @@ def test_a_one_gib_manifest_is_refused_before_it_is_read(project: Path, tmp_path
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
 def test_huge_extended_headers_are_refused_before_they_are_read(
     kind: bytes, project: Path, tmp_path: Path
@@ -425,6 +429,7 @@ def test_global_and_sparse_headers_are_refused(kind: str, project: Path, tmp_pat
     assert "refusing it" in line
 
 
+@pytest.mark.slow
 def test_a_content_bomb_is_verified_in_constant_memory(project: Path, tmp_path: Path) -> None:
     """1 GiB of zeros (about 1 MB compressed), consistent with its manifest."""
     info = tarfile.TarInfo("zeros.bin")
@@ -440,6 +445,7 @@ def test_a_content_bomb_is_verified_in_constant_memory(project: Path, tmp_path: 
     assert peak < MEMORY_BUDGET_MB, f"{peak:.0f} MiB"
 
 
+@pytest.mark.slow
 def test_too_many_members_are_refused_within_the_memory_budget(
     project: Path, tmp_path: Path
 ) -> None:
