@@ -221,6 +221,14 @@ FIELDS: tuple[Field, ...] = (
         metavar="PATTERN",
     ),
     Field(
+        "include_nested_repos",
+        "bool",
+        "Reformat and dump files inside git submodules and nested git repositories too.",
+        False,
+        "--include-nested-repos",
+        negatable=True,
+    ),
+    Field(
         "backup_dir",
         "path",
         "Where backups are written.",
@@ -324,6 +332,7 @@ class WorkflowConfig:
     max_workers: int
     workflow_timeout: float
     exclude_patterns: tuple[str, ...]
+    include_nested_repos: bool
     backup_dir: Path
     keep_backups: int
     backup_include_git: bool

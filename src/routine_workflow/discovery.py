@@ -3,8 +3,10 @@
 Left out: version-control and tool directories, virtualenvs (by name or by a
 ``pyvenv.cfg`` inside), build output, caches, the tool's own directories,
 whatever ``.gitignore`` files (root and nested, plus ``.git/info/exclude``)
-ignore, and ``exclude_patterns``. Symlinks are reported as symlinks and never
-followed.
+ignore, and ``exclude_patterns``; git submodules and nested git repositories
+(a directory below the root holding a ``.git`` file or directory: someone else's
+code, pinned by commit) unless ``include_nested_repos``. Symlinks are reported as
+symlinks and never followed.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ class Discovery:
 
     ``keep_caches`` lets clean_caches see cache directories (it still never
     enters virtualenvs, VCS or ignored trees); ``include_git`` lets the backup
-    keep ``.git/``.
+    keep ``.git/``; ``include_nested_repos`` (default: the setting of that name) lets
+    the backup keep submodules and nested repositories.
     """
 
     def __init__(
@@ -92,10 +95,14 @@ class Discovery:
         include_git: bool = False,
         use_gitignore: bool = True,
         extra_excludes: Iterable[str] = (),
+        include_nested_repos: bool | None = None,
     ) -> None:
         self.root = config.project_root
         self.keep_caches = keep_caches
         self.include_git = include_git
+        self.include_nested_repos = (
+            config.include_nested_repos if include_nested_repos is None else include_nested_repos
+        )
         self.use_gitignore = use_gitignore
         excludes = [*config.exclude_patterns, *extra_excludes]
         self._patterns = _spec(excludes) if excludes else None
@@ -109,6 +116,8 @@ class Discovery:
         #: Our own temporary files met by ``walk`` (left by a killed run): never reported as
         #: project files; whoever holds the lock may remove them.
         self.leftover_temps: list[str] = []
+        #: Submodules and nested repositories ``walk`` left out (relative paths).
+        self.other_repos: list[str] = []
         if use_gitignore:
             self._load_ignore("", self.root / ".git" / "info" / "exclude")
 
@@ -132,11 +141,14 @@ class Discovery:
         return name in CACHE_DIRS and not self.keep_caches
 
     def protected_dir(self, path: Path) -> bool:
-        """A virtualenv (``pyvenv.cfg`` inside) or one of the tool's own dirs, whatever its name.
+        """A virtualenv (``pyvenv.cfg`` inside), one of the tool's own dirs, whatever its
+        name, or another repository (``.git`` inside) unless ``include_nested_repos``.
 
         ``path`` is one found by walking from the root (symlinks not followed).
         """
         if os.path.isfile(os.path.join(path, "pyvenv.cfg")):
+            return True
+        if not self.include_nested_repos and os.path.lexists(os.path.join(path, ".git")):
             return True
         return (path if self._canonical_root else path.resolve()) in self._own
 
@@ -257,7 +269,7 @@ class Discovery:
                     # The directory's own listing tells whether it is a virtualenv (no stat
                     # for pyvenv.cfg per directory), and is the one we descend with.
                     children = _listing(entry.path)
-                    if not self._walked_protected(entry, children):
+                    if not self._walked_protected(entry, rel, children):
                         yield Entry(entry.path, rel, "dir"), children
                 elif not self.ignored(rel, is_dir=False):
                     # d_type again (an lstat only where the file system does not say)
@@ -266,12 +278,19 @@ class Discovery:
             except OSError:  # vanished or unreadable since the listing
                 continue
 
-    def _walked_protected(self, entry: os.DirEntry[str], children: list[os.DirEntry[str]]) -> bool:
+    def _walked_protected(
+        self, entry: os.DirEntry[str], rel: str, children: list[os.DirEntry[str]]
+    ) -> bool:
         # protected_dir() for a directory met by walk(), answered from its listing.
         if entry.name in VCS_DIRS or entry.name in CACHE_DIRS:
             return False  # let in on purpose (include_git, keep_caches)
-        if any(c.name == "pyvenv.cfg" and c.is_file() for c in children):
-            return True
+        for child in children:
+            if child.name == "pyvenv.cfg" and child.is_file():
+                return True
+            # A submodule's .git is a file, a nested clone's a directory: either will do.
+            if child.name == ".git" and not self.include_nested_repos:
+                self.other_repos.append(rel)
+                return True
         path = entry.path if self._canonical_root else os.path.realpath(entry.path)
         return path in self._own_str
 

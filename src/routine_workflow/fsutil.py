@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -41,7 +42,7 @@ def ensure_inside(path: Path, roots: Iterable[Path]) -> None:
 
 @contextlib.contextmanager
 def atomic_writer(
-    path: Path, mode: int | None = None, *, durable: bool = True
+    path: Path, mode: int | None = None, *, durable: bool = True, strict: bool = False
 ) -> Iterator[IO[bytes]]:
     """Write ``path`` through a temporary file in the same directory, then rename it.
 
@@ -51,18 +52,25 @@ def atomic_writer(
     mode, or 0o644 minus the umask for a new file. ``durable`` (the default)
     also fsyncs the file and its directory, so the new content survives a power cut;
     a process killed at any point leaves old or new content either way.
+
+    An existing file's identity goes to the new one before the rename: owner and
+    group (which only root can give away), extended attributes and ACLs. Best effort,
+    unless ``strict`` (a user's file): then NotRewritable is raised, and the original
+    is untouched, when any of it cannot be kept.
     """
     path = Path(path)
+    original = _stat_or_none(path)
     if mode is None:
-        mode = _existing_mode(path)
+        mode = stat.S_IMODE(original.st_mode) if original is not None else _new_file_mode()
     fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
+            # After the content: a write by another owner would clear setuid/setgid.
+            _give_identity(handle.fileno(), path, original, mode, strict)
             if durable:
                 os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -70,6 +78,106 @@ def atomic_writer(
         raise
     if durable:
         _fsync_dir(path.parent)
+
+
+# --- a user's file keeps its identity ----------------------------------------------------------
+
+
+class NotRewritable(OSError):
+    """A user's file left as it is: replacing it would make it another file (new owner,
+    a broken hard link) or overrule its read-only permission. ``strerror`` is the reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(errno.EPERM, reason, os.fspath(path))
+
+
+_EUID = os.geteuid() if hasattr(os, "geteuid") else -1
+
+
+def rewrite_refusal(path: Path) -> str | None:
+    """Why ``path`` must not be replaced by a rename, or None if it may be.
+
+    A rename gives the name a new inode: other hard links would keep the old content
+    (so a linked file is left alone rather than written in place, which is not
+    crash-safe); rename needs no write permission on the file itself, so one its owner
+    cannot write is left alone, as a tool writing in place would fail on it; and only
+    root can give a new inode to another owner or to a group it is not in.
+    """
+    info = os.stat(path)
+    if info.st_nlink > 1:
+        return f"has {info.st_nlink} hard links, not rewritten"
+    if not info.st_mode & stat.S_IWUSR:
+        return "read-only, not rewritten"
+    if _EUID == 0:
+        return None
+    if not os.access(path, os.W_OK):
+        return "no write permission, not rewritten"
+    if info.st_uid != _EUID:
+        return f"owned by another user (uid {info.st_uid}), not rewritten"
+    if info.st_gid not in (os.getegid(), *os.getgroups()):
+        return f"its group (gid {info.st_gid}) is not this user's, not rewritten"
+    return None
+
+
+# Attributes the kernel or a security module manages (SELinux labels, capabilities):
+# copied when allowed, never a reason to leave a file alone.
+_MANAGED_XATTRS = "security."
+
+
+def _give_identity(
+    fd: int, path: Path, original: os.stat_result | None, mode: int, strict: bool
+) -> None:
+    """Make the temporary file ``fd`` what ``path`` (as ``original``) is: owner and group,
+    extended attributes, then the mode (chown clears setuid/setgid; setting an ACL
+    rewrites the group bits; the original's mode agrees with its ACL)."""
+    if original is not None:
+        _keep_owner(fd, path, original, strict)
+        _copy_xattrs(fd, path, strict)
+    os.fchmod(fd, mode)
+
+
+def _keep_owner(fd: int, path: Path, original: os.stat_result, strict: bool) -> None:
+    current = os.fstat(fd)
+    if (current.st_uid, current.st_gid) == (original.st_uid, original.st_gid):
+        return
+    try:
+        os.fchown(fd, original.st_uid, original.st_gid)
+    except OSError:
+        if strict:
+            owner = f"{original.st_uid}:{original.st_gid}"
+            raise NotRewritable(path, f"cannot keep its owner {owner}, not rewritten") from None
+
+
+def _copy_xattrs(fd: int, path: Path, strict: bool) -> None:
+    """Extended attributes (ACLs are ``system.posix_acl_access`` on Linux) from ``path`` to
+    ``fd``; those the temporary file got that the original lacks (a directory's default
+    ACL) are removed. Linux only: elsewhere Python has no xattr calls."""
+    if not hasattr(os, "listxattr"):  # pragma: no cover (macOS, Windows)
+        return
+    try:
+        wanted = {name: os.getxattr(path, name) for name in os.listxattr(path)}
+        present = os.listxattr(fd)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTSUP, errno.ENODATA) or not strict:
+            return  # a file system without them; an attribute removed meanwhile
+        raise NotRewritable(path, "cannot read its extended attributes, not rewritten") from None
+    for name in present:
+        if name not in wanted and not name.startswith(_MANAGED_XATTRS):
+            _xattr_call(os.removexattr, path, name, strict, fd, name)
+    for name, value in wanted.items():
+        _xattr_call(os.setxattr, path, name, strict, fd, name, value)
+
+
+def _xattr_call(
+    call: Callable[..., None], path: Path, name: str, strict: bool, *args: object
+) -> None:
+    try:
+        call(*args)
+    except OSError:
+        if strict and not name.startswith(_MANAGED_XATTRS):
+            raise NotRewritable(
+                path, f"cannot keep its extended attribute {name}, not rewritten"
+            ) from None
 
 
 #: The temporary names this tool writes beside a user's file: ``atomic_writer``'s and
@@ -119,13 +227,28 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None, *, durable: b
         handle.write(data)
 
 
-def _existing_mode(path: Path) -> int:
+def rewrite_user_file(path: Path, data: bytes) -> None:
+    """Replace a user's existing file with ``data``: atomically, durably, the file keeping
+    its identity (see ``atomic_writer``). Raises NotRewritable, writing nothing, for a file
+    that cannot be replaced without becoming another file (``rewrite_refusal``)."""
+    reason = rewrite_refusal(path)
+    if reason is not None:
+        raise NotRewritable(path, reason)
+    with atomic_writer(path, strict=True) as handle:
+        handle.write(data)
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
+        return os.stat(path)
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return None
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_dir(directory: Path) -> None:

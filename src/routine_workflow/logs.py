@@ -2,6 +2,9 @@
 
 Every event is a log record; ``extra={"event": ..., "step": ...}`` fields travel
 with it, so ``--log-format json`` gives one object per event with the run id.
+A text or console record is one line: what it quotes (file names) is escaped as the
+JSON log escapes it (``output.printable``), so a name with a line break cannot forge
+a line and one that is not UTF-8 cannot break the log.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from routine_workflow.errors import ConfigError
+from routine_workflow.output import printable, without_surrogates
 
 LOGGER_NAME = "routine_workflow"
 MAX_BYTES = 5 * 1024 * 1024
@@ -47,9 +51,9 @@ class TextFormatter(logging.Formatter):
         stamp = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         fields = " ".join(f"{k}={v}" for k, v in extras.items())
         line = f"{stamp} {record.levelname.lower():7} {record.getMessage()}"
-        line = f"{line} {fields}" if fields else line
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        line = printable(f"{line} {fields}" if fields else line)
+        if record.exc_info:  # a traceback's own lines are lines; only its surrogates go
+            line += "\n" + without_surrogates(self.formatException(record.exc_info))
         return line
 
 
@@ -61,7 +65,7 @@ class ConsoleFormatter(logging.Formatter):
         step = getattr(record, "step", None)
         prefix = f"[{step}] " if step else ""
         level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-        return f"routine-workflow: {level}{prefix}{record.getMessage()}"
+        return printable(f"routine-workflow: {level}{prefix}{record.getMessage()}")
 
 
 class RunIdFilter(logging.Filter):
@@ -125,7 +129,11 @@ def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
     try:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
+            log_file,
+            maxBytes=MAX_BYTES,
+            backupCount=BACKUP_COUNT,
+            encoding="utf-8",
+            errors="backslashreplace",  # never a lost line (the formatters escape already)
         )
     except OSError as exc:
         raise ConfigError(f"log file {log_file}: cannot open: {exc.strerror}") from None

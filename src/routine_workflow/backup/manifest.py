@@ -97,7 +97,9 @@ def scan(config: WorkflowConfig, root: Path | None = None) -> Scan:
     started = time.time_ns()
     items: list[Item] = []
     left_out: list[str] = []
-    for entry in Discovery(config, include_git=config.backup_include_git).walk():
+    # A restore point of the whole tree: submodules and nested repositories too.
+    discovery = Discovery(config, include_git=config.backup_include_git, include_nested_repos=True)
+    for entry in discovery.walk():
         if entry.rel == MANIFEST_MEMBER:
             left_out.append(f"{entry.rel}: name reserved for the backup manifest")
             continue

@@ -68,7 +68,7 @@ def backup_verify(
         )
         for name in report["escaping_links"]:
             output.write_line(
-                f"{PROG}: note: symlink {name} points outside the project; "
+                f"{PROG}: note: symlink {output.printable(name)} points outside the project; "
                 "restore it with --skip-unsafe-links"
             )
     return 0
@@ -118,5 +118,6 @@ def backup_restore(
         f"into {report['target']}"
     )
     for name in report["skipped_links"]:
-        output.write_line(f"{PROG}: left out symlink {name}: it points outside the target")
+        shown = output.printable(name)
+        output.write_line(f"{PROG}: left out symlink {shown}: it points outside the target")
     return 0

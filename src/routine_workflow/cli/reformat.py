@@ -57,6 +57,9 @@ def reformat_cmd(
     for text in report.diffs:
         output.write_line(text.rstrip("\n"))
     for line in report.detail_lines():
-        (output.error_line if line.startswith("error:") else output.write_line)(line)
+        # One line per file: a file name's line break or odd bytes are shown escaped.
+        (output.error_line if line.startswith("error:") else output.write_line)(
+            output.printable(line)
+        )
     output.write_line(f"{PROG} reformat: {report.summary()}")
     return exit_code(report, check)

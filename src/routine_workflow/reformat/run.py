@@ -255,10 +255,13 @@ def _settle(
 def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Path]) -> bool:
     """Atomically replace ``path`` with ``new`` unless its content no longer hashes to ``digest``.
 
-    Keeps the file's mode (``fsutil.atomic_write``). Returns False, writing nothing,
-    when another process changed the file since the pipeline read it.
+    The file keeps its identity: mode, owner, group, extended attributes
+    (``fsutil.rewrite_user_file``). Returns False, writing nothing, when another process
+    changed the file since the pipeline read it. Raises ``fsutil.NotRewritable`` (an
+    OSError whose ``strerror`` is the reason) for a file left alone because a rename
+    would change what it is: hard-linked, read-only, an owner this user cannot keep.
     """
-    from routine_workflow.fsutil import atomic_write, ensure_inside
+    from routine_workflow.fsutil import ensure_inside, rewrite_user_file
 
     ensure_inside(path, roots)
     try:
@@ -269,7 +272,7 @@ def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Pat
         return False
     # A writer that slips in between this check and the rename still loses its
     # bytes; the window is the length of one atomic write.
-    atomic_write(path, new)
+    rewrite_user_file(path, new)
     return True
 
 
