@@ -74,3 +74,11 @@ def test_closed_stderr_never_lets_a_file_take_descriptor_2(project: Path) -> Non
         if path.is_file() and path.suffix != ".log":
             assert b"NOISE-ON-STDERR" not in path.read_bytes(), path
     assert [r["status"] for r in _history(project)] == ["ok"]
+
+
+def test_a_name_the_terminal_cannot_encode_is_escaped_not_lost(project: Path) -> None:
+    (project / "é.py").write_text("x=1\n")
+    done = run_cli(["reformat", "--check"], project, env={"PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 1, done.stderr
+    assert "\\xe9.py" in done.stdout or "\\u00e9.py" in done.stdout, done.stdout
+    assert "1 would change" in done.stdout + done.stderr

@@ -53,7 +53,11 @@ def write(stream_name: str, text: str) -> None:
     a terminal that hung up or a closed stream discards the output instead of raising."""
     stream = getattr(sys, stream_name)
     try:
-        stream.write(text)
+        try:
+            stream.write(text)
+        except UnicodeEncodeError:  # an ASCII locale and a file named é.py: say it escaped
+            encoding = getattr(stream, "encoding", None) or "ascii"
+            stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
         stream.flush()
     # EPIPE: the reader went away; EIO: the terminal hung up; ValueError: a closed file.
     except (OSError, ValueError):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError
-from routine_workflow.fsutil import remove_leftover_temps
+from routine_workflow.fsutil import NotRewritable, remove_leftover_temps
 from routine_workflow.progress import ProgressFactory, no_progress
 from routine_workflow.reformat import engines
 from routine_workflow.reformat.cache import ReformatCache
@@ -236,7 +236,10 @@ def _settle(
         return
     try:
         written = write_if_unmodified(path, outcome.digest, new, (config.project_root,))
-    except OSError as exc:  # a read-only file or directory: report it, go on with the rest
+    except NotRewritable as exc:  # its identity could not be kept: left alone, said why
+        report.failed.append(Failure(rel, exc.strerror or "not rewritten"))
+        return
+    except OSError as exc:  # a read-only directory: report it, go on with the rest
         report.failed.append(Failure(rel, f"cannot write: {exc.strerror}"))
         return
     if written:
