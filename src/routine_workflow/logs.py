@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.errors import ConfigError
 from routine_workflow.output import printable, without_surrogates
 
@@ -119,6 +122,21 @@ def setup_console(verbosity: int, log_format: str) -> logging.Logger:
     return logger
 
 
+def _private_rotating_handler() -> Any:
+    """RotatingFileHandler whose files (the first and each one after a rollover) are 0600:
+    the log names the project's files and the commands run."""
+    import logging.handlers
+
+    class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        def _open(self):  # type: ignore[no-untyped-def]
+            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.fchmod(fd, PRIVATE_FILE_MODE)  # an existing log of an older version, too
+            os.close(fd)
+            return super()._open()
+
+    return PrivateRotatingFileHandler
+
+
 def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
     """Add the rotating file log (5 MB x 5) and the run id filter."""
     # Imported here: it brings socket, pickle and queue, and only runs write a log file.
@@ -127,8 +145,8 @@ def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
     logger = get_logger()
     _end_run(logger)
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        private_dir(log_file.parent)
+        handler = _private_rotating_handler()(
             log_file,
             maxBytes=MAX_BYTES,
             backupCount=BACKUP_COUNT,
