@@ -116,6 +116,8 @@ class Discovery:
         #: Our own temporary files met by ``walk`` (left by a killed run): never reported as
         #: project files; whoever holds the lock may remove them.
         self.leftover_temps: list[str] = []
+        #: Directories ``walk`` could not list ("rel/: reason"): their content is missing.
+        self.unreadable: list[str] = []
         #: Submodules and nested repositories ``walk`` left out (relative paths).
         self.other_repos: list[str] = []
         if use_gitignore:
@@ -219,7 +221,7 @@ class Discovery:
         # An explicit stack of per-directory scans rather than recursive generators, so each
         # entry is yielded once instead of being passed up through every level above it.
         root = str(self.root)
-        stack = [self._scan(root, "", _listing(root), file_suffixes)]
+        stack = [self._scan(root, "", self._listing(root, ""), file_suffixes)]
         while stack:
             found = next(stack[-1], None)
             if found is None:
@@ -268,7 +270,7 @@ class Discovery:
                         continue
                     # The directory's own listing tells whether it is a virtualenv (no stat
                     # for pyvenv.cfg per directory), and is the one we descend with.
-                    children = _listing(entry.path)
+                    children = self._listing(entry.path, rel)
                     if not self._walked_protected(entry, rel, children):
                         yield Entry(entry.path, rel, "dir"), children
                 elif not self.ignored(rel, is_dir=False):
@@ -277,6 +279,18 @@ class Discovery:
                     yield Entry(entry.path, rel, kind), None
             except OSError:  # vanished or unreadable since the listing
                 continue
+
+    def _listing(self, directory: str, rel: str) -> list[os.DirEntry[str]]:
+        """The entries of ``directory`` sorted by name; empty, and noted in ``unreadable``,
+        when it cannot be listed."""
+        try:
+            with os.scandir(directory) as it:
+                return sorted(it, key=lambda e: e.name)
+        except FileNotFoundError:
+            return []  # vanished since its parent was listed: nothing was there to miss
+        except OSError as exc:
+            self.unreadable.append(f"{rel or '.'}/: {exc.strerror}")
+            return []
 
     def _walked_protected(
         self, entry: os.DirEntry[str], rel: str, children: list[os.DirEntry[str]]
@@ -353,15 +367,6 @@ def _warn_once(source: Path, number: int, line: str, root: Path) -> None:
     logging.getLogger(LOGGER_NAME).warning(
         "%s:%d: ignoring a pattern git would not use either: %r", shown, number, line
     )
-
-
-def _listing(directory: str) -> list[os.DirEntry[str]]:
-    """The entries of ``directory`` sorted by name; empty when it cannot be read."""
-    try:
-        with os.scandir(directory) as it:
-            return sorted(it, key=lambda e: e.name)
-    except OSError:
-        return []
 
 
 def python_files(config: WorkflowConfig) -> list[Entry]:

@@ -113,6 +113,8 @@ def scan(config: WorkflowConfig, root: Path | None = None) -> Scan:
             left_out.append(f"{entry.rel}: not a file, directory or symlink")
         else:
             items.append(item)
+    # A directory that could not be listed is archived empty: say what is missing.
+    left_out.extend(discovery.unreadable)
     return Scan(items, started, left_out)
 
 
