@@ -4,7 +4,8 @@ Two engines (``dump_engine``): the external ``create-dump`` program when it is
 installed or configured (``create_dump_script``, ``create_dump_run_cmd``,
 ``create_dump_clean_cmd``; ``routine_workflow.dumps.external``), else the built-in
 Markdown dump (``routine_workflow.dumps.builtin``). This module turns their
-outcomes into the step's result.
+outcomes into the step's result; files the built-in dump left out as secrets are
+named (with the rule, never the secret) in its summary and details, and in a warning.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from routine_workflow.steps.base import Status, Step, StepContext, StepResult
 
 NAME = "dumps"
 DESCRIPTION = "Write a fresh code dump of the project."
-#: How many skipped files a step result lists before summarising the rest.
+#: How many skipped files a step result lists before summarising the rest (secrets: all).
 MAX_DETAILS = 50
+#: How many secret files the warning names before summarising the rest.
+MAX_WARNED = 10
 
 
 @dataclass
@@ -76,10 +79,13 @@ def run_builtin(ctx: StepContext) -> StepResult:
     except OSError as exc:  # reading problems are per file and skipped; this is the writing
         where = exc.filename or ctx.config.dump_dir
         return StepResult.failed(f"cannot write the dump: {where}: {exc.strerror or exc}")
-    stats, skipped = outcome.stats, outcome.plan.skipped
-    details = [f"skipped {i.rel}: {i.reason}" for i in skipped[:MAX_DETAILS]]
-    if len(skipped) > MAX_DETAILS:
-        details.append(f"... and {len(skipped) - MAX_DETAILS} more skipped (listed in the dump)")
+    stats, skipped, secrets = outcome.stats, outcome.plan.skipped, outcome.plan.secrets
+    # Every secret is named, first, so a long skip list never hides one.
+    details = [f"left out as a secret {i.rel}: {i.reason}" for i in secrets]
+    others = [i for i in skipped if not i.secret]
+    details += [f"skipped {i.rel}: {i.reason}" for i in others[:MAX_DETAILS]]
+    if len(others) > MAX_DETAILS:
+        details.append(f"... and {len(others) - MAX_DETAILS} more skipped (listed in the dump)")
     flagged = [i.rel for i in outcome.plan.items if i.flagged]
     details += [f"not UTF-8, decoded with replacement: {rel}" for rel in flagged[:MAX_DETAILS]]
     if len(flagged) > MAX_DETAILS:
@@ -91,6 +97,10 @@ def run_builtin(ctx: StepContext) -> StepResult:
         "not_utf8": stats.flagged,
     }
     what = f"{stats.files} files, {len(skipped)} skipped"
+    if secrets:
+        counts["secrets"] = len(secrets)
+        what += f", {len(secrets)} of them as secrets"
+        _warn_secrets(ctx, [f"{i.rel}: {i.reason}" for i in secrets])
     if ctx.dry_run:
         return StepResult(
             Status.OK,
@@ -106,6 +116,19 @@ def run_builtin(ctx: StepContext) -> StepResult:
         f"wrote {outcome.path} ({what}, {human_size(outcome.size)})",
         details,
         counts,
+    )
+
+
+def _warn_secrets(ctx: StepContext, named: list[str]) -> None:
+    """One warning (shown even with --quiet, so cron mails it) naming what was left out."""
+    shown_names = "; ".join(named[:MAX_WARNED])
+    more = f"; and {len(named) - MAX_WARNED} more" if len(named) > MAX_WARNED else ""
+    ctx.logger.warning(
+        "left %d file(s) out of the dump as secrets: %s%s",
+        len(named),
+        shown_names,
+        more,
+        extra={"step": NAME, "event": "dump_secrets"},
     )
 
 
