@@ -65,7 +65,9 @@ def _patterns(root: Path) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[
     return (
         re.compile(re.escape(project_id(root)) + stamp),
         re.compile(re.escape(project_slug(root)) + stamp),
-        re.compile(re.escape(root.name or "project") + r"_all_create_dump_(\d{8}_\d{6})\.md(?:\.gz)?"),
+        re.compile(
+            re.escape(root.name or "project") + r"_all_create_dump_(\d{8}_\d{6})\.md(?:\.gz)?"
+        ),
     )
 
 

@@ -61,7 +61,8 @@ def _with_left_alone(result: StepResult, plan: PrunePlan) -> StepResult:
     result.details.append(
         f"left alone {len(names)} dump(s) named like this project's, which another project "
         "in a folder of the same name would also write (dump_dir is not this project's own; "
-        "delete them by hand if they are yours): " + ", ".join(names[:MAX_LEFT_ALONE])
+        "delete them by hand if they are yours): "
+        + ", ".join(names[:MAX_LEFT_ALONE])
         + (f" and {len(names) - MAX_LEFT_ALONE} more" if len(names) > MAX_LEFT_ALONE else "")
     )
     result.counts["left_alone"] = len(names)
