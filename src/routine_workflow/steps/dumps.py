@@ -11,6 +11,7 @@ named (with the rule, never the secret) in its summary and details, and in a war
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dumps.external import (
@@ -23,6 +24,9 @@ from routine_workflow.dumps.external import (
 from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import human_size
 from routine_workflow.steps.base import Status, Step, StepContext, StepResult
+
+if TYPE_CHECKING:  # the built-in dump is imported only when it runs
+    from routine_workflow.dumps.builtin import Plan
 
 NAME = "dumps"
 DESCRIPTION = "Write a fresh code dump of the project."
@@ -80,16 +84,7 @@ def run_builtin(ctx: StepContext) -> StepResult:
         where = exc.filename or ctx.config.dump_dir
         return StepResult.failed(f"cannot write the dump: {where}: {exc.strerror or exc}")
     stats, skipped, secrets = outcome.stats, outcome.plan.skipped, outcome.plan.secrets
-    # Every secret is named, first, so a long skip list never hides one.
-    details = [f"left out as a secret {i.rel}: {i.reason}" for i in secrets]
-    others = [i for i in skipped if not i.secret]
-    details += [f"skipped {i.rel}: {i.reason}" for i in others[:MAX_DETAILS]]
-    if len(others) > MAX_DETAILS:
-        details.append(f"... and {len(others) - MAX_DETAILS} more skipped (listed in the dump)")
-    flagged = [i.rel for i in outcome.plan.items if i.flagged]
-    details += [f"not UTF-8, decoded with replacement: {rel}" for rel in flagged[:MAX_DETAILS]]
-    if len(flagged) > MAX_DETAILS:
-        details.append(f"... and {len(flagged) - MAX_DETAILS} more not UTF-8 (flagged in the dump)")
+    details = _details(outcome.plan)
     counts = {
         "files": stats.files,
         "skipped": len(skipped),
@@ -117,6 +112,20 @@ def run_builtin(ctx: StepContext) -> StepResult:
         details,
         counts,
     )
+
+
+def _details(plan: Plan) -> list[str]:
+    """Detail lines: every secret first (a long skip list never hides one), then the rest."""
+    details = [f"left out as a secret {i.rel}: {i.reason}" for i in plan.secrets]
+    others = [i for i in plan.skipped if not i.secret]
+    details += [f"skipped {i.rel}: {i.reason}" for i in others[:MAX_DETAILS]]
+    if len(others) > MAX_DETAILS:
+        details.append(f"... and {len(others) - MAX_DETAILS} more skipped (listed in the dump)")
+    flagged = [i.rel for i in plan.items if i.flagged]
+    details += [f"not UTF-8, decoded with replacement: {rel}" for rel in flagged[:MAX_DETAILS]]
+    if len(flagged) > MAX_DETAILS:
+        details.append(f"... and {len(flagged) - MAX_DETAILS} more not UTF-8 (flagged in the dump)")
+    return details
 
 
 def _warn_secrets(ctx: StepContext, named: list[str]) -> None:
