@@ -16,6 +16,13 @@ alternating so both see the same warm page cache:
 Both are real processes started the same way. Prints wall and CPU time (min and median),
 the ratios, what each wrote, and the head of our dump. Each command also runs
 on an empty tree, so start-up cost can be told apart from the dump work.
+
+Then the cost of the secret scan (``routine_workflow.dumps.sensitive``), in this
+process on the same tree: the dump's dry run (which reads, scans and renders every
+file exactly as a real run, without writing) with the scan and with it switched off,
+interleaved, and the time spent inside the scan during it; the scan alone over every
+file's bytes already in memory; and which files it left out, so false positives show. ``--scan-only`` skips the comparison
+with files-to-prompt.
 """
 
 from __future__ import annotations
@@ -95,7 +102,12 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--scan-only", action="store_true", help="only the secret scan's cost")
     args = parser.parse_args()
+    if args.scan_only:
+        with tempfile.TemporaryDirectory(prefix="bench-dump-") as tmp:
+            scan_cost(unpack(fetch(), Path(tmp) / "src"), Path(tmp), args.runs)
+        return 0
     ours = shutil.which("routine-workflow")
     peer = shutil.which("files-to-prompt")
     if ours is None or peer is None:
@@ -175,7 +187,84 @@ def main() -> int:
             )
         head = newest.read_text(encoding="utf-8").split("\n## Tree\n", 1)[0]
         print("\nhead of our dump:\n" + head)
+        scan_cost(tree, scratch, args.runs)
     return 0
+
+
+def scan_cost(tree: Path, scratch: Path, runs: int) -> None:
+    """The secret scan's share of a dump: dry runs with and without it, and the scan alone.
+
+    CPU time of this thread (``time.thread_time``), not wall time: on a shared machine it
+    varies far less from run to run, and the dry run does all its work in this thread.
+    """
+    from routine_workflow.config import load_config
+    from routine_workflow.dumps import builtin, sensitive
+
+    os.environ["ROUTINE_WORKFLOW_HOME"] = str(scratch / "inproc-home")
+    config = load_config(
+        {"project_root": tree, "dump_engine": "builtin", "dry_run": True}, cwd=tree
+    )
+    real = sensitive.find_secrets
+
+    inside = [0.0]
+
+    def timed_scan(data: bytes) -> list[sensitive.Finding]:
+        start = time.thread_time()
+        try:
+            return real(data)
+        finally:
+            inside[0] += time.thread_time() - start
+
+    def dry_run(scan: bool) -> float:
+        sensitive.find_secrets = timed_scan if scan else (lambda _data: [])
+        try:
+            start = time.thread_time()
+            builtin.build_dump(config, dry_run=True)
+            return time.thread_time() - start
+        finally:
+            sensitive.find_secrets = real
+
+    dry_run(True)  # warm-up: page cache, compiled patterns
+    times: dict[bool, list[float]] = {True: [], False: []}
+    spent = []
+    for _ in range(runs):
+        for scan in (False, True):
+            inside[0] = 0.0
+            times[scan].append(dry_run(scan))
+        spent.append(inside[0])
+    print()
+    for what, pick in (("min", min), ("median", statistics.median)):
+        off, on = pick(times[False]), pick(times[True])
+        print(
+            f"in-process dry run of the dump, CPU {what} of {runs}: {off * 1000:.0f} ms without "
+            f"the secret scan, {on * 1000:.0f} ms with, {pick(spent) * 1000:.0f} ms of it "
+            f"inside the scan (+{pick(spent) / off:.0%})"
+        )
+    plan = builtin.plan_dump(config)
+    datas = [
+        data
+        for item in plan.items
+        if item.reason is None
+        and (data := builtin.read_source(item, config.dump_max_file_size)) is not None
+    ]
+    size = sum(map(len, datas))
+    alone = []
+    for _ in range(runs):
+        start = time.thread_time()
+        for data in datas:
+            real(data)
+        alone.append(time.thread_time() - start)
+    best = min(alone)
+    print(
+        f"secret scan alone: {len(datas):,} files, {size / 1e6:.1f} MB in memory: CPU "
+        f"min {best * 1000:.0f} ms, median {statistics.median(alone) * 1000:.0f} ms "
+        f"({size / best / 1e9:.2f} GB/s)"
+    )
+    outcome = builtin.build_dump(config, dry_run=True)
+    left_out = outcome.plan.secrets
+    print(f"left out as secrets: {len(left_out)} file(s)")
+    for item in left_out:
+        print(f"  {item.rel}: {item.reason}")
 
 
 def median(times: list[tuple[float, float]], index: int) -> float:

@@ -234,11 +234,17 @@ def test_likely_secrets_are_named_but_never_inlined(project: Path) -> None:
     skipped_section = text.split("\n## Skipped\n", 1)[1]
     for rel in secrets:
         assert f"- `{rel}`: may hold secrets (dump_secret_patterns)" in skipped_section
-    # An empty list is the user saying "inline them all".
-    everything = config.with_changes(dump_secret_patterns=(), dump_dir=project.parent / "all")
+    # An empty list drops the user's patterns; the built-in credential names still hold.
+    builtin_only = config.with_changes(dump_secret_patterns=(), dump_dir=project.parent / "none")
+    run_step(builtin_only)
+    [dump] = dumps_in(builtin_only.dump_dir, project)
+    inlined = {rel for rel, _, _ in parse_dump(dump.read_bytes())}
+    assert inlined & set(secrets) == {"conf/vault.txt"}
+    # "!*" is the user saying "inline them all" (none of these holds a real key's body).
+    everything = config.with_changes(dump_secret_patterns=("!*",), dump_dir=project.parent / "all")
     run_step(everything)
     [dump] = dumps_in(everything.dump_dir, project)
-    assert set(secrets) <= {rel for rel, _, _ in parse_dump(dump.read_bytes())}
+    assert set(secrets) - {"conf/vault.txt"} <= {rel for rel, _, _ in parse_dump(dump.read_bytes())}
 
 
 def test_non_utf8_text_is_decoded_with_replacement_and_flagged(repo: Path) -> None:
@@ -342,7 +348,7 @@ def test_dry_run_writes_nothing_and_estimates_the_real_size(repo: Path) -> None:
     dry = run_step(config.with_changes(dry_run=True))
     assert dry.status is Status.OK
     assert not config.dump_dir.exists()
-    pattern = r"would write project_dump_\d{8}T\d{6}Z\.md \(11 files, 5 skipped"
+    pattern = r"would write project-[0-9a-f]{12}_dump_\d{8}T\d{6}Z\.md \(11 files, 5 skipped"
     assert re.search(pattern, dry.summary)
     real = run_step(config)
     [dump] = dumps_in(config.dump_dir, repo)
@@ -397,7 +403,7 @@ def test_end_to_end_dry_run(repo: Path, tmp_path: Path) -> None:
         ["--steps", "dumps", "--dry-run"], repo, env={"ROUTINE_WORKFLOW_DUMP_DIR": str(dump_dir)}
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "would write project_dump_" in proc.stdout
+    assert re.search(r"would write project-[0-9a-f]{12}_dump_", proc.stdout)
     assert not dump_dir.exists()
 
 

@@ -138,8 +138,10 @@ def test_create_dump_names_only_when_create_dump_is_the_tool(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no create-dump on PATH
-    dump_dir = tmp_path / "dumps"
-    dump_dir.mkdir()
+    # The project's own dump directory: create-dump's names do not say which "project"
+    # folder wrote them, so elsewhere they are left alone (test_dump_projects.py).
+    dump_dir = load_config({"project_root": project}).dump_dir
+    dump_dir.mkdir(parents=True)
     made = []
     for hour in range(4):
         stem = f"project_all_create_dump_20260101_{hour:02d}0000"
@@ -174,8 +176,8 @@ def test_parse_create_dump_name(project: Path) -> None:
 
 
 def test_same_timestamp_ties_broken_by_mtime(project: Path, tmp_path: Path) -> None:
-    dump_dir = tmp_path / "dumps"
-    dump_dir.mkdir()
+    dump_dir = load_config({"project_root": project}).dump_dir  # its own: create-dump's count
+    dump_dir.mkdir(parents=True)
     ours = dump_dir / dump_name(project, START)
     theirs = dump_dir / "project_all_create_dump_20260101_093000.md"
     for i, path in enumerate((ours, theirs)):

@@ -2,7 +2,8 @@
 
 Layout (``docs/dumps.md`` documents it for readers and for parsers)::
 
-    # Code dump: <project>            header: project, git commit, UTC time, counts, size
+    # Code dump: <project>            header: project, git commit, UTC time, counts, size,
+                                      and the files left out as secrets (name and rule)
     ## Tree                           the files below (and the skipped ones, marked)
     ## Skipped                        what was left out and why
     ## Files
@@ -14,10 +15,12 @@ Layout (``docs/dumps.md`` documents it for readers and for parsers)::
 
 UTF-8 files are copied byte for byte, so a dump can be read back exactly.
 Files that are not UTF-8 are decoded with replacement characters and flagged.
+Credential files (by name) and files holding a secret (by content) are left out.
 
 Sections: planning (which files, from names alone), reading (binary sniffing,
 decoding), rendering (file sections, header, tree), and ``build_dump``, which puts
-them together. Name tables live in ``languages``; writing to disk in ``writer``.
+them together. Name tables live in ``languages``; what counts as a secret in
+``sensitive``; writing to disk in ``writer``.
 """
 
 from __future__ import annotations
@@ -37,13 +40,15 @@ from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery
 from routine_workflow.dumps import names as dumpnames
-from routine_workflow.dumps import writer
+from routine_workflow.dumps import sensitive, writer
 from routine_workflow.dumps.languages import BINARY_SUFFIXES, language
 
 NO_NEWLINE = "\\ No newline at end of file"
 NOT_UTF8 = "> Not valid UTF-8: decoded with replacement characters (U+FFFD); not byte-exact."
 #: A file whose decoded text is more than this share of junk is binary, NUL or not.
 JUNK_RATIO = 0.3
+#: How many files left out as secrets the header names (all are under ``## Skipped``).
+MAX_HEADER_SECRETS = 20
 
 
 _TICK_RUNS = re.compile(rb"```+")
@@ -81,6 +86,7 @@ class Item:
     rel: str
     reason: str | None = None
     flagged: bool = False  # decoded with replacement characters
+    secret: bool = False  # left out as a (likely) secret: by name, place or content
 
 
 @dataclass
@@ -94,6 +100,11 @@ class Plan:
         """Items left out, each with its reason."""
         return [i for i in self.items if i.reason is not None]
 
+    @property
+    def secrets(self) -> list[Item]:
+        """Items left out because they hold, or by name may hold, secrets."""
+        return [i for i in self.items if i.secret]
+
 
 def _is_earlier_dump(name: str, root: Path) -> bool:
     if "_dump_" not in name:  # the cheap test first: this runs for every file
@@ -104,36 +115,10 @@ def _is_earlier_dump(name: str, root: Path) -> bool:
         name = name[: -len(dumpnames.SIDECAR_SUFFIX)]
     elif name.startswith(".") and name.endswith(".rw-tmp"):
         name = name[1:].split(".md.", 1)[0] + ".md"
-    return dumpnames.parse_dump_name(name, root) is not None
-
-
-class SecretFilter:
-    """``dump_secret_patterns``: shell-style patterns on the file name, or on the path when
-    the pattern has a ``/``; a ``!pattern`` keeps what another would leave out."""
-
-    def __init__(self, patterns: Iterable[str]) -> None:
-        import fnmatch
-
-        groups: dict[tuple[bool, bool], list[str]] = {}
-        for raw in patterns:
-            keep = raw.startswith("!")
-            pattern = raw[1:] if keep else raw
-            on_path = "/" in pattern
-            regex = fnmatch.translate(pattern.strip("/") if on_path else pattern)
-            groups.setdefault((keep, on_path), []).append(regex)
-        # One regex per kind of pattern, not one match per pattern per file.
-        self._rx = {key: re.compile("|".join(rxs)) for key, rxs in groups.items()}
-
-    def leaves_out(self, rel: str, name: str) -> bool:
-        """True when the file at ``rel`` (named ``name``) is left out of the dump."""
-        return self._any(False, rel, name) and not self._any(True, rel, name)
-
-    def _any(self, keep: bool, rel: str, name: str) -> bool:
-        by_name, by_path = self._rx.get((keep, False)), self._rx.get((keep, True))
-        return bool(
-            (by_name is not None and by_name.match(name))
-            or (by_path is not None and by_path.match(rel))
-        )
+    return (
+        dumpnames.parse_dump_name(name, root) is not None
+        or dumpnames.parse_legacy_dump_name(name, root) is not None
+    )
 
 
 def plan_dump(config: WorkflowConfig) -> Plan:
@@ -147,7 +132,7 @@ def plan_items(config: WorkflowConfig) -> Iterator[Item]:
     Sizes are learnt when a file is opened (``read_source``), not by a stat per file here.
     """
     root = config.project_root
-    secrets = SecretFilter(config.dump_secret_patterns)
+    secrets = sensitive.SecretNames(config.dump_secret_patterns)
     for entry in Discovery(config).walk():
         if entry.kind == "dir":
             continue
@@ -161,8 +146,8 @@ def plan_items(config: WorkflowConfig) -> Iterator[Item]:
             item.reason = "name contains a line break"
         elif _is_earlier_dump(name, root):
             item.reason = "an earlier dump"
-        elif secrets.leaves_out(entry.rel, name):
-            item.reason = "may hold secrets (dump_secret_patterns)"
+        elif (why := secrets.reason(entry.rel, name)) is not None:
+            item.reason, item.secret = why, True
         elif name[name.rfind(".") :].lower() in BINARY_SUFFIXES:
             item.reason = "binary (by extension)"
         yield item
@@ -286,6 +271,10 @@ def render_file(item: Item, limit: int) -> tuple[bytes, bytes, bytes] | None:
     data = read_source(item, limit)
     if data is None:
         return None
+    findings = sensitive.find_secrets(data)
+    if findings:
+        item.reason, item.secret = sensitive.describe(findings), True
+        return None
     fence = fence_for(data)
     head = f"\n### {code_span(item.rel)}\n\n" + (NOT_UTF8 + "\n\n" if item.flagged else "")
     if data and not data.endswith(b"\n"):
@@ -336,6 +325,7 @@ def render_head(meta: DumpMeta, plan: Plan, stats: BodyStats) -> bytes:
         lines.append(
             f"- **Not UTF-8:** {stats.flagged:,} file(s), decoded with replacement " "characters"
         )
+    lines += _secrets_lines(plan.secrets)
     lines += [f"- **Generator:** routine-workflow {__version__}", "", "## Tree", ""]
     tree = render_tree(meta.project, ((i.rel, i.reason) for i in plan.items))
     fence = fence_for(_utf8(tree)).decode("ascii")
@@ -343,6 +333,17 @@ def render_head(meta: DumpMeta, plan: Plan, stats: BodyStats) -> bytes:
     lines += [f"- {code_span(i.rel)}: {i.reason}" for i in skipped] or ["Nothing was skipped."]
     lines.append("")
     return _utf8("\n".join(lines) + "\n")
+
+
+def _secrets_lines(secrets: list[Item]) -> list[str]:
+    """The header's list of files left out as secrets: name and rule, never the secret."""
+    if not secrets:
+        return []
+    lines = [f"- **Secrets left out:** {len(secrets):,} file(s), content not copied:"]
+    lines += [f"  - {code_span(i.rel)}: {i.reason}" for i in secrets[:MAX_HEADER_SECRETS]]
+    if len(secrets) > MAX_HEADER_SECRETS:
+        lines.append(f"  - ... and {len(secrets) - MAX_HEADER_SECRETS:,} more under Skipped")
+    return lines
 
 
 def _utf8(text: str) -> bytes:

@@ -4,12 +4,14 @@ Two engines (``dump_engine``): the external ``create-dump`` program when it is
 installed or configured (``create_dump_script``, ``create_dump_run_cmd``,
 ``create_dump_clean_cmd``; ``routine_workflow.dumps.external``), else the built-in
 Markdown dump (``routine_workflow.dumps.builtin``). This module turns their
-outcomes into the step's result.
+outcomes into the step's result; files the built-in dump left out as secrets are
+named (with the rule, never the secret) in its summary and details, and in a warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dumps.external import (
@@ -23,10 +25,15 @@ from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import human_size
 from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 
+if TYPE_CHECKING:  # the built-in dump is imported only when it runs
+    from routine_workflow.dumps.builtin import Plan
+
 NAME = "dumps"
 DESCRIPTION = "Write a fresh code dump of the project."
-#: How many skipped files a step result lists before summarising the rest.
+#: How many skipped files a step result lists before summarising the rest (secrets: all).
 MAX_DETAILS = 50
+#: How many secret files the warning names before summarising the rest.
+MAX_WARNED = 10
 
 
 @dataclass
@@ -74,14 +81,8 @@ def run_builtin(ctx: StepContext) -> StepResult:
     except OSError as exc:  # reading problems are per file and skipped; this is the writing
         where = exc.filename or ctx.config.dump_dir
         return StepResult.failed(f"cannot write the dump: {where}: {exc.strerror or exc}")
-    stats, skipped = outcome.stats, outcome.plan.skipped
-    details = [f"skipped {i.rel}: {i.reason}" for i in skipped[:MAX_DETAILS]]
-    if len(skipped) > MAX_DETAILS:
-        details.append(f"... and {len(skipped) - MAX_DETAILS} more skipped (listed in the dump)")
-    flagged = [i.rel for i in outcome.plan.items if i.flagged]
-    details += [f"not UTF-8, decoded with replacement: {rel}" for rel in flagged[:MAX_DETAILS]]
-    if len(flagged) > MAX_DETAILS:
-        details.append(f"... and {len(flagged) - MAX_DETAILS} more not UTF-8 (flagged in the dump)")
+    stats, skipped, secrets = outcome.stats, outcome.plan.skipped, outcome.plan.secrets
+    details = _details(outcome.plan)
     counts = {
         "files": stats.files,
         "skipped": len(skipped),
@@ -89,6 +90,10 @@ def run_builtin(ctx: StepContext) -> StepResult:
         "not_utf8": stats.flagged,
     }
     what = f"{stats.files} files, {len(skipped)} skipped"
+    if secrets:
+        counts["secrets"] = len(secrets)
+        what += f", {len(secrets)} of them as secrets"
+        _warn_secrets(ctx, [f"{i.rel}: {i.reason}" for i in secrets])
     if ctx.dry_run:
         return StepResult(
             Status.OK,
@@ -104,6 +109,33 @@ def run_builtin(ctx: StepContext) -> StepResult:
         f"wrote {outcome.path} ({what}, {human_size(outcome.size)})",
         details,
         counts,
+    )
+
+
+def _details(plan: Plan) -> list[str]:
+    """Detail lines: every secret first (a long skip list never hides one), then the rest."""
+    details = [f"left out as a secret {i.rel}: {i.reason}" for i in plan.secrets]
+    others = [i for i in plan.skipped if not i.secret]
+    details += [f"skipped {i.rel}: {i.reason}" for i in others[:MAX_DETAILS]]
+    if len(others) > MAX_DETAILS:
+        details.append(f"... and {len(others) - MAX_DETAILS} more skipped (listed in the dump)")
+    flagged = [i.rel for i in plan.items if i.flagged]
+    details += [f"not UTF-8, decoded with replacement: {rel}" for rel in flagged[:MAX_DETAILS]]
+    if len(flagged) > MAX_DETAILS:
+        details.append(f"... and {len(flagged) - MAX_DETAILS} more not UTF-8 (flagged in the dump)")
+    return details
+
+
+def _warn_secrets(ctx: StepContext, named: list[str]) -> None:
+    """One warning (shown even with --quiet, so cron mails it) naming what was left out."""
+    shown_names = "; ".join(named[:MAX_WARNED])
+    more = f"; and {len(named) - MAX_WARNED} more" if len(named) > MAX_WARNED else ""
+    ctx.logger.warning(
+        "left %d file(s) out of the dump as secrets: %s%s",
+        len(named),
+        shown_names,
+        more,
+        extra={"step": NAME, "event": "dump_secrets"},
     )
 
 

@@ -1,7 +1,8 @@
 """Step prune_dumps: delete old code dumps, keeping the newest ``keep_dumps``.
 
-The engine is ``routine_workflow.dumps.prune`` (which names are dumps, what goes);
-this module turns its outcome into the step's result.
+The engine is ``routine_workflow.dumps.prune`` (which names are this project's dumps,
+what goes); this module turns its outcome into the step's result, naming the files it
+left alone because their names do not tell which project they belong to.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, 
 
 NAME = "prune_dumps"
 DESCRIPTION = "Delete old code dumps, keeping the newest keep_dumps."
+#: How many left-alone files the result names before summarising the rest.
+MAX_LEFT_ALONE = 10
 
 
 @dataclass
@@ -36,14 +39,32 @@ class PruneDumpsStep(BuiltinStep):
         if plan is None:
             return StepResult.skipped("no dumps yet")
         if not plan.old:
-            return StepResult(
+            result = StepResult(
                 Status.OK,
                 f"{plan.kept} dump(s), keeping up to {config.keep_dumps}",
                 counts={"kept": plan.kept, "removed": 0},
             )
-        if ctx.dry_run:
-            return _dry_run(ctx, plan)
-        return _delete(ctx, plan)
+        elif ctx.dry_run:
+            result = _dry_run(ctx, plan)
+        else:
+            result = _delete(ctx, plan)
+        return _with_left_alone(result, plan)
+
+
+def _with_left_alone(result: StepResult, plan: PrunePlan) -> StepResult:
+    """Name the dumps that might be another project's, which were neither counted nor deleted."""
+    if not plan.left_alone:
+        return result
+    names = [p.name for p in plan.left_alone]
+    result.details.append(
+        f"left alone {len(names)} dump(s) named like this project's, which another project "
+        "in a folder of the same name would also write (dump_dir is not this project's own; "
+        "delete them by hand if they are yours): "
+        + ", ".join(names[:MAX_LEFT_ALONE])
+        + (f" and {len(names) - MAX_LEFT_ALONE} more" if len(names) > MAX_LEFT_ALONE else "")
+    )
+    result.counts["left_alone"] = len(names)
+    return result
 
 
 def _dry_run(ctx: StepContext, plan: PrunePlan) -> StepResult:
