@@ -12,7 +12,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conftest import run_cli
+from helpers import run_cli
 
 from routine_workflow.config import load_config
 from routine_workflow.dirs import project_id

@@ -14,7 +14,7 @@ import string
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from routine_workflow.config import load_config
 from routine_workflow.dumps import sensitive
