@@ -38,6 +38,7 @@ from typing import Protocol
 
 from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.dirs import private_dir
 from routine_workflow.discovery import Discovery
 from routine_workflow.dumps import names as dumpnames
 from routine_workflow.dumps import sensitive, writer
@@ -478,7 +479,7 @@ def _write_dump(
     config: WorkflowConfig, plan: Plan, created: datetime, git: subprocess.Popen[str] | None
 ) -> DumpOutcome:
     root, limit = config.project_root, config.dump_max_file_size
-    config.dump_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.dump_dir)  # a dump holds the whole source: 0700, files 0600
     path = free_dump_path(config, created)
     fsutil.ensure_inside(path, config.own_dirs())
     try:

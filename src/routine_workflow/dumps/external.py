@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.dirs import private_dir
 from routine_workflow.procs.children import command_argv, run_command, script_argv
 
 #: One command: a label for messages (the setting it came from) and its argv.
@@ -127,7 +128,7 @@ def run_external(
     dump_dir = config.dump_dir
     outcome = ExternalOutcome(dump_dir)
     try:
-        dump_dir.mkdir(parents=True, exist_ok=True)  # create-dump's --dest must exist
+        private_dir(dump_dir)  # create-dump's --dest must exist
     except OSError as exc:
         outcome.failure = f"cannot create {dump_dir}: {exc.strerror or exc}"
         return outcome

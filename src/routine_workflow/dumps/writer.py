@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from routine_workflow import fsutil
+from routine_workflow.dirs import PRIVATE_FILE_MODE
 from routine_workflow.dumps import names as dumpnames
 
 #: Keep a dump's body in memory up to this size, then spill to a temporary file.
@@ -33,7 +34,7 @@ def write_hashed(path: Path, head: bytes, body: Iterable[list[bytes]]) -> tuple[
     size = len(head)
     digest: _Hasher | None = None
     try:
-        with fsutil.atomic_writer(path, durable=DURABLE) as out:
+        with fsutil.atomic_writer(path, PRIVATE_FILE_MODE, durable=DURABLE) as out:
             out.write(head)
             out.flush()
             digest = _Hasher(os.dup(out.fileno()))
@@ -52,7 +53,10 @@ def write_hashed(path: Path, head: bytes, body: Iterable[list[bytes]]) -> tuple[
 def write_sidecar(path: Path, digest: str) -> None:
     """Write ``<digest>  <name>`` to the dump's ``.sha256`` sidecar, atomically."""
     fsutil.atomic_write(
-        dumpnames.sidecar(path), f"{digest}  {path.name}\n".encode(), durable=DURABLE
+        dumpnames.sidecar(path),
+        f"{digest}  {path.name}\n".encode(),
+        PRIVATE_FILE_MODE,
+        durable=DURABLE,
     )
 
 
