@@ -299,3 +299,39 @@ def _search(rule: Rule, data: bytes, low: int, high: int) -> int | None:
 def describe(findings: list[Finding]) -> str:
     """A skip reason naming each rule and line: ``holds a secret: GitHub token (line 3)``."""
     return "holds a secret: " + ", ".join(map(str, findings))
+
+
+#: ``--token=VALUE``, ``PASSWORD=VALUE``: a value given under a secret's name, whatever it looks like.
+_NAMED_VALUE = re.compile(
+    r"(?i)((?:^|[-_])(?:password|passwd|pwd|secret|token|api[-_]?key|auth|credentials?)"
+    r"[\"']?\s*[=:]\s*)\S+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` (a command line about to be logged or recorded) with every secret of
+    ``RULES`` and every value given under a secret's name replaced by ``<redacted>``."""
+    data = text.encode("utf-8", "surrogateescape")
+    spans = []
+    for rule in RULES:
+        for match in rule.pattern.finditer(data):
+            if rule.example is None or rule.example not in match.group():
+                spans.append((match.start(), match.end()))
+    for start, end in sorted(spans, reverse=True):
+        data = data[:start] + b"<redacted>" + data[end:]
+    return _NAMED_VALUE.sub(r"\1<redacted>", data.decode("utf-8", "surrogateescape"))
+
+
+_SECRET_FLAG = re.compile(
+    r"(?i)--?(?:[a-z]+[-_])*(?:password|passwd|secret|token|api[-_]?key|auth|credentials?)"
+)
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    """Each argument of ``argv`` redacted (see ``redact``); and the value that follows a
+    flag named for a secret (``--token VALUE``)."""
+    redacted = []
+    for position, arg in enumerate(argv):
+        after_flag = position > 0 and _SECRET_FLAG.fullmatch(argv[position - 1])
+        redacted.append("<redacted>" if after_flag else redact(arg))
+    return redacted

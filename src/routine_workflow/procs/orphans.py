@@ -78,11 +78,14 @@ def note_started(pid: int, argv: list[str], *, group: bool = True) -> tuple[Path
         create_time = psutil.Process(pid).create_time()
     except psutil.Error:
         return ()  # already gone
+    # Imported here: only runs that start commands pay for the detector's patterns.
+    from routine_workflow.dumps.sensitive import redact_argv
+
     record = {
         "pid": pid,
         "create_time": create_time,
         "host": socket.gethostname(),
-        "argv": argv,
+        "argv": redact_argv(argv),  # the records may outlive the run, e.g. in .git
         "group": group,
     }
     written = []

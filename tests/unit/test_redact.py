@@ -1,0 +1,53 @@
+"""Command lines are recorded and logged without the secrets they carry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from routine_workflow.dumps.sensitive import redact, redact_argv
+from routine_workflow.procs import orphans
+
+TOKEN = "ghp_" + "x1Y2" * 9  # built at run time: no secret-looking string in the repo
+AWS = "AKIA" + "ABCDEFGHIJKLMNOP"
+
+
+@pytest.mark.parametrize(
+    ("argv", "hidden"),
+    [
+        (["deploy", f"--token={TOKEN}"], TOKEN),
+        (["deploy", "--token", "plain-value-123"], "plain-value-123"),
+        (["deploy", "--api-key", "k-999"], "k-999"),
+        (["env", "PASSWORD=hunter2", "./run"], "hunter2"),
+        (["curl", "-H", f"Authorization: token {TOKEN}"], TOKEN),
+        (["aws", f"--key={AWS}"], AWS),
+    ],
+)
+def test_secrets_are_redacted(argv: list[str], hidden: str) -> None:
+    out = redact_argv(argv)
+    assert hidden not in " ".join(out)
+    assert "<redacted>" in " ".join(out)
+    assert out[0] == argv[0]
+
+
+def test_ordinary_arguments_are_kept() -> None:
+    argv = ["python", "-m", "pytest", "--maxfail=2", "tests/test_token_parser.py", "-k", "auth"]
+    assert redact_argv(argv) == argv
+    assert redact("black --line-length=100 src") == "black --line-length=100 src"
+
+
+def test_a_recorded_command_is_redacted_on_disk(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        with orphans.recording_in(tmp_path):
+            (record,) = orphans.note_started(proc.pid, ["deploy", f"--token={TOKEN}"])
+        text = record.read_text()
+        assert TOKEN not in text
+        assert json.loads(text)["argv"] == ["deploy", "--token=<redacted>"]
+    finally:
+        proc.kill()
+        proc.wait()
