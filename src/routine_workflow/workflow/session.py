@@ -106,7 +106,7 @@ def run_workflow(
                 config,
                 logger,
                 run_id,
-                last_success=_last_success(history, config),
+                last_success=_last_successes(history, config, plan, logger).get,
                 progress=progress_for(show_progress),
             )
             with orphans.recording_in(lock.path):
@@ -162,16 +162,27 @@ def _report_recovery(lock: ProjectLock, logger: logging.Logger) -> None:
         )
 
 
-def _last_success(history: History | None, config: WorkflowConfig) -> Callable[[str], str | None]:
-    def last_success(step: str) -> str | None:
-        if history is None:
-            return None
-        try:
-            return history.last_success(config.project_root, step)
-        except Exception:  # a broken history means "unknown": the step runs
-            return None
+def _last_successes(
+    history: History | None, config: WorkflowConfig, plan: list[str], logger: logging.Logger
+) -> dict[str, str]:
+    """When each planned step last succeeded, read now, in the main thread.
 
-    return last_success
+    Read before any step starts: command steps may run in worker threads, and a
+    sqlite3 connection refuses to be used from a thread other than its own. An
+    unreadable history is said in the log; the ``when.changed`` steps then run.
+    """
+    if history is None:  # already reported by _open_history
+        return {}
+    try:
+        return history.last_successes(config.project_root, plan)
+    except HistoryError as exc:
+        logger.warning(
+            "%s; cannot tell what changed since steps last succeeded, "
+            "so steps with when.changed run",
+            exc,
+            extra={"event": "history_unreadable"},
+        )
+        return {}
 
 
 def _open_history(
@@ -189,7 +200,11 @@ def _open_history(
             report.run_id, config.project_root, report.started, config.dry_run, sys.argv, plan
         )
     except HistoryError as exc:
-        logger.warning("%s; this run will not be recorded", exc)
+        logger.warning(
+            "%s; this run will not be recorded (and steps with when.changed run)",
+            exc,
+            extra={"event": "history_unreadable"},
+        )
         return None
     return history
 
