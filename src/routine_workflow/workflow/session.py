@@ -106,7 +106,7 @@ def run_workflow(
                 config,
                 logger,
                 run_id,
-                last_success=_last_successes(history, config, plan, logger).get,
+                last_success=_last_successes(history, config, logger).get,
                 progress=progress_for(show_progress),
             )
             with orphans.recording_in(lock.path):
@@ -163,9 +163,9 @@ def _report_recovery(lock: ProjectLock, logger: logging.Logger) -> None:
 
 
 def _last_successes(
-    history: History | None, config: WorkflowConfig, plan: list[str], logger: logging.Logger
+    history: History | None, config: WorkflowConfig, logger: logging.Logger
 ) -> dict[str, str]:
-    """When each planned step last succeeded, read now, in the main thread.
+    """When each step of the project last succeeded, read now, in the main thread.
 
     Read before any step starts: command steps may run in worker threads, and a
     sqlite3 connection refuses to be used from a thread other than its own. An
@@ -174,7 +174,7 @@ def _last_successes(
     if history is None:  # already reported by _open_history
         return {}
     try:
-        return history.last_successes(config.project_root, plan)
+        return history.last_successes(config.project_root)
     except HistoryError as exc:
         logger.warning(
             "%s; cannot tell what changed since steps last succeeded, "
