@@ -191,7 +191,7 @@ def test_steps_find_the_tools_own_environment_first(project: Path) -> None:
     (project / "pyproject.toml").write_text(
         STEP_ONLY
         + "[tool.routine-workflow.steps.x]\n"
-        + "run = [\"python\", \"-c\", \"import sys; open('prefix', 'w').write(sys.prefix)\"]\n"
+        + 'run = ["python", "-c", "import sys; open(\'prefix\', \'w\').write(sys.prefix)"]\n'
     )
     result = run_cli(["--yes"], project, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr

@@ -93,7 +93,9 @@ def pinned_env(config: WorkflowConfig, environ: Mapping[str, str] | None = None)
     if home:
         env[dirs.HOME_ENV] = str(Path(home).expanduser().absolute())
     else:
-        env.update({var: environ[var] for var in PLATFORM_VARS if os.path.isabs(environ.get(var, ""))})
+        env.update(
+            {var: environ[var] for var in PLATFORM_VARS if os.path.isabs(environ.get(var, ""))}
+        )
     for name in STATE_SETTINGS:
         if config.sources.get(name, "default").startswith(("env ", "flag ")):
             env[ENV_PREFIX + name.upper()] = str(getattr(config, name))
