@@ -23,7 +23,7 @@ from routine_workflow.cli.common import (
     summary_lines,
     workflow_config,
 )
-from routine_workflow.cli.options import split_names
+from routine_workflow.cli.options import split_names, unique_roots
 from routine_workflow.errors import ConfigError
 from routine_workflow.workflow.fleet import (
     ProjectOutcome,
@@ -80,7 +80,7 @@ def run_fleet(
     jobs: int,
 ) -> int:
     """Run every project as a child process, ``jobs`` at a time; return the worst exit code."""
-    roots = roots + (read_projects_file(projects_file) if projects_file else [])
+    roots = unique_roots(roots + (read_projects_file(projects_file) if projects_file else []))
     extra = [
         *(["--steps", ",".join(request.only)] if request.only else []),
         *(["--skip", ",".join(request.skip)] if request.skip else []),

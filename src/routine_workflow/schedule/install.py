@@ -25,6 +25,7 @@ import filelock
 from routine_workflow import dirs
 from routine_workflow.config import ENV_PREFIX, WorkflowConfig
 from routine_workflow.errors import ConfigError, RoutineError
+from routine_workflow.fields import STATE_LOCATIONS
 from routine_workflow.fsutil import atomic_write
 from routine_workflow.schedule.cronexpr import (
     CronExpr,
@@ -63,16 +64,6 @@ def scheduled_argv(config: WorkflowConfig) -> list[str]:
 #: The variables that decide platformdirs' answers on Linux and the BSDs (elsewhere its
 #: directories follow ``HOME``, which cron and systemd set as a login would).
 PLATFORM_VARS = ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME")
-#: Settings that name where the tool keeps its own files.
-STATE_SETTINGS = (
-    "log_dir",
-    "log_file",
-    "lock_dir",
-    "backup_dir",
-    "dump_dir",
-    "cache_dir",
-    "history_db",
-)
 
 
 def pinned_env(config: WorkflowConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -96,7 +87,7 @@ def pinned_env(config: WorkflowConfig, environ: Mapping[str, str] | None = None)
         env.update(
             {var: environ[var] for var in PLATFORM_VARS if os.path.isabs(environ.get(var, ""))}
         )
-    for name in STATE_SETTINGS:
+    for name in STATE_LOCATIONS:
         if config.sources.get(name, "default").startswith(("env ", "flag ")):
             env[ENV_PREFIX + name.upper()] = str(getattr(config, name))
     return env
