@@ -15,7 +15,7 @@ from routine_workflow.cli.common import (
     workflow_config,
 )
 from routine_workflow.cli.options import field_option, split_names, wait_option
-from routine_workflow.errors import ConfigError
+from routine_workflow.errors import EXIT_DECLINED, ConfigError
 from routine_workflow.workflow.runner import RunReport
 from routine_workflow.workflow.session import check_confirmation, planned_steps
 from routine_workflow.workflow.watch import DEFAULT_STEPS, watch
@@ -65,9 +65,9 @@ def watch_cmd(
     if only and not split_names(only):
         raise ConfigError("--steps: no steps selected (the value is empty)")
     steps = planned_steps(config, split_names(only) or DEFAULT_STEPS)
-    if not check_confirmation(config, steps, confirmer()):
-        output.error_line(f"{PROG}: nothing done")
-        return 1
+    if not check_confirmation(config, steps, confirmer(), watch=True):
+        output.error_line(f"{PROG}: declined: nothing done")
+        return EXIT_DECLINED
     quiet = bool(ctx.find_root().params.get("quiet"))
 
     def report(run: RunReport) -> None:

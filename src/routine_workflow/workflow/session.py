@@ -17,6 +17,7 @@ from routine_workflow.procs import orphans
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.progress import progress_for
 from routine_workflow.steps import Step, StepContext
+from routine_workflow.workflow.effects import confirmation_text
 from routine_workflow.workflow.history import History, HistoryError
 from routine_workflow.workflow.hooks import run_hooks
 from routine_workflow.workflow.plan import all_steps
@@ -52,12 +53,17 @@ def resume_plan(config: WorkflowConfig) -> tuple[str, list[str]] | None:
 
 
 def check_confirmation(
-    config: WorkflowConfig, steps: Sequence[Step], ask: Callable[[str], bool] | None
+    config: WorkflowConfig,
+    steps: Sequence[Step],
+    ask: Callable[[str], bool] | None,
+    *,
+    watch: bool = False,
 ) -> bool:
     """True to go ahead. Never waits for input unless stdin is a terminal.
 
     ``ask`` is the CLI's prompt; None means stdin is not a terminal, and then a
-    run that would change files needs ``--yes``.
+    run that would change files needs ``--yes``. The question names what this
+    plan does, step by step, and whether a backup comes first (``workflow.effects``).
     """
     if config.dry_run or config.auto_yes or not steps:
         return True
@@ -67,10 +73,7 @@ def check_confirmation(
             f"refusing to run {names} on {config.project_root} without confirmation: "
             "stdin is not a terminal; pass --yes (or --dry-run to only look)"
         )
-    return ask(
-        f"Run {names} on {config.project_root}? Files will be rewritten and deleted "
-        "(a backup is taken first)."
-    )
+    return ask(confirmation_text(config, steps, watch=watch))
 
 
 def run_workflow(
