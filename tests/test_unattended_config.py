@@ -166,13 +166,18 @@ def test_relative_routine_workflow_home_is_refused(project: Path) -> None:
         ('[tool.routine-workflow]\nlog_dir = ".."', "log_dir"),
         ("--lock-dir .", "--lock-dir"),
         ("--lock-dir ..", "--lock-dir"),
+        ("--lock-dir src", "--lock-dir"),
+        ('[tool.routine-workflow]\nlock_dir = ".lock"', "lock_dir"),
         ("--log-file ./run.log", "--log-file"),
         ("ROUTINE_WORKFLOW_BACKUP_DIR=.", "ROUTINE_WORKFLOW_BACKUP_DIR"),
     ],
 )
 def test_state_in_the_project_root_is_refused(project: Path, where: str, setting: str) -> None:
-    # The lock directory is removed whole when released: at the root, that is the project.
+    # The lock directory is removed whole when released: at the root, that is the project;
+    # inside it, a directory of the user's that happens to have its name.
     (project / "keep.py").write_text("x = 1\n")
+    (project / "src").mkdir()
+    (project / "src" / "mine.py").write_text("y = 2\n")
     args, env = ["--yes"], {}
     if where.startswith("--"):
         args += where.split()

@@ -351,11 +351,14 @@ def load_config(
 def _check_state_locations(
     values: Mapping[str, Any], sources: Mapping[str, str], root: Path
 ) -> None:
-    """One rule for every state location: never the project root, never above it."""
+    """One rule for every state location: never the project root, never above it; and the
+    lock directory, removed whole at the end of every run, never inside the project."""
     for name, is_file in STATE_LOCATIONS.items():
         spec = FIELD_BY_NAME[name]
         label = _describe(sources[name], spec) if sources[name] != "default" else name
-        problem = config_rules.state_location_error(label, values[name], is_file, root)
+        problem = config_rules.state_location_error(
+            label, values[name], is_file, root, inside_ok=name != "lock_dir"
+        )
         if problem:
             raise ConfigError(problem)
 

@@ -45,15 +45,23 @@ def home_error(value: str | None) -> str:
     return ""
 
 
-def state_location_error(label: str, path: Path, is_file: bool, root: Path) -> str:
+def state_location_error(
+    label: str, path: Path, is_file: bool, root: Path, *, inside_ok: bool = True
+) -> str:
     """Why the state location ``path`` (set as ``label``) cannot be used with ``root``, or "".
 
     A state directory *inside* the project is allowed (discovery leaves the tool's own
-    directories out of every step); at the root it cannot be left out, and one that
-    contains the project would be archived, walked or removed with it (a lock directory
-    is removed whole when it is released).
+    directories out of every step) unless ``inside_ok`` is false; at the root it cannot be
+    left out, and one that contains the project would be archived, walked or removed with
+    it (a lock directory is removed whole when it is released, or broken when stale: inside
+    the project, a lock directory named like one of the user's would take it along).
     """
     directory = (path.parent if is_file else path).resolve()
+    if not inside_ok and root in directory.parents:
+        return (
+            f"{label}: {str(path)!r} is inside the project {str(root)!r}; the lock directory "
+            "is removed whole when a run ends, so it must live outside the project"
+        )
     if directory == root:
         where = "puts a file directly in" if is_file else "is"
         return (
