@@ -83,7 +83,7 @@ def near_miss_tables(pyproject: Mapping[str, Any]) -> list[str]:
     candidates = [("tool." + k, k) for k in tool] if isinstance(tool, dict) else []
     candidates += [(k, k) for k in pyproject if k != "tool"]
     for shown, key in candidates:
-        if key == TABLE_NAME:
+        if shown == TABLE:  # ours
             continue
         if _normalised(key) == _normalised(TABLE_NAME) or closest(key, [TABLE_NAME]):
             found.append(
