@@ -278,3 +278,10 @@ def test_misspelt_step_key_gets_a_suggestion(project: Path) -> None:
         '[tool.routine-workflow.steps.x]\nrun = "true"\nretry = 2\n'
     )
     _refused(run_cli(["config", "check"], project), "'retry'", "did you mean 'retries'")
+
+
+def test_a_misspelt_dependency_gets_a_suggestion(project: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        '[tool.routine-workflow.steps.x]\nrun = "true"\ndepends_on = ["refromat"]\n'
+    )
+    _refused(run_cli(["config", "check"], project), "'refromat'", "did you mean 'reformat'?")

@@ -39,7 +39,8 @@ def order_steps(steps: Sequence[Step]) -> list[Step]:
     for step in steps:
         for dep in step.depends_on:
             if dep not in by_name:
-                raise ConfigError(f"step {step.name!r} depends on unknown step {dep!r}")
+                hint = did_you_mean(dep, by_name)
+                raise ConfigError(f"step {step.name!r} depends on unknown step {dep!r}{hint}")
     ordered: list[Step] = []
     done: set[str] = set()
     pending = list(steps)
