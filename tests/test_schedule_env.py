@@ -196,3 +196,20 @@ def test_steps_find_the_tools_own_environment_first(project: Path) -> None:
     result = run_cli(["--yes"], project, env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert (project / "prefix").read_text() == sys.prefix
+
+
+def test_script_whose_interpreter_is_missing_fails_in_one_line(
+    project: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "clean.sh"
+    script.write_text("#!/nonexistent/interpreter\n")
+    script.chmod(0o755)
+    result = run_cli(
+        ["--yes", "--json", "--steps", "clean_caches", "--clean-script", str(script)], project
+    )
+    assert result.returncode == 1, result.stderr
+    [step] = _json(result)["steps"]
+    assert step["summary"] == (
+        f"{script}: cannot run {script}: the interpreter on its #! line was not found"
+    )
+    assert "Traceback" not in result.stderr

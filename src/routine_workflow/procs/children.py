@@ -75,6 +75,8 @@ def start_failure(argv: Sequence[str], cwd: Path, exc: OSError) -> str:
     if exc.filename is not None and os.fsdecode(exc.filename) == os.fsdecode(cwd):
         return f"cannot enter {cwd}: {exc.strerror or exc}"
     if isinstance(exc, FileNotFoundError):
+        if os.path.isfile(os.path.join(cwd, argv[0])):  # there, but its #! names nothing
+            return f"cannot run {argv[0]}: the interpreter on its #! line was not found"
         return f"command not found: {argv[0]}"
     if isinstance(exc, PermissionError):
         return f"permission denied: {argv[0]}"
