@@ -125,8 +125,8 @@ def _pty_run(args: list[str], cwd: Path, answer: bytes | None = None) -> tuple[i
 
 def test_terminal_prompt_no_means_nothing_done(project: Path) -> None:
     code, out = _pty_run([], project, b"n\n")
-    assert "Files will be rewritten" in out
-    assert code == 1 and "nothing done" in out
+    assert "rewrites Python files" in out  # what the plan does: see tests/test_prompt.py
+    assert code == 3 and "declined: nothing done" in out
     assert not dirs.history_db().exists()
 
 

@@ -177,3 +177,60 @@ def test_config_check_ok(project: Path) -> None:
     result = run_cli(["config", "check"], project)
     assert result.returncode == 0
     assert "is valid" in result.stdout
+
+
+# -- checks made when the configuration is read (issue 12) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('on_failure = "notify \'oops"', "on_failure: invalid value"),
+        ('on_success = "  "', "the command is empty"),
+        ("workflow_timeout = nan", "expected a finite number"),
+        ("script_timeout = inf", "expected a finite number"),
+        ('log_dir = ""', "not an empty string"),
+        ('backup_dir = "."', "is the project root"),
+        ('history_db = "h.sqlite3"', "puts a file directly in the project root"),
+        ('dump_dir = ".."', "contains the project"),
+        ('lock_dir = "lk"', "must live outside the project"),
+        ("keep_backup = 3", "did you mean 'keep_backups'?"),
+    ],
+)
+def test_refused_when_read(project: Path, body: str, message: str) -> None:
+    _pyproject(project, body)
+    with pytest.raises(ConfigError) as caught:
+        load_config({"project_root": project}, env={})
+    assert message in str(caught.value)
+
+
+def test_command_settings_keep_the_string(project: Path) -> None:
+    _pyproject(project, "on_failure = \"notify-send 'it failed'\"")
+    assert load_config({"project_root": project}, env={}).on_failure == "notify-send 'it failed'"
+
+
+def test_relative_home_is_refused(project: Path) -> None:
+    with pytest.raises(ConfigError, match="ROUTINE_WORKFLOW_HOME: 'rel' is not an absolute path"):
+        load_config({"project_root": project}, env={"ROUTINE_WORKFLOW_HOME": "rel"})
+    assert load_config({"project_root": project}, env={"ROUTINE_WORKFLOW_HOME": ""})
+
+
+def test_near_misses_are_warnings(project: Path) -> None:
+    (project / "pyproject.toml").write_text(
+        "[tool.routine_workflow]\nkeep_backups = 3\n[routine-workflow]\nx = 1\n"
+    )
+    env = {"ROUTINE_WORKFLOW_KEEP_BACKUP": "3", "ROUTINE_WORKFLOW_STATUS": "ok"}
+    warnings = load_config({"project_root": project}, env=env).warnings
+    assert warnings == (
+        "pyproject.toml: [tool.routine_workflow] is not read; did you mean "
+        "[tool.routine-workflow]?",
+        "pyproject.toml: [routine-workflow] is not read; did you mean [tool.routine-workflow]?",
+        "environment variable ROUTINE_WORKFLOW_KEEP_BACKUP is not a setting and is ignored; "
+        "did you mean ROUTINE_WORKFLOW_KEEP_BACKUPS?",
+    )
+
+
+def test_own_dirs_include_the_log_file_and_history_directories(project: Path) -> None:
+    _pyproject(project, 'log_file = "logs/run.log"\nhistory_db = ".state/h.sqlite3"')
+    config = load_config({"project_root": project}, env={})
+    assert project / "logs" in config.own_dirs() and project / ".state" in config.own_dirs()

@@ -360,3 +360,46 @@ def test_step_events_in_json_logs(project: Path) -> None:
     assert [e["attempt"] for e in events if e["event"] == "step_attempt"] == [1, 2]
     assert len({e["run_id"] for e in events}) == 1
     assert sys.executable  # keep the import used on all platforms
+
+
+def test_when_changed_holds_with_parallel_steps(project: Path) -> None:
+    # The README's own example: parallel_steps = 2 beside a `when = { changed = ... }` step.
+    (project / "docs").mkdir()
+    (project / "docs" / "index.md").write_text("hello")
+    old = 1_000_000_000
+    os.utime(project / "docs" / "index.md", (old, old))
+    _configure(
+        project,
+        """
+[tool.routine-workflow.steps.docs]
+run = "sh -c 'echo built >> docs.log'"
+when = {changed = ["docs/"]}
+[tool.routine-workflow.steps.other]
+run = "true"
+""",
+        "parallel_steps = 2",
+    )
+    first = _report(run_cli(["--yes", "--json"], project))
+    assert [s["status"] for s in first["steps"]] == ["ok", "ok"]
+    second = run_cli(["--yes", "--json"], project)
+    assert [s["status"] for s in _report(second)["steps"]] == ["skipped", "ok"], second.stderr
+    assert (project / "docs.log").read_text().split() == ["built"]
+
+
+def test_unreadable_history_is_a_warning_not_silence(project: Path) -> None:
+    # A history whose steps table lacks a column: the run goes on, the `when` step runs
+    # (nothing can tell it is up to date), and the log says why.
+    import sqlite3
+
+    db = Path(os.environ["ROUTINE_WORKFLOW_HOME"]) / "state" / "history.sqlite3"
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE steps (run_id TEXT, position INTEGER)")
+    conn.close()
+    _configure(
+        project,
+        '[tool.routine-workflow.steps.docs]\nrun = "true"\nwhen = {changed = ["docs/"]}\n',
+    )
+    result = run_cli(["--yes", "--json"], project)
+    assert [s["status"] for s in _report(result)["steps"]] == ["ok"]
+    assert "cannot tell what changed" in result.stderr, result.stderr

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / ".pre-commit-hooks.yaml"
@@ -136,3 +137,84 @@ def test_commit_hook_touches_only_staged_files(repo: tuple[Path, dict[str, str]]
     _run(["git", "add", "staged.py"], root, env)
     again = _run(["git", "commit", "-q", "-m", "first"], root, env)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+# -- a run holding the lock does not fail the commit ----------------------------------------------
+
+HOLDER = (
+    "[tool.routine-workflow.steps.hold]\n" "run = \"sh -c 'touch {marker}; sleep {seconds}'\"\n"
+)
+
+
+def _hold_the_lock(root: Path, env: dict[str, str], seconds: float) -> subprocess.Popen[str]:
+    """A real workflow run (as cron or watch would start it) holding the project's lock."""
+    marker = root.parent / "holding"
+    with (root / "pyproject.toml").open("a") as handle:
+        handle.write(HOLDER.format(marker=marker, seconds=seconds))
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "routine_workflow", "--yes", "--steps", "hold"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    wait_for(marker)
+    return holder
+
+
+def test_reformat_waits_for_a_run_holding_the_lock(repo: tuple[Path, dict[str, str]]) -> None:
+    root, env = repo
+    (root / "ugly.py").write_text(UGLY)
+    holder = _hold_the_lock(root, env, 3)
+    try:
+        busy = _run([sys.executable, "-m", "routine_workflow", "reformat", "ugly.py"], root, env)
+        assert busy.returncode == 75, busy.stdout + busy.stderr
+        waited = _run(
+            [sys.executable, "-m", "routine_workflow", "reformat", "--wait", "60", "ugly.py"],
+            root,
+            env,
+        )
+        assert waited.returncode == 0, waited.stdout + waited.stderr
+        assert "waiting up to 60s" in waited.stderr
+        assert PRETTY_LINE in (root / "ugly.py").read_text()
+        assert holder.wait(timeout=60) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_wait_is_refused_when_not_a_finite_number(repo: tuple[Path, dict[str, str]]) -> None:
+    root, env = repo
+    result = _run(
+        [sys.executable, "-m", "routine_workflow", "reformat", "--wait", "inf"], root, env
+    )
+    assert result.returncode == 2, result.stderr
+
+
+def test_the_rewriting_hook_waits_for_the_lock() -> None:
+    import yaml
+
+    hooks = {hook["id"]: hook for hook in yaml.safe_load(MANIFEST.read_text())}
+    entry = hooks["routine-workflow-reformat"]["entry"].split()
+    assert "--wait" in entry
+    assert 10 <= float(entry[entry.index("--wait") + 1]) <= 300
+
+
+@pytest.mark.slow
+@needs_precommit
+def test_commit_during_a_scheduled_run_waits_instead_of_failing(
+    repo: tuple[Path, dict[str, str]],
+) -> None:
+    root, env = repo
+    (root / "ugly.py").write_text(UGLY)
+    _run(["git", "add", "-A"], root, env)
+    holder = _hold_the_lock(root, env, 3)
+    try:
+        result = _pre_commit(["run", "routine-workflow-reformat", "--all-files"], root, env)
+        assert "exit code: 75" not in result.stdout, result.stdout
+        assert "files were modified by this hook" in result.stdout, result.stdout
+        assert PRETTY_LINE in (root / "ugly.py").read_text()
+    finally:
+        holder.kill()
+        holder.wait()

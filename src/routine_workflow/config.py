@@ -9,308 +9,45 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from routine_workflow import dirs
+from routine_workflow import config_rules, dirs
 from routine_workflow.errors import ConfigError
+from routine_workflow.fields import (
+    DEFAULT_CLEAN_PATTERNS,
+    DEFAULT_DUMP_SECRET_PATTERNS,
+    ENV_PREFIX,
+    FIELD_BY_NAME,
+    FIELDS,
+    STATE_LOCATIONS,
+    TABLE,
+    Field,
+    known_variables,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover (exercised on 3.10 only)
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-ENV_PREFIX = "ROUTINE_WORKFLOW_"
-TABLE = "tool.routine-workflow"
 
-DEFAULT_CLEAN_PATTERNS = (
-    "__pycache__",
-    "*.pyc",
-    "*.pyo",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    ".coverage",
-    ".coverage.*",
-    "htmlcov",
-)
-
-#: Files a code dump leaves out because they usually hold credentials (a dump is made to be
-#: shared). Names, or paths relative to the root when the pattern has a "/"; "!" keeps one.
-DEFAULT_DUMP_SECRET_PATTERNS = (
-    ".env",
-    ".env.*",
-    "!.env.example",
-    "!.env.sample",
-    "!.env.template",
-    "!.env.dist",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "*.jks",
-    "*.keystore",
-    "*.kdbx",
-    "*.ppk",
-    "id_rsa",
-    "id_dsa",
-    "id_ecdsa",
-    "id_ed25519",
-    ".netrc",
-    ".pgpass",
-    ".npmrc",
-    ".pypirc",
-    ".htpasswd",
-    ".git-credentials",
-    "*.tfvars",
-    "*.tfstate",
-)
-
-
-def _default_workers(_root: Path) -> int:
-    return min(8, os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class Field:
-    """How one setting is spelled, typed, defaulted and checked."""
-
-    name: str
-    kind: str  # path | opt_path | opt_str | bool | int | float | list | choice
-    help: str  # one sentence; also the command-line flag's help text
-    default: Any = None  # a value, or a callable taking the project root
-    flag: str | None = None  # the long command-line flag; None: no flag
-    classic_env: tuple[str, ...] = ()
-    minimum: float | None = None
-    choices: tuple[str, ...] = ()
-    must_exist: str | None = None  # "dir" | "file"
-    in_pyproject: bool = True
-    # How the flag is spelled beyond its long name (read by the command line only).
-    short: str | None = None  # e.g. "-y"
-    metavar: str | None = None  # placeholder in --help; None: click's own (PATH, INTEGER...)
-    negatable: bool = False  # bool flag with a --no- twin
-    repeatable: bool = False  # the flag may be given several times (lists always may)
-
-    @property
-    def env(self) -> tuple[str, ...]:
-        return (ENV_PREFIX + self.name.upper(), *self.classic_env)
-
-
-FIELDS: tuple[Field, ...] = (
-    Field(
-        "project_root",
-        "path",
-        "Project to work on (default: the current directory); repeat for several projects.",
-        None,
-        "--project-root",
-        ("PROJECT_ROOT",),
-        must_exist="dir",
-        in_pyproject=False,
-        repeatable=True,
-    ),
-    Field(
-        "log_dir",
-        "path",
-        "Directory of the rotating log (default: per project, per user).",
-        dirs.log_dir,
-        "--log-dir",
-        ("LOG_DIR",),
-    ),
-    Field(
-        "log_file",
-        "path",
-        "Log file (default: routine-workflow.log in the log dir).",
-        None,
-        "--log-file",
-    ),
-    Field(
-        "lock_dir",
-        "path",
-        "Lock directory to use, exactly (default: per project, per user).",
-        dirs.lock_dir,
-        "--lock-dir",
-        ("LOCK_DIR",),
-    ),
-    Field(
-        "clean_script",
-        "opt_path",
-        "Script to run instead of the built-in clean_caches step.",
-        None,
-        "--clean-script",
-        must_exist="file",
-    ),
-    Field(
-        "backup_script",
-        "opt_path",
-        "Script to run instead of the built-in backup step.",
-        None,
-        "--backup-script",
-        must_exist="file",
-    ),
-    Field(
-        "create_dump_script",
-        "opt_path",
-        "create-dump executable to write the code dump.",
-        None,
-        "--create-dump-script",
-        ("CREATE_DUMP_SCRIPT",),
-        must_exist="file",
-    ),
-    Field("create_dump_clean_cmd", "opt_str", "Command run before create-dump (cleanup).", None),
-    Field(
-        "create_dump_run_cmd",
-        "opt_str",
-        "Command that writes the dump (run from the project root).",
-        None,
-        "--create-dump-run-cmd",
-        metavar="CMD",
-    ),
-    Field(
-        "fail_on_backup",
-        "bool",
-        "Stop before reformatting if the backup fails.",
-        False,
-        "--fail-on-backup",
-        negatable=True,
-    ),
-    Field(
-        "auto_yes",
-        "bool",
-        "Do not ask for confirmation (needed when stdin is not a terminal).",
-        False,
-        "--yes",
-        short="-y",
-    ),
-    Field(
-        "dry_run",
-        "bool",
-        "Report what every step would do; change nothing.",
-        False,
-        "--dry-run",
-        short="-n",
-    ),
-    Field(
-        "max_workers",
-        "int",
-        "Worker processes (default: CPU count, at most 8).",
-        _default_workers,
-        "--workers",
-        minimum=1,
-        short="-j",
-    ),
-    Field(
-        "workflow_timeout",
-        "float",
-        "Stop the run after SECONDS (exit 124); 0 means no limit.",
-        0.0,
-        "--workflow-timeout",
-        ("WORKFLOW_TIMEOUT",),
-        minimum=0,
-        metavar="SECONDS",
-    ),
-    Field(
-        "exclude_patterns",
-        "list",
-        "gitignore-style pattern to leave alone (repeat, or comma-separate).",
-        (),
-        "--exclude-patterns",
-        metavar="PATTERN",
-    ),
-    Field(
-        "include_nested_repos",
-        "bool",
-        "Reformat and dump files inside git submodules and nested git repositories too.",
-        False,
-        "--include-nested-repos",
-        negatable=True,
-    ),
-    Field(
-        "backup_dir",
-        "path",
-        "Where backups are written.",
-        lambda root: dirs.data_dir(root, "backups"),
-    ),
-    Field("keep_backups", "int", "How many backups to keep.", 10, minimum=1),
-    Field("backup_include_git", "bool", "Include .git/ in backups.", True),
-    Field(
-        "dump_dir",
-        "path",
-        "Where code dumps are written.",
-        lambda root: dirs.data_dir(root, "dumps"),
-    ),
-    Field("keep_dumps", "int", "How many dumps to keep.", 5, minimum=1),
-    Field(
-        "dump_max_file_size",
-        "int",
-        "Files larger than this (bytes) are left out of dumps.",
-        1_000_000,
-        minimum=0,
-    ),
-    Field(
-        "dump_secret_patterns",
-        "list",
-        "Files left out of dumps as likely secrets (names, or paths with a /; ! keeps one).",
-        DEFAULT_DUMP_SECRET_PATTERNS,
-    ),
-    Field("cache_dir", "path", "Reformat cache directory.", dirs.cache_dir),
-    Field("history_db", "path", "SQLite run history.", lambda _root: dirs.history_db()),
-    Field(
-        "script_timeout", "float", "Seconds a user script may run (0: no limit).", 1800.0, minimum=0
-    ),
-    Field("clean_patterns", "list", "Cache patterns clean_caches removes.", DEFAULT_CLEAN_PATTERNS),
-    Field("clean_extra_patterns", "list", "Patterns removed in addition to clean_patterns.", ()),
-    Field(
-        "reformat_engine",
-        "choice",
-        "Formatter pipeline: black (autoflake, isort, black) or ruff "
-        "(ruff check --fix --select F401,I, then ruff format; needs ruff installed).",
-        "black",
-        choices=("black", "ruff"),
-    ),
-    Field(
-        "dump_engine",
-        "choice",
-        "How dumps are written: auto (create-dump when installed or "
-        "configured, else built-in), builtin, or create-dump.",
-        "auto",
-        choices=("auto", "builtin", "create-dump"),
-    ),
-    Field(
-        "reformat_file_timeout",
-        "float",
-        "Seconds one file may spend in the reformat pipeline "
-        "before it is left as is and reported (0: no limit).",
-        120.0,
-        minimum=0,
-    ),
-    Field(
-        "log_format",
-        "choice",
-        "Log events as text lines or one JSON object per line.",
-        "text",
-        "--log-format",
-        choices=("text", "json"),
-    ),
-    Field(
-        "parallel_steps",
-        "int",
-        "Run up to N independent command steps at once (default 1).",
-        1,
-        "--parallel-steps",
-        minimum=1,
-        metavar="N",
-    ),
-    Field("on_success", "opt_str", "Command run after a successful run.", None),
-    Field(
-        "on_failure", "opt_str", "Command run after a failed, interrupted or timed-out run.", None
-    ),
-    Field("notify_url", "opt_str", "URL that receives the JSON run report (HTTP POST).", None),
-)
-FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+__all__ = [
+    "DEFAULT_CLEAN_PATTERNS",
+    "DEFAULT_DUMP_SECRET_PATTERNS",
+    "ENV_PREFIX",
+    "FIELDS",
+    "FIELD_BY_NAME",
+    "TABLE",
+    "Field",
+    "WorkflowConfig",
+    "load_config",
+    "read_pyproject_table",
+]
 
 
 @dataclass(frozen=True)
@@ -357,6 +94,8 @@ class WorkflowConfig:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: raw ``[tool.routine-workflow.steps]`` tables, for user-defined steps
     step_tables: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: names the tool would otherwise ignore without a word (a misspelt table or variable)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def with_changes(self, **changes: Any) -> WorkflowConfig:
         """A copy with some values replaced (e.g. ``dry_run``), sources marked as overrides."""
@@ -370,7 +109,15 @@ class WorkflowConfig:
 
     def own_dirs(self) -> tuple[Path, ...]:
         """Directories the tool writes to itself; discovery never treats them as project files."""
-        return (self.log_dir, self.lock_dir, self.backup_dir, self.dump_dir, self.cache_dir)
+        return (
+            self.log_dir,
+            self.lock_dir,
+            self.backup_dir,
+            self.dump_dir,
+            self.cache_dir,
+            self.log_file.parent,
+            self.history_db.parent,
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -398,6 +145,8 @@ def _convert(spec: Field, raw: Any, base: Path) -> Any:
             return None
         if not isinstance(raw, (str, os.PathLike)):
             raise ValueError("expected a path")
+        if raw == "":  # Path("") is the current directory: never what an empty value meant
+            raise ValueError("expected a path, not an empty string")
         path = Path(os.path.expanduser(os.fspath(raw)))
         return path if path.is_absolute() else (base / path)
     if kind == "opt_str":
@@ -406,6 +155,8 @@ def _convert(spec: Field, raw: Any, base: Path) -> Any:
         if not isinstance(raw, str):
             raise ValueError("expected a string")
         return raw
+    if kind == "command":
+        return _command(raw)
     if kind == "bool":
         if isinstance(raw, bool):
             return raw
@@ -421,6 +172,22 @@ def _convert(spec: Field, raw: Any, base: Path) -> Any:
             raise ValueError(f"expected one of {', '.join(spec.choices)}")
         return raw
     raise AssertionError(f"unknown field kind {kind}")  # pragma: no cover (programming error)
+
+
+def _command(raw: Any) -> str | None:
+    """A command string, split now as it will be at run time: a quote left open fails here,
+    not at the end of a real run."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ValueError("expected a command string")
+    try:
+        argv = shlex.split(raw)
+    except ValueError as exc:
+        raise ValueError(f"cannot split it into words: {exc}") from None
+    if not argv:
+        raise ValueError("the command is empty")
+    return raw
 
 
 def _number(spec: Field, raw: Any) -> int | float:
@@ -494,18 +261,28 @@ def _resolve_root(flags: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -
     return root, source
 
 
-def read_pyproject_table(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``[tool.routine-workflow]`` settings and its ``steps`` sub-tables, keys normalised."""
+def _read_pyproject(root: Path) -> dict[str, Any]:
+    """The project's pyproject.toml, parsed (empty if there is none)."""
     path = root / "pyproject.toml"
     if not path.is_file():
-        return {}, {}
+        return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    table = data.get("tool", {}).get("routine-workflow", {})
+    return data
+
+
+def read_pyproject_table(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``[tool.routine-workflow]`` settings and its ``steps`` sub-tables, keys normalised."""
+    return _split_table(_read_pyproject(root), root / "pyproject.toml")
+
+
+def _split_table(data: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    tool = data.get("tool", {})
+    table = tool.get("routine-workflow", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [{TABLE}] must be a table")
     settings: dict[str, Any] = {}
@@ -519,7 +296,12 @@ def read_pyproject_table(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             continue
         spec = FIELD_BY_NAME.get(name)
         if spec is None or not spec.in_pyproject:
-            hint = " (set it with --project-root or run from the project)" if spec else ""
+            known = [f.name for f in FIELDS if f.in_pyproject]
+            hint = (
+                " (set it with --project-root or run from the project)"
+                if spec
+                else config_rules.did_you_mean(name, known)
+            )
             raise ConfigError(f"{path}: unknown key {key!r} in [{TABLE}]{hint}")
         settings[name] = value
     return settings, steps
@@ -542,8 +324,13 @@ def load_config(
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
 
+    home = env.get(dirs.HOME_ENV)
+    problem = config_rules.home_error(home)
+    if problem:
+        raise ConfigError(f"{dirs.HOME_ENV}: {problem}")
     root, root_source = _resolve_root(flags, env, cwd)
-    pyproject, step_tables = read_pyproject_table(root)
+    data = _read_pyproject(root)
+    pyproject, step_tables = _split_table(data, root / "pyproject.toml")
     values: dict[str, Any] = {"project_root": root}
     sources: dict[str, str] = {"project_root": root_source}
     for spec in FIELDS[1:]:
@@ -553,7 +340,28 @@ def load_config(
         values["log_file"] = values["log_dir"] / "routine-workflow.log"
     for spec in FIELDS:
         _check_exists(spec, values[spec.name], sources[spec.name])
-    return WorkflowConfig(**values, sources=sources, step_tables=step_tables)
+    _check_state_locations(values, sources, root)
+    warnings = config_rules.near_miss_tables(data) + config_rules.unknown_variables(
+        env, known_variables()
+    )
+    return WorkflowConfig(
+        **values, sources=sources, step_tables=step_tables, warnings=tuple(warnings)
+    )
+
+
+def _check_state_locations(
+    values: Mapping[str, Any], sources: Mapping[str, str], root: Path
+) -> None:
+    """One rule for every state location: never the project root, never above it; and the
+    lock directory, removed whole at the end of every run, never inside the project."""
+    for name, is_file in STATE_LOCATIONS.items():
+        spec = FIELD_BY_NAME[name]
+        label = _describe(sources[name], spec) if sources[name] != "default" else name
+        problem = config_rules.state_location_error(
+            label, values[name], is_file, root, inside_ok=name != "lock_dir"
+        )
+        if problem:
+            raise ConfigError(problem)
 
 
 def _layered_value(

@@ -9,6 +9,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_DECLINED = 3  # the confirmation prompt was answered no: nothing was done
 EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later
 EXIT_TIMEOUT = 124  # as coreutils `timeout`
 EXIT_SIGHUP = 129  # 128 + SIGHUP: the terminal or ssh session went away

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from routine_workflow import output
+from routine_workflow import logs, output
 from routine_workflow.cli.options import field_option
 from routine_workflow.config import WorkflowConfig, load_config
 
@@ -48,10 +48,18 @@ project_root_option = field_option(
 
 
 def workflow_config(ctx: click.Context, **overrides: Any) -> WorkflowConfig:
-    """Group flags, then the subcommand's own, then load and validate."""
+    """Group flags, then the subcommand's own, then load and validate; say what was ignored.
+
+    A misspelt table or variable is a warning, not an error: a setting in the wrong
+    place must not stop a scheduled run, but it must not pass unseen either.
+    """
     flags = dict(ctx.find_root().meta.get("flags", {}))
     flags.update({k: v for k, v in overrides.items() if v is not None})
-    return load_config(flags)
+    config = load_config(flags)
+    logger = logs.get_logger()
+    for warning in config.warnings:
+        logger.warning("%s", warning, extra={"event": "config_warning"})
+    return config
 
 
 def prompt(question: str) -> bool:

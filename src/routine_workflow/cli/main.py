@@ -18,8 +18,14 @@ import click
 from routine_workflow import __version__, logs, output, streams
 from routine_workflow.cli.common import PROG, RunRequest, json_option
 from routine_workflow.cli.lazy import Lazy, LazyGroup
-from routine_workflow.cli.options import flag_values, workflow_options
-from routine_workflow.errors import EXIT_SIGINT, EXIT_USAGE, RoutineError
+from routine_workflow.cli.options import (
+    flag_values,
+    split_names,
+    unique_roots,
+    wait_option,
+    workflow_options,
+)
+from routine_workflow.errors import EXIT_SIGINT, EXIT_USAGE, ConfigError, RoutineError
 
 _CLI = "routine_workflow.cli."
 #: Subcommand -> its click command and short help (``--help`` lists them without imports;
@@ -66,13 +72,7 @@ SUBCOMMANDS = {
     is_flag=True,
     help="Rerun only the steps that failed or never ran in the last failed run.",
 )
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    metavar="SECONDS",
-    help="If another run holds the lock, wait up to SECONDS for it (default: exit 75).",
-)
+@wait_option("If another run holds the lock, wait up to SECONDS for it (default: exit 75).")
 @click.option(
     "--projects-file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -115,10 +115,11 @@ def cli(
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be used together")
-    flags = flag_values(params)
+    # The same project named twice (p, p/., a symlink to p) is one project, run once.
+    roots = unique_roots(params.get("project_root") or ())
+    flags = flag_values({**params, "project_root": tuple(roots)})
     ctx.meta["flags"] = {k: v for k, v in flags.items() if v is not None}
     logs.setup_console(-1 if quiet else (1 if verbose else 0), params.get("log_format") or "text")
-    roots = list(params.get("project_root") or ())
     if ctx.invoked_subcommand is not None:
         if len(roots) > 1:
             raise click.UsageError(f"{ctx.invoked_subcommand} works on one project at a time")
@@ -126,6 +127,8 @@ def cli(
     # Deferred: the run pulls in the whole engine, which --version and --help do without.
     from routine_workflow.cli import run
 
+    if only and not split_names(only):  # e.g. --steps "$STEPS" with STEPS unset
+        raise ConfigError("--steps: no steps selected (the value is empty)")
     request = RunRequest(only, skip, resume, wait, as_json, quiet, verbose)
     if projects_file is not None or len(roots) > 1:
         return run.run_fleet(ctx, request, roots, projects_file, jobs)

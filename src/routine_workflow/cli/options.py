@@ -8,12 +8,15 @@ placeholder all come from the field) and turns the parsed values back into the
 - ``field_option(name)``: the option for one setting (subcommands reuse a few).
 - ``workflow_options``: decorator adding every setting's flag, in field order.
 - ``flag_values(params)``: parsed values -> ``load_config`` flags (None = not given).
+- ``unique_roots(roots)``: the projects given, each once.
 - ``split_names(values)``: repeated and comma-separated values -> one list.
+- ``wait_option(help)``: ``--wait SECONDS`` (finite, at least 0), for every command that locks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,9 +30,42 @@ F = TypeVar("F", bound=Callable[..., Any])
 FLAG_FIELDS: tuple[Field, ...] = tuple(spec for spec in FIELDS if spec.flag is not None)
 
 
+class NonEmptyPath(click.Path):
+    """A path that may not be empty: click turns ``""`` into ``Path(".")``, the current
+    directory, which is never what ``--project-root "$UNSET_VARIABLE"`` meant."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Refuse ``""``, then convert as click.Path does."""
+        if isinstance(value, str) and value == "":
+            self.fail("expected a path, not an empty string", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds, at least 0 and finite: ``nan`` compares false with every bound
+    (so a plain FloatRange lets it through) and ``inf`` would mean "forever"."""
+
+    name = "seconds"
+
+    def __init__(self) -> None:
+        super().__init__(min=0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A float range check, plus finiteness."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
+
+
+def wait_option(help: str) -> Callable[[F], F]:
+    """``--wait SECONDS``: how long to wait for a run that holds the project's lock."""
+    return click.option("--wait", type=Seconds(), default=0.0, metavar="SECONDS", help=help)
+
+
 def _click_type(spec: Field) -> object:  # a click type, a Python type, or None (str)
     if spec.kind in ("path", "opt_path"):
-        return click.Path(path_type=Path)
+        return NonEmptyPath(path_type=Path) if spec.kind == "path" else click.Path(path_type=Path)
     if spec.kind == "int":
         return int
     if spec.kind == "float":
@@ -69,6 +105,19 @@ def workflow_options(func: F) -> F:
 def split_names(values: Sequence[str] | None) -> list[str]:
     """``("a,b", "c")`` -> ``["a", "b", "c"]``: repeated and comma-separated values alike."""
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+
+
+def unique_roots(roots: Iterable[Path]) -> list[Path]:
+    """Each project once, in the order given: paths to the same directory (``p``, ``p/.``,
+    a symlink to ``p``) are one project, and running it twice would only wait on its lock."""
+    seen: set[Path] = set()
+    unique = []
+    for root in roots:
+        key = Path(root).resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(root)
+    return unique
 
 
 def flag_values(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ import click
 
 from routine_workflow import output
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
-from routine_workflow.cli.options import field_option
+from routine_workflow.cli.options import field_option, wait_option
+from routine_workflow.lock import ProjectLock
 from routine_workflow.reformat.command import exit_code, run_reformat
 
 
@@ -20,6 +21,9 @@ from routine_workflow.reformat.command import exit_code, run_reformat
 )
 @click.option("--diff", is_flag=True, help="Write nothing; print a unified diff per file.")
 @field_option("max_workers")
+@wait_option(
+    "If a run holds the project's lock, wait up to SECONDS for it (default: exit 75 at once)."
+)
 @json_option
 @click.pass_context
 def reformat_cmd(
@@ -29,6 +33,7 @@ def reformat_cmd(
     check: bool,
     diff: bool,
     max_workers: int | None,
+    wait: float,
     as_json: bool,
 ) -> int:
     """autoflake, isort and black on the project, exactly as their own CLIs would
@@ -39,9 +44,14 @@ def reformat_cmd(
       routine-workflow reformat                 # rewrite what needs it
       routine-workflow reformat --check         # CI: exit 1 if anything would change
       routine-workflow reformat --diff src/pkg  # show the changes, write nothing
+      routine-workflow reformat --wait 60 a.py  # a pre-commit hook: let a cron run finish
     """
     config = workflow_config(ctx, project_root=project_root, max_workers=max_workers)
-    report = run_reformat(config, paths, check, diff)
+    writes = not (check or diff or config.dry_run)
+    if writes and wait > 0 and ProjectLock(config.lock_dir).snapshot() is not None:
+        # Say why nothing happens yet: a commit that hangs in silence looks broken.
+        output.error_line(f"{PROG}: another run holds the project's lock; waiting up to {wait:g}s")
+    report = run_reformat(config, paths, check, diff, wait)
     if as_json:
         output.write_json(
             {

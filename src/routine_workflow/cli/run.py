@@ -12,6 +12,7 @@ Imported only when a run starts: it pulls in the whole engine, which ``--version
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,8 +24,10 @@ from routine_workflow.cli.common import (
     summary_lines,
     workflow_config,
 )
-from routine_workflow.cli.options import split_names
-from routine_workflow.errors import ConfigError
+from routine_workflow.cli.options import split_names, unique_roots
+from routine_workflow.config import load_config
+from routine_workflow.errors import EXIT_DECLINED, ConfigError, RoutineError
+from routine_workflow.workflow.effects import short_summary
 from routine_workflow.workflow.fleet import (
     ProjectOutcome,
     child_args,
@@ -60,8 +63,8 @@ def run_project(ctx: click.Context, request: RunRequest) -> int:
         selected = plan[1]
     steps = planned_steps(config, selected, split_names(request.skip))
     if not check_confirmation(config, steps, confirmer()):
-        output.error_line(f"{PROG}: nothing done")
-        return 1
+        output.error_line(f"{PROG}: declined: nothing done")
+        return EXIT_DECLINED
     show_progress = not (quiet or request.as_json) and config.log_format == "text"
     report = run_workflow(config, steps, request.wait, show_progress)
     if request.as_json:
@@ -80,7 +83,7 @@ def run_fleet(
     jobs: int,
 ) -> int:
     """Run every project as a child process, ``jobs`` at a time; return the worst exit code."""
-    roots = roots + (read_projects_file(projects_file) if projects_file else [])
+    roots = unique_roots(roots + (read_projects_file(projects_file) if projects_file else []))
     extra = [
         *(["--steps", ",".join(request.only)] if request.only else []),
         *(["--skip", ",".join(request.skip)] if request.skip else []),
@@ -92,9 +95,9 @@ def run_fleet(
     ]
     flags = dict(ctx.meta["flags"])
     if not flags.get("dry_run") and not flags.get("auto_yes"):
-        if not _confirm_fleet(len(roots)):
-            output.error_line(f"{PROG}: nothing done")
-            return 1
+        if not _confirm_fleet(flags, roots, request):
+            output.error_line(f"{PROG}: declined: nothing done")
+            return EXIT_DECLINED
         flags["auto_yes"] = True
     args = child_args(flags, extra)
 
@@ -116,17 +119,27 @@ def run_fleet(
     return fleet_exit_code(outcomes)
 
 
-def _confirm_fleet(count: int) -> bool:
+def _confirm_fleet(flags: dict[str, Any], roots: list[Path], request: RunRequest) -> bool:
     ask = confirmer()
     if ask is None:
         raise ConfigError(
-            f"refusing to run on {count} projects without "
+            f"refusing to run on {len(roots)} projects without "
             "confirmation: stdin is not a terminal; pass --yes"
         )
-    return ask(
-        f"Run the workflow on {count} projects? Files will be rewritten "
-        "and deleted (a backup is taken first)."
-    )
+    lines = [f"  {root}: {_project_plan(flags, root, request)}" for root in roots]
+    return ask("\n".join([f"Run on {len(roots)} projects:", *lines, "Go ahead?"]))
+
+
+def _project_plan(flags: dict[str, Any], root: Path, request: RunRequest) -> str:
+    """What the run will do in one project of several (each has its own configuration)."""
+    if request.resume:
+        return "the steps its last failed run still owes (--resume)"
+    try:
+        config = load_config({**flags, "project_root": root})
+        steps = planned_steps(config, split_names(request.only), split_names(request.skip))
+    except RoutineError as exc:
+        return f"will not run: {exc}"
+    return short_summary(config, steps) if steps else "no steps"
 
 
 def _fleet_lines(outcomes: list[ProjectOutcome]) -> list[str]:

@@ -14,7 +14,8 @@ from routine_workflow.cli.common import (
     summary_lines,
     workflow_config,
 )
-from routine_workflow.cli.options import field_option, split_names
+from routine_workflow.cli.options import field_option, split_names, wait_option
+from routine_workflow.errors import EXIT_DECLINED, ConfigError
 from routine_workflow.workflow.runner import RunReport
 from routine_workflow.workflow.session import check_confirmation, planned_steps
 from routine_workflow.workflow.watch import DEFAULT_STEPS, watch
@@ -37,13 +38,7 @@ from routine_workflow.workflow.watch import DEFAULT_STEPS, watch
     metavar="MS",
     help="Start a run once no file has changed for MS milliseconds.",
 )
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    metavar="SECONDS",
-    help="If another run holds the lock, wait up to SECONDS (default: skip this change).",
-)
+@wait_option("If another run holds the lock, wait up to SECONDS (default: skip this change).")
 @field_option("auto_yes")
 @click.option("--max-runs", type=click.IntRange(min=1), default=None, hidden=True)
 @click.pass_context
@@ -67,10 +62,12 @@ def watch_cmd(
       routine-workflow watch -y --steps reformat,clean_caches --debounce 1000
     """
     config = workflow_config(ctx, project_root=project_root, auto_yes=auto_yes)
+    if only and not split_names(only):
+        raise ConfigError("--steps: no steps selected (the value is empty)")
     steps = planned_steps(config, split_names(only) or DEFAULT_STEPS)
-    if not check_confirmation(config, steps, confirmer()):
-        output.error_line(f"{PROG}: nothing done")
-        return 1
+    if not check_confirmation(config, steps, confirmer(), watch=True):
+        output.error_line(f"{PROG}: declined: nothing done")
+        return EXIT_DECLINED
     quiet = bool(ctx.find_root().params.get("quiet"))
 
     def report(run: RunReport) -> None:

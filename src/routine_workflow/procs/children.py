@@ -9,7 +9,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,41 @@ def command_argv(command: str) -> list[str]:
     return shlex.split(command)
 
 
+def tool_bin_dir() -> Path:
+    """The ``bin/`` of the environment routine-workflow runs in (a virtualenv's is a symlink
+    farm: not resolved, or it would name the system Python's directory)."""
+    return Path(sys.executable).absolute().parent
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a step, script or hook: ours, the tool's ``bin/`` first on PATH
+    (as tox, nox and pre-commit do), then ``extra`` (a step's own ``env`` wins, PATH too).
+
+    Under cron's ``PATH=/usr/bin:/bin`` a step's ``python``, ``pytest`` or ``mypy`` is
+    then the one installed beside routine-workflow.
+    """
+    env = dict(os.environ)
+    first = str(tool_bin_dir())
+    path = env.get("PATH", os.defpath)
+    if path.split(os.pathsep)[0] != first:
+        env["PATH"] = first + os.pathsep + path if path else first
+    env.update(extra or {})
+    return env
+
+
+def start_failure(argv: Sequence[str], cwd: Path, exc: OSError) -> str:
+    """One line saying why ``argv`` could not start (``run_command`` raised ``exc``)."""
+    if exc.filename is not None and os.fsdecode(exc.filename) == os.fsdecode(cwd):
+        return f"cannot enter {cwd}: {exc.strerror or exc}"
+    if isinstance(exc, FileNotFoundError):
+        if os.path.isfile(os.path.join(cwd, argv[0])):  # there, but its #! names nothing
+            return f"cannot run {argv[0]}: the interpreter on its #! line was not found"
+        return f"command not found: {argv[0]}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {argv[0]}"
+    return f"cannot run {argv[0]}: {exc.strerror or exc}"
+
+
 def run_command(
     argv: Sequence[str],
     cwd: Path,
@@ -58,10 +93,13 @@ def run_command(
     """Run ``argv`` in its own process group; log its output; kill the group on timeout.
 
     An exception raised while waiting (a signal, the workflow timeout) also kills
-    the group, so no child outlives the run.
+    the group, so no child outlives the run. ``env`` defaults to ``child_env()``.
+    A command that cannot start raises OSError (``start_failure`` words it).
     """
     logger.info("running %s", shlex.join(argv), extra={"event": "command_start"})
-    code, out, _ = run_captured(argv, cwd, timeout, env, merge_stderr=True)
+    code, out, _ = run_captured(
+        argv, cwd, timeout, child_env() if env is None else env, merge_stderr=True
+    )
     text = out.decode("utf-8", "replace")
     _log_output(logger, text)
     return ScriptOutcome(code, text, timed_out=code is None)

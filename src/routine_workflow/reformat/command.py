@@ -13,15 +13,20 @@ from routine_workflow.reformat.run import ReformatReport, reformat
 
 
 def run_reformat(
-    config: WorkflowConfig, paths: Sequence[Path], check: bool, diff: bool
+    config: WorkflowConfig, paths: Sequence[Path], check: bool, diff: bool, wait: float = 0.0
 ) -> ReformatReport:
-    """Run one reformat pass. Writing takes the project lock, so it never races a workflow run;
-    ``--check`` and ``--diff`` write nothing and need no lock."""
+    """Run one reformat pass. Writing takes the project lock (waiting up to ``wait`` seconds
+    for a run that holds it), so it never races a workflow run; ``--check`` and ``--diff``
+    write nothing and need no lock."""
     logger = logs.get_logger()
     if check or diff or config.dry_run:
         return reformat(config, paths=paths, check=True, diff=diff, logger=logger)
-    with RunLock(config.lock_dir, config.project_root):
+    lock = RunLock(config.lock_dir, config.project_root)
+    lock.acquire(wait)
+    try:
         return reformat(config, paths=paths, check=False, diff=False, logger=logger)
+    finally:
+        lock.release()
 
 
 def exit_code(report: ReformatReport, check: bool) -> int:

@@ -15,7 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,8 +23,9 @@ from typing import Any, Protocol
 import filelock
 
 from routine_workflow import dirs
-from routine_workflow.config import WorkflowConfig
+from routine_workflow.config import ENV_PREFIX, WorkflowConfig
 from routine_workflow.errors import ConfigError, RoutineError
+from routine_workflow.fields import STATE_LOCATIONS
 from routine_workflow.fsutil import atomic_write
 from routine_workflow.schedule.cronexpr import (
     CronExpr,
@@ -56,18 +57,40 @@ def self_argv() -> list[str]:
 
 
 def scheduled_argv(config: WorkflowConfig) -> list[str]:
-    """The unattended run: ``--yes --quiet`` so cron mails only when something goes wrong.
+    """The unattended run: ``--yes --quiet`` so cron mails only when something goes wrong."""
+    return [*self_argv(), "--yes", "--quiet", "--project-root", str(config.project_root)]
 
-    The log and lock directories are pinned unless pyproject.toml sets them
-    (read again at every run): cron and systemd start jobs without the
-    ``XDG_*`` variables of a login shell, and a scheduled run must take the
-    same lock as the runs started by hand.
+
+#: The variables that decide platformdirs' answers on Linux and the BSDs (elsewhere its
+#: directories follow ``HOME``, which cron and systemd set as a login would).
+PLATFORM_VARS = ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME")
+
+
+def pinned_env(config: WorkflowConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment that makes a scheduled run keep its state where this user's runs do.
+
+    Cron and systemd start jobs without the login shell's variables: without these a
+    scheduled run would keep a second backup series, cache, history and lock of its
+    own, which ``history``, ``--resume`` and the lock of hand-started runs never see.
+    Pinned: ``ROUTINE_WORKFLOW_HOME`` or the ``XDG_*`` variables platformdirs reads,
+    as set now (so default directories resolve as they do here), and any state
+    directory set by an environment variable or flag now. A directory set in
+    pyproject.toml is not pinned: that file is read again at every run, and a
+    later change to it must reach the scheduled runs too.
     """
-    argv = [*self_argv(), "--yes", "--quiet", "--project-root", str(config.project_root)]
-    for name, flag in (("log_dir", "--log-dir"), ("lock_dir", "--lock-dir")):
-        if config.sources.get(name) != "pyproject.toml":
-            argv += [flag, str(getattr(config, name))]
-    return argv
+    environ = os.environ if environ is None else environ
+    env: dict[str, str] = {}
+    home = environ.get(dirs.HOME_ENV, "")
+    if home:
+        env[dirs.HOME_ENV] = str(Path(home).expanduser().absolute())
+    else:
+        env.update(
+            {var: environ[var] for var in PLATFORM_VARS if os.path.isabs(environ.get(var, ""))}
+        )
+    for name in STATE_LOCATIONS:
+        if config.sources.get(name, "default").startswith(("env ", "flag ")):
+            env[ENV_PREFIX + name.upper()] = str(getattr(config, name))
+    return env
 
 
 def project_tag(config: WorkflowConfig) -> str:
@@ -77,7 +100,8 @@ def project_tag(config: WorkflowConfig) -> str:
 
 def cron_line(config: WorkflowConfig, expr: CronExpr) -> str:
     """The crontab line, newline excluded."""
-    command = shlex.join(scheduled_argv(config))
+    assignments = [f"{var}={shlex.quote(value)}" for var, value in pinned_env(config).items()]
+    command = " ".join([*assignments, shlex.join(scheduled_argv(config))])
     if "\n" in command or "\r" in command:
         raise ConfigError(f"{config.project_root}: a path with a line break cannot go in a crontab")
     # cron turns an unescaped % into a newline, even inside quotes.
@@ -289,6 +313,13 @@ def _systemd_quote(arg: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _systemd_env_quote(var: str, value: str) -> str:
+    """One ``Environment=`` assignment: quoted, ``%`` specifiers escaped (no ``$`` expansion
+    happens there, unlike in ``ExecStart=``)."""
+    escaped = f"{var}={value}".replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{escaped}"'
+
+
 def service_text(config: WorkflowConfig) -> str:
     """The ``.service`` unit: one unattended run."""
     root = str(config.project_root).replace("%", "%%")
@@ -297,6 +328,12 @@ def service_text(config: WorkflowConfig) -> str:
             f"{config.project_root}: a path with a line break cannot go in a unit file"
         )
     command = " ".join(_systemd_quote(arg) for arg in scheduled_argv(config))
+    pinned = pinned_env(config)
+    if any("\n" in value for value in pinned.values()):
+        raise ConfigError(f"a state directory with a line break cannot go in a unit file: {pinned}")
+    environment = "".join(
+        f"Environment={_systemd_env_quote(var, value)}\n" for var, value in pinned.items()
+    )
     return (
         f"{_MANAGED}\n"
         "[Unit]\n"
@@ -304,6 +341,7 @@ def service_text(config: WorkflowConfig) -> str:
         "\n"
         "[Service]\n"
         "Type=oneshot\n"
+        f"{environment}"
         f"ExecStart={command}\n"
     )
 

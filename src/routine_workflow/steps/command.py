@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from routine_workflow.procs.children import run_command
+from routine_workflow.procs.children import child_env, run_command, start_failure
 from routine_workflow.steps.base import Status, StepBase, StepContext, StepResult
 
 
@@ -63,7 +63,7 @@ class CommandStep(StepBase):
         if ctx.dry_run:
             return StepResult.skipped(f"dry run: would {self.description}")
         cwd = self.cwd or ctx.root
-        env = {**os.environ, **self.env}
+        env = child_env(self.env)
         attempts: list[str] = []
         for attempt in range(1, self.retries + 2):
             ctx.logger.info(
@@ -72,17 +72,11 @@ class CommandStep(StepBase):
                 self.retries + 1,
                 extra={"event": "step_attempt", "step": self.name, "attempt": attempt},
             )
-            outcome = run_command(argv, cwd, self.timeout, ctx.logger, env=env)
-            if outcome.timed_out:
-                attempts.append(f"attempt {attempt}: timed out after {self.timeout:g}s")
-            elif outcome.returncode != 0:
-                tail = outcome.tail(3)
-                attempts.append(
-                    f"attempt {attempt}: exit {outcome.returncode}" + (f": {tail}" if tail else "")
-                )
-            else:
+            failure = self._attempt(argv, cwd, env, ctx)
+            if failure is None:
                 summary = "succeeded" + (f" on attempt {attempt}" if attempt > 1 else "")
                 return StepResult(Status.OK, summary, attempts, {"attempts": attempt})
+            attempts.append(f"attempt {attempt}: {failure}")
             ctx.logger.warning(
                 "%s",
                 attempts[-1],
@@ -93,6 +87,21 @@ class CommandStep(StepBase):
         result = StepResult.failed(attempts[-1], attempts)
         result.counts["attempts"] = len(attempts)
         return result
+
+    def _attempt(
+        self, argv: list[str], cwd: Path, env: dict[str, str], ctx: StepContext
+    ) -> str | None:
+        """Run the command once: None if it succeeded, else why not, in one line."""
+        try:
+            outcome = run_command(argv, cwd, self.timeout, ctx.logger, env=env)
+        except OSError as exc:  # not found, not executable: a failed attempt like any other
+            return start_failure(argv, cwd, exc)
+        if outcome.timed_out:
+            return f"timed out after {self.timeout:g}s"
+        if outcome.returncode != 0:
+            tail = outcome.tail(3)
+            return f"exit {outcome.returncode}" + (f": {tail}" if tail else "")
+        return None
 
     def skip_reason(self, ctx: StepContext) -> str:
         """Why ``when`` says not to run now, or "" to run."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from routine_workflow.procs.children import run_command, script_argv
+from routine_workflow.procs.children import run_command, script_argv, start_failure
 from routine_workflow.steps.base import Status, StepBase, StepContext, StepResult
 
 
@@ -29,7 +29,10 @@ class ScriptStep(StepBase):
         if ctx.dry_run:
             return StepResult.skipped(f"dry run: would run {' '.join(argv)}")
         timeout = ctx.config.script_timeout
-        outcome = run_command(argv, ctx.root, timeout, ctx.logger)
+        try:
+            outcome = run_command(argv, ctx.root, timeout, ctx.logger)
+        except OSError as exc:  # e.g. a #! line naming an interpreter that is not installed
+            return StepResult.failed(f"{self.script}: {start_failure(argv, ctx.root, exc)}")
         if outcome.timed_out:
             return StepResult.failed(f"{self.script} timed out after {timeout:g}s")
         if outcome.returncode != 0:

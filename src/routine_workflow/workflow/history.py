@@ -170,6 +170,16 @@ class History:
         )
         return str(rows[0][0]) if rows else None
 
+    def last_successes(self, root: Path) -> dict[str, str]:
+        """``last_success`` of every step of this project at once: step name -> run start."""
+        rows = self._query(
+            "SELECT steps.name, MAX(runs.started) FROM steps JOIN runs USING (run_id)"
+            " WHERE runs.project_root = ? AND runs.dry_run = 0"
+            " AND steps.status IN ('ok', 'changed') GROUP BY steps.name",
+            (str(root),),
+        )
+        return {str(row[0]): str(row[1]) for row in rows}
+
     def resumable(self, root: Path) -> tuple[str, list[str]] | None:
         """The last real run of this project if it did not succeed: its id and the steps
         that failed or never ran, in planned order. None if it succeeded."""

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.procs.children import command_argv, run_command
+from routine_workflow.procs.children import child_env, command_argv, run_command, start_failure
 
 NOTIFY_TIMEOUT = 10.0
 HOOK_TIMEOUT = 120.0
@@ -30,19 +29,24 @@ def run_hooks(config: WorkflowConfig, report: dict[str, Any], logger: logging.Lo
 def _run_hook(
     config: WorkflowConfig, command: str, report: dict[str, Any], logger: logging.Logger
 ) -> None:
-    env = {
-        **os.environ,
-        "ROUTINE_WORKFLOW_RUN_ID": str(report["run_id"]),
-        "ROUTINE_WORKFLOW_STATUS": str(report["status"]),
-        "ROUTINE_WORKFLOW_EXIT_CODE": str(report["exit_code"]),
-        "ROUTINE_WORKFLOW_PROJECT_ROOT": str(config.project_root),
-    }
+    env = child_env(
+        {
+            "ROUTINE_WORKFLOW_RUN_ID": str(report["run_id"]),
+            "ROUTINE_WORKFLOW_STATUS": str(report["status"]),
+            "ROUTINE_WORKFLOW_EXIT_CODE": str(report["exit_code"]),
+            "ROUTINE_WORKFLOW_PROJECT_ROOT": str(config.project_root),
+        }
+    )
+    argv = command_argv(command)  # cannot fail: config validation split it already
     try:
-        outcome = run_command(
-            command_argv(command), config.project_root, HOOK_TIMEOUT, logger, env=env
-        )
+        outcome = run_command(argv, config.project_root, HOOK_TIMEOUT, logger, env=env)
     except OSError as exc:
-        logger.warning("hook %r could not start: %s", command, exc, extra={"event": "hook_failed"})
+        logger.warning(
+            "hook %r could not start: %s",
+            command,
+            start_failure(argv, config.project_root, exc),
+            extra={"event": "hook_failed"},
+        )
         return
     if outcome.timed_out or outcome.returncode != 0:
         logger.warning(

@@ -9,6 +9,7 @@ should not start doing something new because a package was installed.
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from routine_workflow.config import TABLE, WorkflowConfig
+from routine_workflow.config_rules import did_you_mean
 from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import is_inside
 from routine_workflow.steps import builtin_steps
@@ -113,8 +115,9 @@ def _table(value: Any, name: str) -> dict[str, Any]:
 def _only_keys(table: Mapping[str, Any], allowed: frozenset[str], name: str, kind: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
+        hint = did_you_mean(unknown[0], allowed)
         raise ConfigError(
-            f"[{TABLE}.steps.{name}]: unknown key {unknown[0]!r} for a {kind} step "
+            f"[{TABLE}.steps.{name}]: unknown key {unknown[0]!r} for a {kind} step{hint} "
             f"(allowed: {', '.join(sorted(allowed))})"
         )
 
@@ -136,6 +139,10 @@ def _typed(
         expected = names.get(kind, "a number") if isinstance(kind, type) else "a number"
         raise ConfigError(
             f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: expected {expected}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] {key}: invalid value {value!r}: expected a finite number"
         )
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         raise ConfigError(
@@ -170,7 +177,7 @@ def command_step(config: WorkflowConfig, name: str, table: Mapping[str, Any]) ->
     shell = bool(_typed(table, "shell", bool, name, False))
     run = table["run"]
     if isinstance(run, str):
-        argv = (run,) if shell else tuple(shlex.split(run))
+        argv = (run,) if shell else _split(run, name)
     elif isinstance(run, list) and run and all(isinstance(a, str) for a in run):
         if shell:
             raise ConfigError(f"[{TABLE}.steps.{name}] run: with shell = true, give one string")
@@ -197,6 +204,17 @@ def command_step(config: WorkflowConfig, name: str, table: Mapping[str, Any]) ->
     )
 
 
+def _split(command: str, name: str) -> tuple[str, ...]:
+    """Split now, as the run would: a quote left open is a configuration error, not a crash."""
+    try:
+        return tuple(shlex.split(command))
+    except ValueError as exc:
+        raise ConfigError(
+            f"[{TABLE}.steps.{name}] run: invalid value {command!r}: cannot split it into "
+            f"words: {exc} (or set shell = true)"
+        ) from None
+
+
 def _cwd(config: WorkflowConfig, table: Mapping[str, Any], name: str) -> Path | None:
     if "cwd" not in table:
         return None
@@ -220,8 +238,9 @@ def _when(table: Mapping[str, Any], name: str) -> When:
     when = _typed(table, "when", dict, name, {})
     unknown = sorted(set(when) - {"changed", "env"})
     if unknown:
+        hint = did_you_mean(unknown[0], ["changed", "env"])
         raise ConfigError(
-            f"[{TABLE}.steps.{name}] when: unknown key {unknown[0]!r} (use changed or env)"
+            f"[{TABLE}.steps.{name}] when: unknown key {unknown[0]!r}{hint} (use changed or env)"
         )
     env = when.get("env")
     if env is not None and not isinstance(env, str):

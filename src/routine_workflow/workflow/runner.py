@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from routine_workflow.config_rules import did_you_mean
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted, StepTimeout
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.steps.base import RunRules, Status, Step, StepContext, StepResult
@@ -38,7 +39,8 @@ def order_steps(steps: Sequence[Step]) -> list[Step]:
     for step in steps:
         for dep in step.depends_on:
             if dep not in by_name:
-                raise ConfigError(f"step {step.name!r} depends on unknown step {dep!r}")
+                hint = did_you_mean(dep, by_name)
+                raise ConfigError(f"step {step.name!r} depends on unknown step {dep!r}{hint}")
     ordered: list[Step] = []
     done: set[str] = set()
     pending = list(steps)
@@ -65,7 +67,8 @@ def _cycle(pending: list[Step]) -> str:
 def select_steps(
     steps: Sequence[Step], only: Iterable[str] = (), skip: Iterable[str] = ()
 ) -> list[Step]:
-    """Keep the steps named in ``only`` (all if empty) minus ``skip``; unknown names: ConfigError.
+    """Keep the steps named in ``only`` (all if empty) minus ``skip``; unknown names, or
+    flags that leave nothing: ConfigError.
 
     A selected step whose dependency was not selected runs anyway: choosing
     ``--steps clean_caches`` means exactly that step.
@@ -75,8 +78,20 @@ def select_steps(
     for flag, names in (("--steps", only), ("--skip", skip)):
         for name in names:
             if name not in known:
-                raise ConfigError(f"{flag}: unknown step {name!r} (known: {', '.join(known)})")
-    return [s for s in steps if (not only or s.name in only) and s.name not in skip]
+                hint = did_you_mean(name, known)
+                raise ConfigError(
+                    f"{flag}: unknown step {name!r}{hint} (known: {', '.join(known)})"
+                )
+    selected = [s for s in steps if (not only or s.name in only) and s.name not in skip]
+    if (only or skip) and not selected:
+        # A selection of nothing is a mistake (exit 0 would tell cron all is well).
+        given = " ".join(
+            f"{flag} {','.join(names)}"
+            for flag, names in (("--steps", only), ("--skip", skip))
+            if names
+        )
+        raise ConfigError(f"no steps selected: {given} leaves none to run")
+    return selected
 
 
 @dataclass

@@ -17,6 +17,7 @@ from routine_workflow.procs import orphans
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.progress import progress_for
 from routine_workflow.steps import Step, StepContext
+from routine_workflow.workflow.effects import confirmation_text
 from routine_workflow.workflow.history import History, HistoryError
 from routine_workflow.workflow.hooks import run_hooks
 from routine_workflow.workflow.plan import all_steps
@@ -52,12 +53,17 @@ def resume_plan(config: WorkflowConfig) -> tuple[str, list[str]] | None:
 
 
 def check_confirmation(
-    config: WorkflowConfig, steps: Sequence[Step], ask: Callable[[str], bool] | None
+    config: WorkflowConfig,
+    steps: Sequence[Step],
+    ask: Callable[[str], bool] | None,
+    *,
+    watch: bool = False,
 ) -> bool:
     """True to go ahead. Never waits for input unless stdin is a terminal.
 
     ``ask`` is the CLI's prompt; None means stdin is not a terminal, and then a
-    run that would change files needs ``--yes``.
+    run that would change files needs ``--yes``. The question names what this
+    plan does, step by step, and whether a backup comes first (``workflow.effects``).
     """
     if config.dry_run or config.auto_yes or not steps:
         return True
@@ -67,10 +73,7 @@ def check_confirmation(
             f"refusing to run {names} on {config.project_root} without confirmation: "
             "stdin is not a terminal; pass --yes (or --dry-run to only look)"
         )
-    return ask(
-        f"Run {names} on {config.project_root}? Files will be rewritten and deleted "
-        "(a backup is taken first)."
-    )
+    return ask(confirmation_text(config, steps, watch=watch))
 
 
 def run_workflow(
@@ -106,7 +109,7 @@ def run_workflow(
                 config,
                 logger,
                 run_id,
-                last_success=_last_success(history, config),
+                last_success=_last_successes(history, config, logger).get,
                 progress=progress_for(show_progress),
             )
             with orphans.recording_in(*lock.paths):
@@ -161,16 +164,27 @@ def _report_recovery(lock: RunLock, logger: logging.Logger) -> None:
         )
 
 
-def _last_success(history: History | None, config: WorkflowConfig) -> Callable[[str], str | None]:
-    def last_success(step: str) -> str | None:
-        if history is None:
-            return None
-        try:
-            return history.last_success(config.project_root, step)
-        except Exception:  # a broken history means "unknown": the step runs
-            return None
+def _last_successes(
+    history: History | None, config: WorkflowConfig, logger: logging.Logger
+) -> dict[str, str]:
+    """When each step of the project last succeeded, read now, in the main thread.
 
-    return last_success
+    Read before any step starts: command steps may run in worker threads, and a
+    sqlite3 connection refuses to be used from a thread other than its own. An
+    unreadable history is said in the log; the ``when.changed`` steps then run.
+    """
+    if history is None:  # already reported by _open_history
+        return {}
+    try:
+        return history.last_successes(config.project_root)
+    except HistoryError as exc:
+        logger.warning(
+            "%s; cannot tell what changed since steps last succeeded, "
+            "so steps with when.changed run",
+            exc,
+            extra={"event": "history_unreadable"},
+        )
+        return {}
 
 
 def _open_history(
@@ -188,7 +202,11 @@ def _open_history(
             report.run_id, config.project_root, report.started, config.dry_run, sys.argv, plan
         )
     except HistoryError as exc:
-        logger.warning("%s; this run will not be recorded", exc)
+        logger.warning(
+            "%s; this run will not be recorded (and steps with when.changed run)",
+            exc,
+            extra={"event": "history_unreadable"},
+        )
         return None
     return history
 
