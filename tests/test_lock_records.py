@@ -256,3 +256,34 @@ def test_a_forbidden_record_is_live_however_old() -> None:
     verdict = judge(None, age=10_000.0, grace=1.0, forbidden=True)
     assert not verdict.stale and "not readable" in verdict.reason
     assert judge(None, age=10_000.0, grace=1.0).stale  # merely missing: stale after grace
+
+
+def test_a_lock_dir_that_holds_someones_files_is_never_removed(
+    project: Path, tmp_path: Path
+) -> None:
+    """``--lock-dir ~/Documents`` by mistake: a directory with no owner record looks like a
+    stale lock after the grace period, but breaking it would delete the user's files."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work\n")
+    then = time.time() - 3600
+    os.utime(precious, (then, then))
+    args = ["--yes", "--steps", "clean_caches", "--lock-dir", str(precious)]
+    done = run_cli(args, project)
+    assert done.returncode != 0
+    assert "not a lock directory" in done.stderr and "Traceback" not in done.stderr
+    assert (precious / "thesis.tex").read_text() == "years of work\n"
+    forced = run_cli(
+        ["lock", "break", "--force"], project, env={"ROUTINE_WORKFLOW_LOCK_DIR": str(precious)}
+    )
+    assert forced.returncode != 0 and "not a lock directory" in forced.stderr
+    assert (precious / "thesis.tex").read_text() == "years of work\n"
+
+
+def test_release_leaves_a_file_someone_put_in_the_lock(tmp_path: Path) -> None:
+    lock = ProjectLock(tmp_path / "lock")
+    lock.acquire()
+    (lock.path / "notes.txt").write_text("mine\n")
+    lock.release()
+    (kept,) = tmp_path.rglob("notes.txt")
+    assert kept.read_text() == "mine\n"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import popen_cli, run_cli, wait_for, write_script
+from helpers import popen_cli, run_cli, wait_for, wait_until, write_script
 
 from routine_workflow.errors import LockBusy
 from routine_workflow.lock import TREE_LOCK_NAME, RunLock, tree_lock_path
@@ -122,7 +122,8 @@ def test_commands_are_recorded_in_both_locks(repo: Path, tmp_path: Path) -> None
     try:
         wait_for(marker)
         tree_children = repo / ".git" / TREE_LOCK_NAME / "children"
-        assert len(list(tree_children.glob("*.json"))) == 1
+        # Recorded just after the start, so possibly after the marker: wait for it.
+        wait_until(lambda: len(list(tree_children.glob("*.json"))) == 1, what="the record")
     finally:
         proc.kill()
         proc.communicate()

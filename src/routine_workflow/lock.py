@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import stat
 import sys
@@ -30,7 +29,7 @@ import psutil
 from routine_workflow import __version__
 from routine_workflow.dirs import TREE_LOCK_NAME, private_dir
 from routine_workflow.errors import LockBusy, LockError
-from routine_workflow.fsutil import atomic_write
+from routine_workflow.fsutil import atomic_write, is_temp_name
 from routine_workflow.procs import orphans
 
 OWNER_FILE = "owner.json"
@@ -228,7 +227,7 @@ class ProjectLock:
             self._me = None
             # Without an owner record the directory would look half-acquired to others
             # until the grace period ends; take it away now.
-            shutil.rmtree(self.path, ignore_errors=True)
+            _remove_ours(self.path)
             if isinstance(exc, OSError):
                 raise LockError(f"{self.path}: cannot write lock owner: {exc.strerror}") from None
             raise
@@ -265,13 +264,19 @@ class ProjectLock:
         except FileNotFoundError:
             return True
         moved = _snapshot(aside)
-        if moved is None or moved.inode != snap.inode or moved.owner != snap.owner:
-            with contextlib.suppress(OSError):  # put the rival's lock back where it was
+        foreign = _foreign_entries(aside)
+        if moved is None or moved.inode != snap.inode or moved.owner != snap.owner or foreign:
+            with contextlib.suppress(OSError):  # put it back where it was
                 os.rename(aside, self.path)
+            if foreign:
+                raise LockError(
+                    f"{self.path}: not a lock directory (it holds {', '.join(foreign[:3])}); "
+                    "refusing to remove it: give --lock-dir a directory of its own"
+                )
             return False
         if stop_leftovers:  # the holder is dead: so must be the commands it started
             self.stopped = orphans.stop_leftovers(aside)
-        shutil.rmtree(aside, ignore_errors=True)
+        _remove_ours(aside)
         return True
 
     def _busy_message(self, snap: Snapshot, verdict: Verdict) -> str:
@@ -293,7 +298,7 @@ class ProjectLock:
             os.rename(self.path, aside)
         except OSError:
             return
-        shutil.rmtree(aside, ignore_errors=True)
+        _remove_ours(aside)
 
     def break_lock(self, *, force: bool = False) -> tuple[Owner | None, Verdict] | None:
         """``lock break``: remove a stale lock; with ``force``, also one whose liveness is unknown.
@@ -323,6 +328,50 @@ class ProjectLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _is_ours(name: str) -> bool:
+    # owner.json, the temporary file of its atomic write, and the children's records.
+    return name in (OWNER_FILE, orphans.CHILDREN_DIR) or (
+        name.startswith(f".{OWNER_FILE}.") and is_temp_name(name)
+    )
+
+
+def _foreign_entries(path: Path) -> list[str]:
+    """What a lock directory holds that a lock never does (someone's files: never ours to
+    delete, as when ``--lock-dir`` names a directory in use)."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return []
+    foreign = [name for name in names if not _is_ours(name)]
+    children = path / orphans.CHILDREN_DIR
+    if orphans.CHILDREN_DIR in names and children.is_dir() and not children.is_symlink():
+        foreign += [
+            f"{orphans.CHILDREN_DIR}/{name}"
+            for name in sorted(os.listdir(children))
+            if not name.endswith((".json", ".tmp"))
+        ]
+    return foreign
+
+
+def _remove_ours(path: Path) -> None:
+    """Remove a lock directory: our own entries only, then the directory if that empties it."""
+    children = path / orphans.CHILDREN_DIR
+    if children.is_dir() and not children.is_symlink():
+        for name in os.listdir(children):
+            if name.endswith((".json", ".tmp")):
+                with contextlib.suppress(OSError):
+                    os.unlink(children / name)
+        with contextlib.suppress(OSError):
+            os.rmdir(children)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(path):
+            if _is_ours(name) and name != orphans.CHILDREN_DIR:
+                with contextlib.suppress(OSError):
+                    os.unlink(path / name)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def _snapshot(path: Path) -> Snapshot | None:
