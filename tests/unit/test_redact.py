@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
 from routine_workflow.dumps.sensitive import redact, redact_argv
 from routine_workflow.procs import orphans
@@ -51,3 +53,17 @@ def test_a_recorded_command_is_redacted_on_disk(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_custom_steps_secret_never_reaches_the_log(project: Path) -> None:
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write(
+            "\n[tool.routine-workflow.steps.deploy]\n" f'run = ["true", "--token={TOKEN}"]\n'
+        )
+    done = run_cli(["--yes", "--steps", "deploy", "-v"], project)
+    assert done.returncode == 0, done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+    home = Path(os.environ["ROUTINE_WORKFLOW_HOME"])
+    logs = list(home.rglob("*.log"))
+    assert logs and all(TOKEN not in log.read_text() for log in logs)
+    assert any("--token=<redacted>" in log.read_text() for log in logs)

@@ -96,7 +96,10 @@ def run_command(
     the group, so no child outlives the run. ``env`` defaults to ``child_env()``.
     A command that cannot start raises OSError (``start_failure`` words it).
     """
-    logger.info("running %s", shlex.join(argv), extra={"event": "command_start"})
+    from routine_workflow.dumps.sensitive import redact_argv  # only runs that start commands
+
+    shown = shlex.join(redact_argv(list(argv)))
+    logger.info("running %s", shown, extra={"event": "command_start"})
     code, out, _ = run_captured(
         argv, cwd, timeout, child_env() if env is None else env, merge_stderr=True
     )
