@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.errors import RoutineError
 
 SCHEMA = """
@@ -72,7 +74,11 @@ class History:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            # Made 0600 before SQLite opens it: its -wal and -shm files copy this mode.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+            os.close(fd)
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             _switch_to_wal(self._db)
