@@ -142,10 +142,10 @@ def test_create_dump_names_in_a_shared_dir_are_left_alone(tmp_path: Path) -> Non
 def test_an_old_style_dump_in_the_project_is_not_dumped_again(tmp_path: Path) -> None:
     x = make_app(tmp_path / "x", None)
     (x / "pyproject.toml").write_text(
-        '[tool.routine-workflow]\ndump_engine = "builtin"\ndump_dir = "."\n'
+        '[tool.routine-workflow]\ndump_engine = "builtin"\ndump_dir = "dumps"\n'
     )
-    [old] = legacy_dumps(x, "app", 1)
+    [old] = legacy_dumps(x, "app", 1)  # copied into the tree by hand, say
     run(x, "dumps")
-    [new] = list(x.glob(f"{project_id(x)}_dump_*.md"))
+    [new] = list((x / "dumps").glob(f"{project_id(x)}_dump_*.md"))
     text = new.read_text(encoding="utf-8")
     assert f"- `{old}`: an earlier dump" in text and f"### `{old}`" not in text
