@@ -68,7 +68,8 @@ def state_location_error(
             f"{label}: {str(path)!r} {where} the project root {str(root)!r}; the tool's own "
             "files must live outside the project (or in a directory of their own inside it)"
         )
-    if directory in root.parents:
+    # A file beside the project (a log in its parent directory) is never walked with it.
+    if not is_file and directory in root.parents:
         return (
             f"{label}: {str(path)!r} contains the project {str(root)!r}; the tool's own "
             "files must live outside the project (or in a directory of their own inside it)"
