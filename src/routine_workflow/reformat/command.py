@@ -10,6 +10,8 @@ from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK
 from routine_workflow.lock import RunLock
 from routine_workflow.reformat.run import ReformatReport, reformat
+from routine_workflow.undo.journal import recording
+from routine_workflow.undo.layout import new_journal_id
 
 
 def run_reformat(
@@ -20,7 +22,7 @@ def run_reformat(
     logger = logs.get_logger()
     if check or diff or config.dry_run:
         return reformat(config, paths=paths, check=True, diff=diff, logger=logger)
-    with RunLock(config.lock_dir, config.project_root):
+    with RunLock(config.lock_dir, config.project_root), recording(config, new_journal_id()):
         return reformat(config, paths=paths, check=False, diff=False, logger=logger)
 
 

@@ -259,6 +259,7 @@ def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Pat
     when another process changed the file since the pipeline read it.
     """
     from routine_workflow.fsutil import atomic_write, ensure_inside
+    from routine_workflow.undo.journal import record_replacement
 
     ensure_inside(path, roots)
     try:
@@ -269,6 +270,9 @@ def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Pat
         return False
     # A writer that slips in between this check and the rename still loses its
     # bytes; the window is the length of one atomic write.
+    # The original goes to the run's undo journal, on disk, before the file is replaced
+    # (docs/undo.md); if it cannot, OSError: the file is left alone and reported.
+    record_replacement(path, current, new)
     atomic_write(path, new)
     return True
 
