@@ -388,12 +388,15 @@ def test_the_torn_last_record_of_a_killed_run_is_ignored(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_two_undos_at_once_one_gets_75(tmp_path: Path) -> None:
+def test_two_undos_at_once_one_gets_75_and_a_stopped_undo_can_be_finished(
+    tmp_path: Path,
+) -> None:
     # Many small files: the undo's time goes into its per-file fsyncs, the run's stays short.
     files = {f"pkg{n % 7}/m{n}.py": b"v = {  'a':%d }\n" % n for n in range(300)}
     root = _project(tmp_path, files)
     before = snapshot(root)
     _run(root)
+    after = snapshot(root)
     lock_owner = dirs.lock_dir(root) / "owner.json"
 
     first = popen_cli(["undo"], root)
@@ -401,7 +404,7 @@ def test_two_undos_at_once_one_gets_75(tmp_path: Path) -> None:
 
         def holds_lock() -> bool:
             try:
-                return json.loads(lock_owner.read_text())["pid"] == first.pid
+                return bool(json.loads(lock_owner.read_text())["pid"] == first.pid)
             except (OSError, ValueError, KeyError):
                 return False
 
@@ -410,15 +413,21 @@ def test_two_undos_at_once_one_gets_75(tmp_path: Path) -> None:
             pytest.skip("the first undo finished before it could be caught holding the lock")
         os.kill(first.pid, signal.SIGSTOP)
         second = _undo(root)
-        os.kill(first.pid, signal.SIGCONT)
+        os.kill(first.pid, signal.SIGTERM)  # delivered when it goes on
     finally:
         if alive(first.pid):
             os.kill(first.pid, signal.SIGCONT)
         _, err = first.communicate(timeout=120)
 
     assert second.returncode == 75, second.stderr
-    _one_error_line(second.stderr)
-    assert first.returncode == 0, err
+    assert str(first.pid) in _one_error_line(second.stderr)
+    # Stopped halfway: one line, every file whole (its original or the run's output).
+    assert first.returncode == 143, err
+    assert "run it again" in _one_error_line(err)
+    halfway = snapshot(root)
+    assert all(halfway[rel] in (before[rel], after[rel]) for rel in before)
+    finished = _undo(root)
+    assert finished.returncode == 0, finished.stderr
     assert snapshot(root) == before
 
 

@@ -10,8 +10,10 @@ import click
 from routine_workflow import output
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
 from routine_workflow.cli.options import field_option
+from routine_workflow.errors import Interrupted
 from routine_workflow.undo.restore import UndoReport, run_undo
 from routine_workflow.undo.store import journal_summary, list_journals
+from routine_workflow.workflow.signals import interruptible
 
 
 @click.command("undo")
@@ -51,7 +53,14 @@ def undo_cmd(
     config = workflow_config(ctx, project_root=project_root, dry_run=dry_run)
     if list_only:
         return _list(config.project_root, as_json)
-    report = run_undo(config, run_id, force=force)
+    try:
+        with interruptible(0):
+            report = run_undo(config, run_id, force=force)
+    except Interrupted as exc:
+        # Each file is replaced atomically and journaled first: whatever was restored
+        # stays restored (and can be undone), and running undo again finishes the job.
+        output.error_line(f"{PROG} undo: {exc.reason}; run it again to finish")
+        return exc.exit_code
     if as_json:
         output.write_json(report.as_dict())
     else:

@@ -95,7 +95,7 @@ class Recorder:
     def _open(self) -> int:
         if self._fd is not None:
             return self._fd
-        parent_existed = self.directory.parent.is_dir()
+        made = [d for d in self.directory.parents if not d.exists()]  # synced once made
         dirs.private_dir(self.directory.parent)
         os.mkdir(self.directory, dirs.PRIVATE_DIR_MODE)
         fd = -1
@@ -104,7 +104,7 @@ class Recorder:
             path = self.directory / JOURNAL_FILE
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
             os.fchmod(fd, dirs.PRIVATE_FILE_MODE)
-            self._start(fd, parent_existed)
+            self._start(fd, made)
         except BaseException:
             # Nothing half made stays behind: the next record (or run) starts afresh.
             if fd >= 0:
@@ -115,7 +115,7 @@ class Recorder:
         self._made = True
         return fd
 
-    def _start(self, fd: int, parent_existed: bool) -> None:
+    def _start(self, fd: int, made: list[Path]) -> None:
         header = {
             "type": "header",
             "version": VERSION,
@@ -131,9 +131,8 @@ class Recorder:
         _sync(fd)
         # The new entries must be on disk too, or a power cut could lose the whole file.
         sync_dir(self.directory)
-        sync_dir(self.directory.parent)
-        if not parent_existed:
-            sync_dir(self.directory.parent.parent)
+        for directory in [self.directory.parent, *(d.parent for d in made)]:
+            sync_dir(directory)
         self.size = len(line)
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK
-from routine_workflow.fsutil import atomic_writer, ensure_inside
+from routine_workflow.fsutil import UnsafePath, atomic_writer, ensure_inside
 from routine_workflow.lock import RunLock
 from routine_workflow.undo.journal import Recorder, sync_dir
 from routine_workflow.undo.layout import new_journal_id, project_journals, sha256
@@ -197,8 +197,8 @@ def _undo_file(
     path = root / rel
     try:
         ensure_inside(path, (root,))
-    except OSError as exc:  # UnsafePath: a directory on the way became a symlink
-        report.refused.append((rel, str(exc)))
+    except UnsafePath:  # a directory on the way is now a symlink out of the project
+        report.refused.append((rel, "a directory on its path now leads out of the project"))
         return
     try:
         original = None if first.old is None else first.original()
@@ -218,21 +218,27 @@ def _undo_file(
     if recorder is None:  # a dry run
         report.restored.append(rel)
         return
-    # The current content must be durable in the undo's own journal before it is replaced.
-    recorder.record(rel, current.data, current.info, first.old)
-    if original is None:
-        _remove(path)
-    else:
-        note = _put_back(path, original, first)
-        if note:
-            report.notes.append(f"{rel}: {note}")
+    try:
+        # The current content must be durable in the undo's own journal before it is replaced.
+        recorder.record(rel, current.data, current.info, first.old)
+    except OSError as exc:
+        report.refused.append((rel, f"cannot save it in the undo journal: {exc.strerror}"))
+        return
+    try:
+        note = _remove(path) if original is None else _put_back(path, original, first)
+    except OSError as exc:  # a read-only directory, say: the file is as it was
+        report.refused.append((rel, f"cannot write it: {exc.strerror}"))
+        return
+    if note:
+        report.notes.append(f"{rel}: {note}")
     report.restored.append(rel)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path) -> str:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     sync_dir(path.parent)
+    return ""
 
 
 def _put_back(path: Path, data: bytes, record: FileRecord) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from routine_workflow.errors import ConfigError
+from routine_workflow.errors import ConfigError, RoutineError
 from routine_workflow.undo.layout import (
     ID_PATTERN,
     JOURNAL_FILE,
@@ -42,6 +42,8 @@ def list_journals(root: Path) -> list[JournalInfo]:
         names = sorted(os.listdir(base))
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise RoutineError(f"cannot read the undo journals in {base}: {exc.strerror}") from None
     found = []
     for name in names:
         directory = base / name
