@@ -203,6 +203,25 @@ def test_json_lists_what_was_restored(tmp_path: Path) -> None:
     assert report["run_id"] == _last_run_id(root)
 
 
+def test_list_shows_runs_and_undos_newest_first(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    _run(root)
+    run_id = _last_run_id(root)
+    undo_id = _undo_id(_undo(root).stdout)
+
+    listed = run_cli(["undo", "--list", "--json"], root)
+
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["id"], r["kind"], r["undoes"]) for r in rows] == [
+        (undo_id, "undo", run_id),
+        (run_id, "run", None),
+    ]
+    assert rows[1]["files"] == len(UGLY) and rows[1]["sealed"]
+    table = run_cli(["undo", "--list"], root)
+    assert run_id in table.stdout and undo_id in table.stdout
+
+
 def test_undo_names_a_run_by_its_id(tmp_path: Path) -> None:
     root = _project(tmp_path)
     before = snapshot(root)
@@ -211,6 +230,30 @@ def test_undo_names_a_run_by_its_id(tmp_path: Path) -> None:
     done = _undo(root, run_id)
     assert done.returncode == 0, done.stderr
     assert snapshot(root) == before
+
+
+@pytest.mark.slow
+def test_a_watch_runs_reformat_can_be_undone(tmp_path: Path) -> None:
+    root = _project(tmp_path, CLEAN)
+    watcher = popen_cli(["watch", "--yes", "--debounce", "100", "--max-runs", "1"], root)
+    try:
+        assert watcher.stderr is not None
+        for line in watcher.stderr:  # the watcher says when it is watching
+            if "watching" in line:
+                break
+        saved = b"def saved( a ):\n  return a\n"
+        (root / "pkg/saved.py").write_bytes(saved)
+        assert watcher.wait(timeout=120) == 0
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+        watcher.communicate()
+    assert (root / "pkg/saved.py").read_bytes() != saved  # reformatted by the watch run
+
+    undone = _undo(root)
+
+    assert undone.returncode == 0, undone.stderr
+    assert (root / "pkg/saved.py").read_bytes() == saved
 
 
 # --- what a run leaves, and usage errors ------------------------------------------------------

@@ -201,3 +201,11 @@ def test_header_only_journal_lists_zero_files(config: WorkflowConfig) -> None:
     directory = _recorded(config, {"a.py": b"a\n"})
     (summary,) = [journal_summary(info) for info in list_journals(config.project_root)]
     assert summary["id"] == directory.name and summary["files"] == 1 and summary["sealed"]
+
+
+def test_run_ids_are_journal_ids() -> None:
+    from routine_workflow.undo.layout import ID_PATTERN
+    from routine_workflow.workflow.session import new_run_id
+
+    assert ID_PATTERN.fullmatch(new_run_id())
+    assert ID_PATTERN.fullmatch(new_journal_id())
