@@ -174,6 +174,74 @@ def test_a_deleted_file_is_refused_and_force_brings_it_back(tmp_path: Path) -> N
     assert not (root / "top.py").exists()
 
 
+def test_what_is_no_longer_a_regular_file_is_refused_even_with_force(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    before = snapshot(root)
+    _run(root)
+    (root / "top.py").unlink()
+    (root / "top.py").mkdir()  # a directory where the file was
+    (root / "pkg/core.py").unlink()
+    (root / "pkg/core.py").symlink_to(root / "pkg/fine.py")
+
+    done = _undo(root, "--force")
+
+    assert done.returncode == 1
+    assert "refused top.py: it is no longer a regular file" in done.stdout
+    assert "refused pkg/core.py: it is no longer a regular file" in done.stdout
+    assert (root / "top.py").is_dir() and (root / "pkg/core.py").is_symlink()
+    assert (root / "pkg/fine.py").read_bytes() == before["pkg/fine.py"]
+    assert (root / "pkg/__init__.py").read_bytes() == before["pkg/__init__.py"]
+
+
+def test_never_writes_through_a_directory_that_now_leads_elsewhere(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    _run(root)
+    outside = tmp_path / "outside"
+    shutil.move(root / "pkg", outside)  # the run's output, now outside the project
+    (root / "pkg").symlink_to(outside)
+    outside_before = snapshot(outside)
+
+    done = _undo(root, "--force")
+
+    assert done.returncode == 1
+    assert "refused pkg/core.py: a directory on its path now leads out of the project" in (
+        done.stdout
+    )
+    assert snapshot(outside) == outside_before
+
+
+def test_saved_content_that_fails_its_digest_is_damage(tmp_path: Path) -> None:
+    from routine_workflow.undo.layout import encode_line
+
+    root = _project(tmp_path)
+    _run(root)
+    after = snapshot(root)
+    path = _journal_file(root)
+    lines = path.read_bytes().splitlines(keepends=True)
+    entry = json.loads(lines[1].split(b" ", 1)[1])
+    entry["data"] = entry["data"][:-8] + "AAAAAAA="  # a valid line, its saved content broken
+    lines[1] = encode_line(entry)
+    path.write_bytes(b"".join(lines))
+    (path.parent / "sealed.json").unlink()  # sizes changed: only the content check is left
+
+    done = _undo(root)
+
+    assert done.returncode == 1
+    assert entry["path"] in _one_error_line(done.stderr)
+    assert (root / entry["path"]).read_bytes() == after[entry["path"]]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_the_owner_comes_back(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    os.chown(root / "pkg/core.py", 12345, 23456)
+    _run(root)
+    done = _undo(root)
+    assert done.returncode == 0, done.stderr
+    info = (root / "pkg/core.py").stat()
+    assert (info.st_uid, info.st_gid) == (12345, 23456)
+
+
 def test_dry_run_shows_and_changes_nothing(tmp_path: Path) -> None:
     root = _project(tmp_path)
     _run(root)
