@@ -79,6 +79,7 @@ class WorkflowConfig:
     dump_secret_patterns: tuple[str, ...]
     cache_dir: Path
     history_db: Path
+    keep_undo: int
     script_timeout: float
     clean_patterns: tuple[str, ...]
     clean_extra_patterns: tuple[str, ...]

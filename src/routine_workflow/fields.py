@@ -251,6 +251,13 @@ FIELDS: tuple[Field, ...] = (
     Field("cache_dir", "path", "Reformat cache directory.", dirs.cache_dir),
     Field("history_db", "path", "SQLite run history.", lambda _root: dirs.history_db()),
     Field(
+        "keep_undo",
+        "int",
+        "How many runs' undo journals to keep (0: keep none; runs cannot be undone).",
+        10,
+        minimum=0,
+    ),
+    Field(
         "script_timeout", "float", "Seconds a user script may run (0: no limit).", 1800.0, minimum=0
     ),
     Field("clean_patterns", "list", "Cache patterns clean_caches removes.", DEFAULT_CLEAN_PATTERNS),

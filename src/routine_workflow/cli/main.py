@@ -45,6 +45,11 @@ SUBCOMMANDS = {
         "Run the workflow on a timetable: a line in your crontab, or a systemd user timer.",
     ),
     "steps": Lazy(_CLI + "steps.steps_cmd", "List the steps in run order with their dependencies."),
+    "undo": Lazy(
+        _CLI + "undo.undo_cmd",
+        "Put back what a run rewrote, byte for byte, with modes and times (default: the newest\n"
+        "run that changed files, even one that was killed).",
+    ),
     "watch": Lazy(
         _CLI + "watch.watch_cmd",
         "Rerun steps whenever project files change; Ctrl-C stops (exit 130).",

@@ -10,6 +10,8 @@ from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK
 from routine_workflow.lock import RunLock
 from routine_workflow.reformat.run import ReformatReport, reformat
+from routine_workflow.undo.journal import recording
+from routine_workflow.undo.layout import new_journal_id
 
 
 def run_reformat(
@@ -24,7 +26,8 @@ def run_reformat(
     lock = RunLock(config.lock_dir, config.project_root)
     lock.acquire(wait)
     try:
-        return reformat(config, paths=paths, check=False, diff=False, logger=logger)
+        with recording(config, new_journal_id()):
+            return reformat(config, paths=paths, check=False, diff=False, logger=logger)
     finally:
         lock.release()
 

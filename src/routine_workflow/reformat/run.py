@@ -264,7 +264,13 @@ def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Pat
     OSError whose ``strerror`` is the reason) for a file left alone because a rename
     would change what it is: hard-linked, read-only, an owner this user cannot keep.
     """
-    from routine_workflow.fsutil import ensure_inside, rewrite_user_file
+    from routine_workflow.fsutil import (
+        NotRewritable,
+        ensure_inside,
+        rewrite_refusal,
+        rewrite_user_file,
+    )
+    from routine_workflow.undo.journal import record_replacement
 
     ensure_inside(path, roots)
     try:
@@ -275,6 +281,12 @@ def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Pat
         return False
     # A writer that slips in between this check and the rename still loses its
     # bytes; the window is the length of one atomic write.
+    reason = rewrite_refusal(path)
+    if reason is not None:  # refused before the journal records a write that never happens
+        raise NotRewritable(path, reason)
+    # The original goes to the run's undo journal, on disk, before the file is replaced
+    # (docs/undo.md); if it cannot, OSError: the file is left alone and reported.
+    record_replacement(path, current, new)
     rewrite_user_file(path, new)
     return True
 

@@ -17,6 +17,7 @@ from routine_workflow.procs import orphans
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.progress import progress_for
 from routine_workflow.steps import Step, StepContext
+from routine_workflow.undo import journal as undo_journal
 from routine_workflow.workflow.effects import confirmation_text
 from routine_workflow.workflow.history import History, HistoryError
 from routine_workflow.workflow.hooks import run_hooks
@@ -112,7 +113,7 @@ def run_workflow(
                 last_success=_last_successes(history, config, logger).get,
                 progress=progress_for(show_progress),
             )
-            with orphans.recording_in(*lock.paths):
+            with orphans.recording_in(*lock.paths), undo_journal.recording(config, run_id):
                 run_steps(
                     steps,
                     ctx,
