@@ -23,13 +23,15 @@ exactly as its command line is when run from the project root:
 * black: ``black .`` — the click context of black's own command parses
   ``[tool.black]`` (and infers target versions from ``requires-python``),
   and the file is decoded and re-encoded as ``format_file_in_place`` does
-  (encoding cookie, BOM, the first line's line ending). ``fast=False``: black's
-  AST-equivalence and stability checks stay on.
+  (encoding cookie, BOM, the first line's line ending). Safe mode: black's
+  AST-equivalence check and its stability check stay on (``black_format``).
 
-Each stage sees the bytes the previous CLI would have written, so the result is
-byte-identical to the three commands run in sequence. A file that any tool's own
-settings exclude is left out entirely; a file that cannot be decoded or does not
-compile gets none of the tools.
+Each stage sees the bytes the previous CLI would have written, and a file the
+three change goes through them again until a pass changes nothing
+(``CHANGING_PASSES``): the result is byte-identical to running the three commands
+in sequence until they change nothing more. A file that any tool's own settings
+exclude is left out entirely; a file that cannot be decoded or does not compile
+gets none of the tools; one that does not settle is left as it was.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ UNCHANGED = "unchanged"
 CHANGED = "changed"
 EXCLUDED = "excluded"
 FAILED = "failed"
+
+#: A file the tools change goes through them again until a pass changes nothing; one
+#: still changing after this many passes is left as it was and reported as unstable.
+#: Real code settles after one pass, rarely two (issue 13: at 60 columns, django's
+#: postgresql/base.py needs a second pass where isort moves a comment black had put
+#: after a closing bracket).
+CHANGING_PASSES = 3
 
 _SHEBANG = re.compile(r"^#!.*\bpython[3]?\b\s*$")  # autoflake's PYTHON_SHEBANG_REGEX
 _AUTOFLAKE_DEFAULTS = {"remove_all_unused_imports": True, "ignore_init_module_imports": True}
@@ -290,8 +299,14 @@ class Pipeline:
             return Outcome(path, EXCLUDED, digest_bytes(data), reason=why)
         return format_source(data, path, self)
 
-    def format_bytes(self, file: Path, data: bytes, encoding: str, text: str) -> bytes:
-        """The bytes the three CLIs would leave on disk, in order, starting from ``data``."""
+    def format_bytes(
+        self, file: Path, data: bytes, encoding: str, text: str, black_fixed: bool = False
+    ) -> bytes:
+        """The bytes the three CLIs would leave on disk, in order, starting from ``data``.
+
+        ``black_fixed``: ``data`` is black's own output, which black leaves as it is, so
+        black need not run again unless autoflake or isort change it.
+        """
         current = data
         fixed = self._autoflake(file, text)
         if fixed != text:
@@ -299,6 +314,8 @@ class Pipeline:
         sorted_text = self._isort(file, text)
         if sorted_text != text:
             current = sorted_text.encode(encoding)
+        if black_fixed and current is data:
+            return data
         return self._black(file, current)
 
     def _autoflake(self, file: Path, text: str) -> str:
@@ -348,7 +365,7 @@ class Pipeline:
         else:  # pragma: no cover (black < 25)
             src, encoding, newline = black.decode_bytes(body)  # type: ignore[call-arg]
         try:
-            dst = black.format_file_contents(src, fast=False, mode=mode)
+            dst = black_format(src, mode)
         except NothingChanged:
             return data
         header_str = header.decode(encoding)
@@ -364,12 +381,14 @@ class Pipeline:
 
 
 def format_source(data: bytes, path: str, pipeline: Pipeline) -> Outcome:
-    """What autoflake -> isort -> black make of ``data``, the bytes of the file ``path``.
+    """What autoflake -> isort -> black make of ``data``, the bytes of the file ``path``,
+    run again until they change nothing more.
 
     Like black's ``format_file_contents``, but bytes in (the file's encoding and line
     endings decide the output's) and an ``Outcome`` out: *changed* with the new bytes,
     *unchanged*, or *failed* with the reason — a source that cannot be decoded or does
-    not compile gets none of the tools, and an output that would not compile is refused.
+    not compile gets none of the tools, an output that would not compile is refused,
+    and so is one that still changes after ``CHANGING_PASSES`` passes.
     Writes nothing; never raises for a bad source (a tool's crash is a failed outcome;
     a worker's time limit, a BaseException, passes through).
     """
@@ -384,22 +403,66 @@ def format_source(data: bytes, path: str, pipeline: Pipeline) -> Outcome:
         return Outcome(
             path, FAILED, digest, reason=f"does not compile: {problem}", encoding=encoding
         )
-    try:
-        new = pipeline.format_bytes(Path(path), data, encoding, text)
-    except Exception as exc:  # a tool refused or crashed: the file stays as it is
-        return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
-    if new == data:
-        return Outcome(path, UNCHANGED, digest, encoding=encoding)
-    problem = compile_error(new.decode(encoding), path, skip_first_line)
-    if problem:
+    file, current = Path(path), data
+    for number in range(CHANGING_PASSES + 1):
+        try:
+            # After the first pass the bytes are black's output: black's stability check
+            # is this loop's next pass (``black_format``).
+            new = pipeline.format_bytes(file, current, encoding, text, black_fixed=number > 0)
+        except Exception as exc:  # a tool refused or crashed: the file stays as it is
+            return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
+        if new == current:
+            break
+        text = new.decode(encoding)
+        problem = compile_error(text, path, skip_first_line)
+        if problem:
+            return Outcome(
+                path,
+                FAILED,
+                digest,
+                encoding=encoding,
+                reason=f"the formatted output would not compile ({problem}); left as is",
+            )
+        current = new
+    else:
         return Outcome(
             path,
             FAILED,
             digest,
             encoding=encoding,
-            reason=f"the formatted output would not compile ({problem}); left as is",
+            reason=f"unstable: autoflake, isort and black still change it after "
+            f"{CHANGING_PASSES} passes; left as is",
         )
-    return Outcome(path, CHANGED, digest, new, encoding=encoding)
+    if current == data:
+        return Outcome(path, UNCHANGED, digest, encoding=encoding)
+    return Outcome(path, CHANGED, digest, current, encoding=encoding)
+
+
+def black_format(src: str, mode: Any) -> str:
+    """``black.format_file_contents(src, fast=False, mode=mode)``, one formatting cheaper.
+
+    Raises NothingChanged when black leaves ``src`` as it is. black formats a source
+    it changes twice itself (``format_str``'s forced second pass), then, in safe mode,
+    a third time to check that the result is stable. When its second formatting
+    changed nothing, the third would format that same text again, so its answer is
+    already known and it is skipped; otherwise it runs as in black. The AST-equivalence
+    check always runs. Either way the result is a text black leaves as it is.
+    """
+    import black
+    from black.report import NothingChanged
+
+    once = getattr(black, "_format_str_once", None)
+    if once is None:  # pragma: no cover (a black without it: its own safe mode)
+        return str(black.format_file_contents(src, fast=False, mode=mode))
+    dst = once(src, mode=mode)
+    if dst == src:
+        raise NothingChanged
+    again = once(dst, mode=mode)
+    if again != dst:
+        black.assert_stable(src, again, mode=mode)  # raises as `black` does if unstable
+        dst = again
+    black.assert_equivalent(src, dst)
+    return str(dst)
 
 
 def decode(data: bytes) -> tuple[str, str]:

@@ -242,7 +242,7 @@ def _settle(
     if written:
         report.changed.append(rel)
         log.debug("reformatted %s", rel, extra={"event": "reformatted"})
-        # Like black's cache: the pipeline's output is taken to be its own fixed point.
+        # The engine's output is final: the pipeline ran it again until it changed nothing.
         cache.record(rel, digest_bytes(new), UNCHANGED)
     else:
         report.modified.append(rel)
