@@ -5,7 +5,7 @@
 * ``Pipeline``: the three tools configured for one project root, which files
   their settings exclude (``excluded``), and ``process(path)``: read, exclude, format;
 * ``Outcome`` and its statuses, and the helpers the ruff engine shares:
-  ``digest_bytes``, ``decode``, ``compile_error``, ``one_line``.
+  ``unreadable``, ``digest_bytes``, ``decode``, ``compile_error``, ``one_line``.
 
 Nothing here writes a file or knows about processes (``workers`` runs this in a
 pool, ``run`` writes the results). The tools are imported only when a
@@ -53,6 +53,9 @@ UNCHANGED = "unchanged"
 CHANGED = "changed"
 EXCLUDED = "excluded"
 FAILED = "failed"
+VANISHED = "vanished"  # deleted (or its directory) by someone else during the run
+#: The reason a vanished file is reported with.
+VANISHED_REASON = "vanished during the run"
 
 #: A file the tools change goes through them again until a pass changes nothing; one
 #: still changing after this many passes is left as it was and reported as unstable.
@@ -91,6 +94,14 @@ class Outcome:
     reason: str = ""
     encoding: str = "utf-8"
     cacheable: bool = True
+
+
+def unreadable(path: str, exc: OSError) -> Outcome:
+    """The outcome of a file that could not be read: *vanished* if it (or its directory)
+    no longer exists — a checkout or a build tool removed it meanwhile — else *failed*."""
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return Outcome(path, VANISHED, reason=VANISHED_REASON, cacheable=False)
+    return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False)
 
 
 def digest_bytes(data: bytes) -> str:
@@ -293,7 +304,7 @@ class Pipeline:
         try:
             data = file.read_bytes()
         except OSError as exc:
-            return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False)
+            return unreadable(path, exc)
         why = self.excluded(file.absolute())
         if why:
             return Outcome(path, EXCLUDED, digest_bytes(data), reason=why)

@@ -33,8 +33,11 @@ from routine_workflow.reformat.pipeline import (
     EXCLUDED,
     FAILED,
     UNCHANGED,
+    VANISHED,
+    VANISHED_REASON,
     Outcome,
     digest_bytes,
+    unreadable,
 )
 
 SUFFIXES = (".py", ".pyi")
@@ -60,6 +63,7 @@ class ReformatReport:
     cached: int = 0
     failed: list[Failure] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)  # changed by someone else meanwhile
+    vanished: list[str] = field(default_factory=list)  # deleted by someone else meanwhile
     diffs: list[str] = field(default_factory=list)
     duration: float = 0.0
 
@@ -73,6 +77,7 @@ class ReformatReport:
             "failed": len(self.failed),
             "excluded": len(self.excluded),
             "modified": len(self.modified),
+            "vanished": len(self.vanished),
         }
 
     def summary(self) -> str:
@@ -89,6 +94,8 @@ class ReformatReport:
             parts.append(f"{len(self.excluded)} excluded by tool settings")
         if self.modified:
             parts.append(f"{len(self.modified)} modified during the run (skipped)")
+        if self.vanished:
+            parts.append(f"{len(self.vanished)} vanished during the run")
         return ", ".join(parts) + f" in {self.duration:.2f}s"
 
     def detail_lines(self) -> list[str]:
@@ -97,6 +104,7 @@ class ReformatReport:
         lines = [f"{verb} {rel}" for rel in sorted(self.changed)]
         lines += [f"error: {f.rel}: {f.reason}" for f in sorted(self.failed, key=lambda f: f.rel)]
         lines += [f"skipped {rel}: modified since it was read" for rel in sorted(self.modified)]
+        lines += [f"skipped {rel}: {VANISHED_REASON}" for rel in sorted(self.vanished)]
         return lines
 
 
@@ -133,8 +141,9 @@ def reformat(
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
-        except OSError as exc:
-            report.failed.append(Failure(rel, f"cannot read: {exc.strerror}"))
+        except OSError as exc:  # a vanished file is no failure: see ``unreadable``
+            gone = unreadable(path, exc)
+            _count(report, rel, gone.status, gone.reason)
             continue
         hit = cache.lookup(rel, digest_bytes(data))
         if hit is None:
@@ -202,6 +211,8 @@ def _project_files(
 def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:
     if status == FAILED:
         report.failed.append(Failure(rel, reason))
+    elif status == VANISHED:
+        report.vanished.append(rel)
     elif status == EXCLUDED:
         report.excluded.append(rel)
     else:
@@ -230,12 +241,21 @@ def _settle(
         return
     new = outcome.new or b""
     if diff:
-        report.diffs.append(unified_diff(rel, path.read_bytes(), new, outcome.encoding))
+        try:
+            report.diffs.append(unified_diff(rel, path.read_bytes(), new, outcome.encoding))
+        except OSError as exc:
+            gone = unreadable(str(path), exc)
+            _count(report, rel, gone.status, gone.reason)
+            return
     if check:
         report.changed.append(rel)
         return
     try:
         written = write_if_unmodified(path, outcome.digest, new, (config.project_root,))
+    except FileNotFoundError:  # its directory went away: nothing of the user's to keep
+        report.vanished.append(rel)
+        cache.forget(rel)
+        return
     except OSError as exc:  # a read-only file or directory: report it, go on with the rest
         report.failed.append(Failure(rel, f"cannot write: {exc.strerror}"))
         return
@@ -244,6 +264,9 @@ def _settle(
         log.debug("reformatted %s", rel, extra={"event": "reformatted"})
         # The engine's output is final: the pipeline ran it again until it changed nothing.
         cache.record(rel, digest_bytes(new), UNCHANGED)
+    elif not os.path.lexists(path):  # deleted meanwhile: nothing was written
+        report.vanished.append(rel)
+        cache.forget(rel)
     else:
         report.modified.append(rel)
         cache.forget(rel)
