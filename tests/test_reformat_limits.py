@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -60,3 +57,71 @@ def test_a_vanished_file_is_not_a_failure_for_either_engine(tmp_path: Path) -> N
     # Something that exists but cannot be read is still a failure.
     (root / "dir.py").mkdir()
     assert Pipeline(root).process(str(root / "dir.py")).status == "failed"
+
+
+# --- broken isort settings ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("setup.cfg", "[isort\nprofile = black\n", ("setup.cfg", "line 1", "[isort")),
+        ("setup.cfg", "[isort]\nprofile = nonexistent\n", ("setup.cfg", "profile", "nonexistent")),
+        (
+            "pyproject.toml",
+            '[tool.isort]\nprofile = "nonexistent"\n',
+            ("pyproject.toml", "profile"),
+        ),
+        ("pyproject.toml", "[tool.isort]\nno_such_key = 1\n", ("pyproject.toml", "no_such_key")),
+        (
+            "pyproject.toml",
+            '[tool.isort]\nline_length = "abc"\n',
+            ("pyproject.toml", "line_length"),
+        ),
+        (
+            ".isort.cfg",
+            "[settings]\nforce_single_line = maybe\n",
+            (".isort.cfg", "force_single_line"),
+        ),
+    ],
+)
+def test_broken_isort_settings_are_one_line_exit_2(
+    tmp_path: Path, name: str, text: str, expected: tuple[str, ...]
+) -> None:
+    root = write_tree(tmp_path / "p", {"a.py": b"import os\nx=1\n"}, PYPROJECT)
+    config = root / name
+    config.write_text(config.read_text() + "\n" + text if config.exists() else text)
+    result = run_cli(["reformat"], root)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "isort" in lines[0] and str(config) in lines[0], lines[0]
+    for word in expected[1:]:
+        assert word in lines[0], lines[0]
+    assert "Warning" not in result.stderr and "pipeline.py" not in result.stderr
+    assert (root / "a.py").read_bytes() == b"import os\nx=1\n"
+
+
+def test_a_setup_cfg_only_autoflake_reads_is_one_line_exit_2(tmp_path: Path) -> None:
+    """isort stops at .isort.cfg; autoflake still reads setup.cfg (its CLI: a traceback)."""
+    root = write_tree(tmp_path / "p", {"a.py": b"import os\n"}, PYPROJECT)
+    (root / ".isort.cfg").write_text("[settings]\nprofile = black\n")
+    (root / "setup.cfg").write_text("[autoflake\nremove-unused-variables = true\n")
+    result = run_cli(["reformat"], root)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"routine-workflow: error: {root / 'setup.cfg'}: autoflake cannot read it: "
+        "line 1: '[autoflake' comes before any [section] header"
+    ]
+
+
+def test_a_harmless_isort_warning_goes_to_the_log_not_stderr(tmp_path: Path) -> None:
+    """isort warns about a settings mix it can still use; the run goes on."""
+    pyproject = PYPROJECT + (
+        '\n[tool.isort]\nknown_first_party = ["a"]\nknown_firstparty = ["b"]\n'
+    )
+    root = write_tree(tmp_path / "p", {"a.py": b"import os\nx=1\n"}, pyproject)
+    result = run_cli(["reformat"], root)
+    assert result.returncode == 0, result.stderr
+    assert "UserWarning" not in result.stderr and "pipeline.py" not in result.stderr
+    assert (root / "a.py").read_bytes() == b"x = 1\n"

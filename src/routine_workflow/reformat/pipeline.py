@@ -65,17 +65,6 @@ VANISHED_REASON = "vanished during the run"
 CHANGING_PASSES = 3
 
 _SHEBANG = re.compile(r"^#!.*\bpython[3]?\b\s*$")  # autoflake's PYTHON_SHEBANG_REGEX
-_AUTOFLAKE_DEFAULTS = {"remove_all_unused_imports": True, "ignore_init_module_imports": True}
-_AUTOFLAKE_BOOLS = (
-    "expand_star_imports",
-    "remove_all_unused_imports",
-    "remove_duplicate_keys",
-    "remove_unused_variables",
-    "remove_rhs_for_unused_variables",
-    "ignore_init_module_imports",
-    "ignore_pass_statements",
-    "ignore_pass_after_docstring",
-)
 
 
 @dataclass(frozen=True)
@@ -185,27 +174,17 @@ class Pipeline:
         self._dir_reasons: dict[Path, str] = {}
 
     def _load_isort(self) -> None:
-        import isort
+        from routine_workflow.reformat.toolconfig import isort_config
 
-        self.isort_config = isort.Config(settings_path=str(self.root))
+        self.isort_config = isort_config(self.root)
 
     def _load_autoflake(self) -> None:
-        import autoflake
+        from routine_workflow.reformat.toolconfig import autoflake_settings
 
-        raw = autoflake.find_and_process_config({"files": [str(self.root)]}) or {}
-        merged, ok = autoflake.merge_configuration_file({"files": [str(self.root)]})
-        if not ok:
-            raise ConfigError("[tool.autoflake]: invalid configuration (see autoflake's message)")
-        given = {str(k).replace("-", "_") for k in raw}
-        options = {name: merged[name] for name in _AUTOFLAKE_BOOLS}
-        for name, default in _AUTOFLAKE_DEFAULTS.items():
-            if name not in given:  # our defaults are the documented command's flags
-                options[name] = default
-        self.autoflake_options = options
-        self.autoflake_imports = merged["imports"].split(",") if "imports" in merged else None
-        self.autoflake_exclude = {
-            part.strip() for part in merged.get("exclude", "").split(",") if part.strip()
-        }
+        settings = autoflake_settings(self.root)
+        self.autoflake_options = settings.options
+        self.autoflake_imports = settings.imports
+        self.autoflake_exclude = settings.exclude
 
     # -- exclusion ---------------------------------------------------------------------------
 
