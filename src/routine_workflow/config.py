@@ -280,6 +280,14 @@ FIELDS: tuple[Field, ...] = (
         minimum=0,
     ),
     Field(
+        "reformat_max_file_size",
+        "int",
+        "Python files larger than this (bytes) are not reformatted but reported, which "
+        "bounds a reformat worker's memory (0: no limit).",
+        1_000_000,
+        minimum=0,
+    ),
+    Field(
         "log_format",
         "choice",
         "Log events as text lines or one JSON object per line.",
@@ -339,6 +347,7 @@ class WorkflowConfig:
     reformat_engine: str
     dump_engine: str
     reformat_file_timeout: float
+    reformat_max_file_size: int
     log_format: str
     parallel_steps: int
     on_success: str | None

@@ -56,6 +56,8 @@ FAILED = "failed"
 VANISHED = "vanished"  # deleted (or its directory) by someone else during the run
 #: The reason a vanished file is reported with.
 VANISHED_REASON = "vanished during the run"
+#: The reason a file is failed with when formatting it ran out of memory (a worker's limit).
+OUT_OF_MEMORY = "out of memory; left as is"
 
 #: A file the tools change goes through them again until a pass changes nothing; one
 #: still changing after this many passes is left as it was and reported as unstable.
@@ -399,6 +401,8 @@ def format_source(data: bytes, path: str, pipeline: Pipeline) -> Outcome:
             # After the first pass the bytes are black's output: black's stability check
             # is this loop's next pass (``black_format``).
             new = pipeline.format_bytes(file, current, encoding, text, black_fixed=number > 0)
+        except MemoryError:  # over the worker's limit (``workers``): may pass on another try
+            return Outcome(path, FAILED, digest, reason=OUT_OF_MEMORY, cacheable=False)
         except Exception as exc:  # a tool refused or crashed: the file stays as it is
             return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
         if new == current:
@@ -474,6 +478,8 @@ def compile_error(text: str, path: str, skip_first_line: bool = False) -> str:
         return f"line {exc.lineno}: {exc.msg}"
     except ValueError as exc:  # null bytes
         return str(exc)
+    except RecursionError as exc:  # nested deeper than the compiler goes
+        return one_line(exc)
     return ""
 
 
