@@ -16,15 +16,22 @@ For each tree, with the same tool versions and configuration, paired runs:
 4. the peak memory (summed RSS of the process tree) of ours, cold.
 
 It also checks that both cold outputs are byte-identical on every file all three tools
-accept, and lists the files a tool rejects or excludes (ours leaves them untouched; the CLI
-pipeline may have half-processed them).
+accept — ours against the CLI pipeline run again until it changes nothing more, as ours
+does (the extra rounds are not timed) — and lists the files a tool rejects or excludes
+(ours leaves them untouched; the CLI pipeline may have half-processed them).
 
 The ruff engine gets the same rows (``--engines black,ruff``, the default): ours with
 ``reformat_engine = "ruff"`` vs ``ruff check --fix --select F401,I . && ruff format .`` by
 hand (ruff's own cache empty when cold, kept when warm), and the same identity check.
 
+With ``--versus REF`` it compares ours with ours at an earlier commit instead (cold runs
+only, the black engine): the two alternate, which goes first alternating too, so that a
+shared machine's load falls on both alike; it reports the medians of wall time and of
+CPU time (user + system of the whole process tree) and the files whose output differs.
+
     python benchmarks/bench_reformat.py                 # both trees, both engines, 3 repetitions
     python benchmarks/bench_reformat.py --repeat 1 --trees django --engines ruff
+    python benchmarks/bench_reformat.py --versus main --trees django,stdlib --repeat 5
 """
 
 from __future__ import annotations
@@ -190,9 +197,14 @@ BIN = Path(sys.executable).parent
 LOAD_BEFORE = ""
 
 
-def run_ours(tree: Path, home: Path, workers: int, engine: str) -> tuple[float, int, dict]:
-    """(seconds, peak bytes, JSON report) of `routine-workflow reformat` in ``tree``."""
+def run_ours(
+    tree: Path, home: Path, workers: int, engine: str, source: Path | None = None
+) -> tuple[float, int, dict]:
+    """(seconds, peak bytes, JSON report) of `routine-workflow reformat` in ``tree``;
+    ``source``: another checkout's ``src`` directory to run instead of the installed one."""
     env = child_env(ROUTINE_WORKFLOW_HOME=str(home), ROUTINE_WORKFLOW_REFORMAT_ENGINE=engine)
+    if source is not None:  # ahead of the editable install's path entry
+        env["PYTHONPATH"] = str(source)
     argv = [str(BIN / "routine-workflow"), "reformat", "--json", "--workers", str(workers)]
     start, cpu = time.perf_counter(), cpu_seconds()
     proc = subprocess.Popen(
@@ -226,6 +238,18 @@ def run_cli_pipeline(tree: Path, cache: Path, engine: str = "black") -> float:
         )
     CPU.setdefault("cli", []).append(cpu_seconds() - cpu)
     return time.perf_counter() - start
+
+
+def settle_cli_pipeline(tree: Path, cache: Path, engine: str, limit: int = 5) -> int:
+    """Run the CLIs again until a round changes nothing; returns the rounds that changed
+    something (not timed: only the identity check needs them)."""
+    for rounds in range(limit):
+        before = {p: p.read_bytes() for p in tree.rglob("*.py*") if p.is_file()}
+        run_cli_pipeline(tree, cache, engine)
+        CPU["cli"].pop()
+        if {p: p.read_bytes() for p in tree.rglob("*.py*") if p.is_file()} == before:
+            return rounds
+    return limit
 
 
 def touch_one(tree: Path) -> Path:
@@ -297,6 +321,9 @@ def bench_tree(name: str, pristine: Path, repeat: int, workers: int, engine: str
             rows["cold_ours_cpu"].append(CPU["ours"][-1])
             rows["cold_cli_cpu"].append(CPU["cli"][-1])
             if check is None:
+                rounds = settle_cli_pipeline(cli_tree, tool_cache, engine)
+                if rounds:
+                    print(f"  {name} ({engine}): the CLIs changed files in {rounds} more round(s)")
                 check = compare(ours_tree, cli_tree, report)
             rows["warm_ours"].append(run_ours(ours_tree, home, workers, engine)[0])
             rows["warm_cli"].append(run_cli_pipeline(cli_tree, tool_cache, engine))
@@ -369,6 +396,99 @@ def print_table(results: list[dict], repeat: int, workers: int) -> None:
         )
 
 
+# --- ours against ours at an earlier commit ----------------------------------------------------
+
+
+def checkout_source(ref: str) -> Path:
+    """The ``src`` directory of this repository at ``ref``, extracted under .work/."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref],
+        cwd=HERE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = WORK / f"src-{commit}"
+    if not (target / "src").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", commit, "src"], cwd=HERE.parent, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def bench_versus(name: str, pristine: Path, base: Path, repeat: int, workers: int) -> dict:
+    """Paired cold runs of ours at ``base`` and ours here, alternating which goes first."""
+    times: dict[str, list[float]] = {"base": [], "new": []}
+    cpu: dict[str, list[float]] = {"base": [], "new": []}
+    outputs: dict[str, Path] = {}
+    reports: dict[str, dict] = {}
+    for i in range(repeat):
+        order = ("base", "new") if i % 2 == 0 else ("new", "base")
+        for side in order:
+            with tempfile.TemporaryDirectory(prefix="rw-bench-") as tmp:
+                tree = fresh_copy(pristine, f"{name}-{side}")
+                seconds, _peak, reports[side] = run_ours(
+                    tree, Path(tmp), workers, "black", base if side == "base" else None
+                )
+                times[side].append(seconds)
+                cpu[side].append(CPU["ours"][-1])
+                outputs[side] = tree
+        print(
+            f"  {name} run {i + 1}/{repeat}: base {times['base'][-1]:.2f}s "
+            f"({cpu['base'][-1]:.2f}s CPU), new {times['new'][-1]:.2f}s "
+            f"({cpu['new'][-1]:.2f}s CPU)",
+            flush=True,
+        )
+    differing = sorted(
+        p.relative_to(outputs["new"]).as_posix()
+        for p in outputs["new"].rglob("*.py*")
+        if p.is_file()
+        and p.read_bytes() != (outputs["base"] / p.relative_to(outputs["new"])).read_bytes()
+    )
+    return {
+        "tree": name,
+        "files": reports["new"].get("seen", 0),
+        "changed": {side: reports[side].get("changed", 0) for side in reports},
+        "wall": {side: statistics.median(v) for side, v in times.items()},
+        "cpu": {side: statistics.median(v) for side, v in cpu.items()},
+        "differing": differing,
+    }
+
+
+def warm_up(sources: list[Path | None], workers: int) -> None:
+    """One small run of each side first, so both start from compiled bytecode."""
+    with tempfile.TemporaryDirectory(prefix="rw-bench-") as tmp:
+        tree = as_repository(Path(tmp) / "tree")
+        (tree / "a.py").write_text("import os\nx = {  'a':1 }\n")
+        for source in sources:
+            run_ours(tree, Path(tmp) / "home", workers, "black", source)
+            (tree / "a.py").write_text("import os\nx = {  'a':1 }\n")
+    CPU.clear()
+
+
+def print_versus(results: list[dict], ref: str, repeat: int, workers: int) -> None:
+    print()
+    print(
+        f"ours vs ours at {ref}: cold, black engine, {workers} workers, median of {repeat} "
+        f"alternating pair(s), python {sys.version.split()[0]}, load average before: {LOAD_BEFORE}"
+    )
+    print(f"{'tree':8} {'files':>6} {'case':10} {'at ' + ref:>12} {'now':>9} {'change':>8}")
+    for r in results:
+        for case in ("wall", "cpu"):
+            before, after = r[case]["base"], r[case]["new"]
+            print(
+                f"{r['tree']:8} {r['files']:>6} {case:10} {before:>11.2f}s {after:>8.2f}s "
+                f"{(after - before) / before:>+7.1%}"
+            )
+        print(
+            f"{r['tree']:8} changed files: {r['changed'].get('base')} at {ref}, "
+            f"{r['changed'].get('new')} now; output differs in {len(r['differing'])}: "
+            f"{', '.join(r['differing'][:10]) or '-'}"
+        )
+
+
 def interpreter_start() -> float:
     """Median seconds for `python -c pass`, to put the warm figure in context."""
     times = []
@@ -386,6 +506,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--engines", default="black,ruff", help="comma-separated: black,ruff")
     parser.add_argument(
+        "--versus",
+        metavar="REF",
+        help="compare ours with ours at this git commit (cold runs, black engine) instead",
+    )
+    parser.add_argument(
         "--stdlib-tests",
         action="store_true",
         help="include the standard library's test suites (much longer)",
@@ -394,6 +519,15 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     global LOAD_BEFORE
     LOAD_BEFORE = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    if args.versus:
+        base = checkout_source(args.versus)
+        warm_up([base, None], args.workers)
+        versus = []
+        for name in args.trees.split(","):
+            pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)
+            versus.append(bench_versus(name, pristine, base, args.repeat, args.workers))
+        print_versus(versus, args.versus, args.repeat, args.workers)
+        return
     results = []
     for name in args.trees.split(","):
         pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)

@@ -533,7 +533,8 @@ def test_undecodable_or_uncompilable_sources(tmp_path: Path, data: bytes, reason
 
 def test_unreadable_path_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "p", {"a.py": b"x = 1\n"})
-    outcome = Pipeline(root).process(str(root / "gone.py"))
+    (root / "dir.py").mkdir()
+    outcome = Pipeline(root).process(str(root / "dir.py"))
     assert outcome.status == "failed" and outcome.reason.startswith("cannot read")
     assert outcome.cacheable is False
 

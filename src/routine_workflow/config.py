@@ -86,6 +86,7 @@ class WorkflowConfig:
     reformat_engine: str
     dump_engine: str
     reformat_file_timeout: float
+    reformat_max_file_size: int
     log_format: str
     parallel_steps: int
     on_success: str | None

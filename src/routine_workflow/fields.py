@@ -287,6 +287,14 @@ FIELDS: tuple[Field, ...] = (
         minimum=0,
     ),
     Field(
+        "reformat_max_file_size",
+        "int",
+        "Python files larger than this (bytes) are not reformatted but reported, which "
+        "bounds a reformat worker's memory (0: no limit).",
+        1_000_000,
+        minimum=0,
+    ),
+    Field(
         "log_format",
         "choice",
         "Log events as text lines or one JSON object per line.",

@@ -60,6 +60,7 @@ def reformat_cmd(
                 "changed_files": sorted(report.changed),
                 "failures": [{"path": f.rel, "reason": f.reason} for f in report.failed],
                 "modified_files": sorted(report.modified),
+                "vanished_files": sorted(report.vanished),
                 "excluded_files": sorted(report.excluded),
             }
         )

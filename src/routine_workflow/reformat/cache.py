@@ -27,7 +27,7 @@ from routine_workflow.fsutil import atomic_write
 
 CACHE_NAME = "reformat-cache.json"
 #: Bump when the pipeline's behaviour changes in a way the inputs below do not show.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: outputs are fixed points (caches of 1 may not be)
 TOOLS = ("black", "isort", "autoflake", "pyflakes")
 #: Files the three tools read their settings from, in the project root and above.
 CONFIG_NAMES = (

@@ -60,10 +60,13 @@ class BlackEngine:
 
     def outcomes(self, todo: Sequence[tuple[str, int]], log: logging.Logger) -> Iterator[Outcome]:
         """Outcomes as the workers finish them, largest files first."""
-        from routine_workflow.reformat.workers import run_pool
+        from routine_workflow.reformat.workers import memory_headroom, run_pool
 
         config = self.config
-        return run_pool(config.project_root, todo, config.max_workers, config.reformat_file_timeout)
+        headroom = memory_headroom(config.reformat_max_file_size, config.max_workers)
+        return run_pool(
+            config.project_root, todo, config.max_workers, config.reformat_file_timeout, headroom
+        )
 
 
 class RuffEngine:

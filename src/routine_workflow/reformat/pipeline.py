@@ -5,7 +5,7 @@
 * ``Pipeline``: the three tools configured for one project root, which files
   their settings exclude (``excluded``), and ``process(path)``: read, exclude, format;
 * ``Outcome`` and its statuses, and the helpers the ruff engine shares:
-  ``digest_bytes``, ``decode``, ``compile_error``, ``one_line``.
+  ``unreadable``, ``digest_bytes``, ``decode``, ``compile_error``, ``one_line``.
 
 Nothing here writes a file or knows about processes (``workers`` runs this in a
 pool, ``run`` writes the results). The tools are imported only when a
@@ -23,13 +23,15 @@ exactly as its command line is when run from the project root:
 * black: ``black .`` — the click context of black's own command parses
   ``[tool.black]`` (and infers target versions from ``requires-python``),
   and the file is decoded and re-encoded as ``format_file_in_place`` does
-  (encoding cookie, BOM, the first line's line ending). ``fast=False``: black's
-  AST-equivalence and stability checks stay on.
+  (encoding cookie, BOM, the first line's line ending). Safe mode: black's
+  AST-equivalence check and its stability check stay on (``black_format``).
 
-Each stage sees the bytes the previous CLI would have written, so the result is
-byte-identical to the three commands run in sequence. A file that any tool's own
-settings exclude is left out entirely; a file that cannot be decoded or does not
-compile gets none of the tools.
+Each stage sees the bytes the previous CLI would have written, and a file the
+three change goes through them again until a pass changes nothing
+(``CHANGING_PASSES``): the result is byte-identical to running the three commands
+in sequence until they change nothing more. A file that any tool's own settings
+exclude is left out entirely; a file that cannot be decoded or does not compile
+gets none of the tools; one that does not settle is left as it was.
 """
 
 from __future__ import annotations
@@ -51,19 +53,20 @@ UNCHANGED = "unchanged"
 CHANGED = "changed"
 EXCLUDED = "excluded"
 FAILED = "failed"
+VANISHED = "vanished"  # deleted (or its directory) by someone else during the run
+#: The reason a vanished file is reported with.
+VANISHED_REASON = "vanished during the run"
+#: The reason a file is failed with when formatting it ran out of memory (a worker's limit).
+OUT_OF_MEMORY = "out of memory; left as is"
+
+#: A file the tools change goes through them again until a pass changes nothing; one
+#: still changing after this many passes is left as it was and reported as unstable.
+#: Real code settles after one pass, rarely two (issue 13: at 60 columns, django's
+#: postgresql/base.py needs a second pass where isort moves a comment black had put
+#: after a closing bracket).
+CHANGING_PASSES = 3
 
 _SHEBANG = re.compile(r"^#!.*\bpython[3]?\b\s*$")  # autoflake's PYTHON_SHEBANG_REGEX
-_AUTOFLAKE_DEFAULTS = {"remove_all_unused_imports": True, "ignore_init_module_imports": True}
-_AUTOFLAKE_BOOLS = (
-    "expand_star_imports",
-    "remove_all_unused_imports",
-    "remove_duplicate_keys",
-    "remove_unused_variables",
-    "remove_rhs_for_unused_variables",
-    "ignore_init_module_imports",
-    "ignore_pass_statements",
-    "ignore_pass_after_docstring",
-)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,14 @@ class Outcome:
     reason: str = ""
     encoding: str = "utf-8"
     cacheable: bool = True
+
+
+def unreadable(path: str, exc: OSError) -> Outcome:
+    """The outcome of a file that could not be read: *vanished* if it (or its directory)
+    no longer exists — a checkout or a build tool removed it meanwhile — else *failed*."""
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return Outcome(path, VANISHED, reason=VANISHED_REASON, cacheable=False)
+    return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False)
 
 
 def digest_bytes(data: bytes) -> str:
@@ -165,27 +176,17 @@ class Pipeline:
         self._dir_reasons: dict[Path, str] = {}
 
     def _load_isort(self) -> None:
-        import isort
+        from routine_workflow.reformat.toolconfig import isort_config
 
-        self.isort_config = isort.Config(settings_path=str(self.root))
+        self.isort_config = isort_config(self.root)
 
     def _load_autoflake(self) -> None:
-        import autoflake
+        from routine_workflow.reformat.toolconfig import autoflake_settings
 
-        raw = autoflake.find_and_process_config({"files": [str(self.root)]}) or {}
-        merged, ok = autoflake.merge_configuration_file({"files": [str(self.root)]})
-        if not ok:
-            raise ConfigError("[tool.autoflake]: invalid configuration (see autoflake's message)")
-        given = {str(k).replace("-", "_") for k in raw}
-        options = {name: merged[name] for name in _AUTOFLAKE_BOOLS}
-        for name, default in _AUTOFLAKE_DEFAULTS.items():
-            if name not in given:  # our defaults are the documented command's flags
-                options[name] = default
-        self.autoflake_options = options
-        self.autoflake_imports = merged["imports"].split(",") if "imports" in merged else None
-        self.autoflake_exclude = {
-            part.strip() for part in merged.get("exclude", "").split(",") if part.strip()
-        }
+        settings = autoflake_settings(self.root)
+        self.autoflake_options = settings.options
+        self.autoflake_imports = settings.imports
+        self.autoflake_exclude = settings.exclude
 
     # -- exclusion ---------------------------------------------------------------------------
 
@@ -284,14 +285,20 @@ class Pipeline:
         try:
             data = file.read_bytes()
         except OSError as exc:
-            return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False)
+            return unreadable(path, exc)
         why = self.excluded(file.absolute())
         if why:
             return Outcome(path, EXCLUDED, digest_bytes(data), reason=why)
         return format_source(data, path, self)
 
-    def format_bytes(self, file: Path, data: bytes, encoding: str, text: str) -> bytes:
-        """The bytes the three CLIs would leave on disk, in order, starting from ``data``."""
+    def format_bytes(
+        self, file: Path, data: bytes, encoding: str, text: str, black_fixed: bool = False
+    ) -> bytes:
+        """The bytes the three CLIs would leave on disk, in order, starting from ``data``.
+
+        ``black_fixed``: ``data`` is black's own output, which black leaves as it is, so
+        black need not run again unless autoflake or isort change it.
+        """
         current = data
         fixed = self._autoflake(file, text)
         if fixed != text:
@@ -299,6 +306,8 @@ class Pipeline:
         sorted_text = self._isort(file, text)
         if sorted_text != text:
             current = sorted_text.encode(encoding)
+        if black_fixed and current is data:
+            return data
         return self._black(file, current)
 
     def _autoflake(self, file: Path, text: str) -> str:
@@ -348,7 +357,7 @@ class Pipeline:
         else:  # pragma: no cover (black < 25)
             src, encoding, newline = black.decode_bytes(body)  # type: ignore[call-arg]
         try:
-            dst = black.format_file_contents(src, fast=False, mode=mode)
+            dst = black_format(src, mode)
         except NothingChanged:
             return data
         header_str = header.decode(encoding)
@@ -364,12 +373,14 @@ class Pipeline:
 
 
 def format_source(data: bytes, path: str, pipeline: Pipeline) -> Outcome:
-    """What autoflake -> isort -> black make of ``data``, the bytes of the file ``path``.
+    """What autoflake -> isort -> black make of ``data``, the bytes of the file ``path``,
+    run again until they change nothing more.
 
     Like black's ``format_file_contents``, but bytes in (the file's encoding and line
     endings decide the output's) and an ``Outcome`` out: *changed* with the new bytes,
     *unchanged*, or *failed* with the reason — a source that cannot be decoded or does
-    not compile gets none of the tools, and an output that would not compile is refused.
+    not compile gets none of the tools, an output that would not compile is refused,
+    and so is one that still changes after ``CHANGING_PASSES`` passes.
     Writes nothing; never raises for a bad source (a tool's crash is a failed outcome;
     a worker's time limit, a BaseException, passes through).
     """
@@ -384,22 +395,68 @@ def format_source(data: bytes, path: str, pipeline: Pipeline) -> Outcome:
         return Outcome(
             path, FAILED, digest, reason=f"does not compile: {problem}", encoding=encoding
         )
-    try:
-        new = pipeline.format_bytes(Path(path), data, encoding, text)
-    except Exception as exc:  # a tool refused or crashed: the file stays as it is
-        return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
-    if new == data:
-        return Outcome(path, UNCHANGED, digest, encoding=encoding)
-    problem = compile_error(new.decode(encoding), path, skip_first_line)
-    if problem:
+    file, current = Path(path), data
+    for number in range(CHANGING_PASSES + 1):
+        try:
+            # After the first pass the bytes are black's output: black's stability check
+            # is this loop's next pass (``black_format``).
+            new = pipeline.format_bytes(file, current, encoding, text, black_fixed=number > 0)
+        except MemoryError:  # over the worker's limit (``workers``): may pass on another try
+            return Outcome(path, FAILED, digest, reason=OUT_OF_MEMORY, cacheable=False)
+        except Exception as exc:  # a tool refused or crashed: the file stays as it is
+            return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
+        if new == current:
+            break
+        text = new.decode(encoding)
+        problem = compile_error(text, path, skip_first_line)
+        if problem:
+            return Outcome(
+                path,
+                FAILED,
+                digest,
+                encoding=encoding,
+                reason=f"the formatted output would not compile ({problem}); left as is",
+            )
+        current = new
+    else:
         return Outcome(
             path,
             FAILED,
             digest,
             encoding=encoding,
-            reason=f"the formatted output would not compile ({problem}); left as is",
+            reason=f"unstable: autoflake, isort and black still change it after "
+            f"{CHANGING_PASSES} passes; left as is",
         )
-    return Outcome(path, CHANGED, digest, new, encoding=encoding)
+    if current == data:
+        return Outcome(path, UNCHANGED, digest, encoding=encoding)
+    return Outcome(path, CHANGED, digest, current, encoding=encoding)
+
+
+def black_format(src: str, mode: Any) -> str:
+    """``black.format_file_contents(src, fast=False, mode=mode)``, one formatting cheaper.
+
+    Raises NothingChanged when black leaves ``src`` as it is. black formats a source
+    it changes twice itself (``format_str``'s forced second pass), then, in safe mode,
+    a third time to check that the result is stable. When its second formatting
+    changed nothing, the third would format that same text again, so its answer is
+    already known and it is skipped; otherwise it runs as in black. The AST-equivalence
+    check always runs. Either way the result is a text black leaves as it is.
+    """
+    import black
+    from black.report import NothingChanged
+
+    once = getattr(black, "_format_str_once", None)
+    if once is None:  # pragma: no cover (a black without it: its own safe mode)
+        return str(black.format_file_contents(src, fast=False, mode=mode))
+    dst = once(src, mode=mode)
+    if dst == src:
+        raise NothingChanged
+    again = once(dst, mode=mode)
+    if again != dst:
+        black.assert_stable(src, again, mode=mode)  # raises as `black` does if unstable
+        dst = again
+    black.assert_equivalent(src, dst)
+    return str(dst)
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -421,6 +478,8 @@ def compile_error(text: str, path: str, skip_first_line: bool = False) -> str:
         return f"line {exc.lineno}: {exc.msg}"
     except ValueError as exc:  # null bytes
         return str(exc)
+    except RecursionError as exc:  # nested deeper than the compiler goes
+        return one_line(exc)
     return ""
 
 

@@ -49,6 +49,7 @@ from routine_workflow.reformat.pipeline import (
     decode,
     digest_bytes,
     one_line,
+    unreadable,
 )
 from routine_workflow.reformat.workers import Checker
 
@@ -181,7 +182,7 @@ def outcomes(
         sources: list[tuple[str, Path, bytes]] = []
         for path in paths:
             outcome, data = _read(path)
-            if outcome.status == FAILED:
+            if outcome.status != UNCHANGED:  # failed or vanished
                 yield outcome
                 continue
             mirror.write(Path(path), data)
@@ -207,12 +208,12 @@ def outcomes(
 
 
 def _read(path: str) -> tuple[Outcome, bytes]:
-    """Read one file: (a failed Outcome if ruff cannot have it (unreadable, not UTF-8), else
-    an unchanged one with its digest and encoding; the bytes)."""
+    """Read one file: (a failed or vanished Outcome if ruff cannot have it (unreadable, gone,
+    not UTF-8), else an unchanged one with its digest and encoding; the bytes)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return Outcome(path, FAILED, reason=f"cannot read: {exc.strerror}", cacheable=False), b""
+        return unreadable(path, exc), b""
     digest = digest_bytes(data)
     try:
         encoding = decode(data)[0]

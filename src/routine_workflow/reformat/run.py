@@ -33,8 +33,11 @@ from routine_workflow.reformat.pipeline import (
     EXCLUDED,
     FAILED,
     UNCHANGED,
+    VANISHED,
+    VANISHED_REASON,
     Outcome,
     digest_bytes,
+    unreadable,
 )
 
 SUFFIXES = (".py", ".pyi")
@@ -60,6 +63,7 @@ class ReformatReport:
     cached: int = 0
     failed: list[Failure] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)  # changed by someone else meanwhile
+    vanished: list[str] = field(default_factory=list)  # deleted by someone else meanwhile
     diffs: list[str] = field(default_factory=list)
     duration: float = 0.0
 
@@ -73,6 +77,7 @@ class ReformatReport:
             "failed": len(self.failed),
             "excluded": len(self.excluded),
             "modified": len(self.modified),
+            "vanished": len(self.vanished),
         }
 
     def summary(self) -> str:
@@ -89,6 +94,8 @@ class ReformatReport:
             parts.append(f"{len(self.excluded)} excluded by tool settings")
         if self.modified:
             parts.append(f"{len(self.modified)} modified during the run (skipped)")
+        if self.vanished:
+            parts.append(f"{len(self.vanished)} vanished during the run")
         return ", ".join(parts) + f" in {self.duration:.2f}s"
 
     def detail_lines(self) -> list[str]:
@@ -97,6 +104,7 @@ class ReformatReport:
         lines = [f"{verb} {rel}" for rel in sorted(self.changed)]
         lines += [f"error: {f.rel}: {f.reason}" for f in sorted(self.failed, key=lambda f: f.rel)]
         lines += [f"skipped {rel}: modified since it was read" for rel in sorted(self.modified)]
+        lines += [f"skipped {rel}: {VANISHED_REASON}" for rel in sorted(self.vanished)]
         return lines
 
 
@@ -129,12 +137,19 @@ def reformat(
     cache = ReformatCache.load(config.cache_dir, engine.fingerprint(found, versions))
     todo: list[tuple[str, int]] = []
     report.seen = len(entries)
+    limit = config.reformat_max_file_size
     for rel, path in entries:
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            report.failed.append(Failure(rel, f"cannot read: {exc.strerror}"))
+                # Never more than the limit in memory, even if the file grows meanwhile.
+                data = handle.read(limit + 1) if limit else handle.read()
+                size = os.fstat(handle.fileno()).st_size
+        except OSError as exc:  # a vanished file is no failure: see ``unreadable``
+            gone = unreadable(path, exc)
+            _count(report, rel, gone.status, gone.reason)
+            continue
+        if limit and len(data) > limit:
+            report.failed.append(Failure(rel, _too_large(max(size, len(data)), limit)))
             continue
         hit = cache.lookup(rel, digest_bytes(data))
         if hit is None:
@@ -199,9 +214,19 @@ def _project_files(
     )
 
 
+def _too_large(size: int, limit: int) -> str:
+    # The pipeline needs 300-800 bytes of memory per byte of source (docs/reformat.md).
+    return (
+        f"too large to reformat ({size:,} bytes, over reformat_max_file_size = {limit:,}); "
+        "left as is"
+    )
+
+
 def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:
     if status == FAILED:
         report.failed.append(Failure(rel, reason))
+    elif status == VANISHED:
+        report.vanished.append(rel)
     elif status == EXCLUDED:
         report.excluded.append(rel)
     else:
@@ -230,7 +255,12 @@ def _settle(
         return
     new = outcome.new or b""
     if diff:
-        report.diffs.append(unified_diff(rel, path.read_bytes(), new, outcome.encoding))
+        try:
+            report.diffs.append(unified_diff(rel, path.read_bytes(), new, outcome.encoding))
+        except OSError as exc:
+            gone = unreadable(str(path), exc)
+            _count(report, rel, gone.status, gone.reason)
+            return
     if check:
         report.changed.append(rel)
         return
@@ -239,14 +269,21 @@ def _settle(
     except NotRewritable as exc:  # its identity could not be kept: left alone, said why
         report.failed.append(Failure(rel, exc.strerror or "not rewritten"))
         return
+    except FileNotFoundError:  # its directory went away: nothing of the user's to keep
+        report.vanished.append(rel)
+        cache.forget(rel)
+        return
     except OSError as exc:  # a read-only directory: report it, go on with the rest
         report.failed.append(Failure(rel, f"cannot write: {exc.strerror}"))
         return
     if written:
         report.changed.append(rel)
         log.debug("reformatted %s", rel, extra={"event": "reformatted"})
-        # Like black's cache: the pipeline's output is taken to be its own fixed point.
+        # The engine's output is final: the pipeline ran it again until it changed nothing.
         cache.record(rel, digest_bytes(new), UNCHANGED)
+    elif not os.path.lexists(path):  # deleted meanwhile: nothing was written
+        report.vanished.append(rel)
+        cache.forget(rel)
     else:
         report.modified.append(rel)
         cache.forget(rel)
