@@ -22,7 +22,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: typing.Self is 3.11+
+    from typing_extensions import Self
 
 import psutil
 
@@ -146,7 +149,29 @@ class Snapshot:
     forbidden: bool = False
 
 
-class ProjectLock:
+class _Held:
+    """``with lock:`` acquires (without waiting) and always releases."""
+
+    def acquire(self, wait: float = 0.0) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class ProjectLock(_Held):
     """The lock directory of one project. Use as a context manager or acquire/release."""
 
     def __init__(self, path: Path, grace: float = DEFAULT_GRACE) -> None:
@@ -317,18 +342,6 @@ class ProjectLock:
             raise LockError(f"{self.path}: the lock changed while breaking it; look again")
         return snap.owner, verdict
 
-    def __enter__(self) -> ProjectLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
 
 def _is_ours(name: str) -> bool:
     # owner.json, the temporary file of its atomic write, and the children's records.
@@ -432,7 +445,7 @@ def _git_dir(directory: Path, marker: Path, info: os.stat_result) -> Path | None
     return git_dir if git_dir.is_dir() else None
 
 
-class RunLock:
+class RunLock(_Held):
     """The locks a run that may change a project holds: its own (per user, per project,
     or ``--lock-dir``) and its work tree's (``tree_lock_path``), taken in that order.
 
@@ -485,15 +498,3 @@ class RunLock:
         """Release what this object holds, the work tree's lock first. Safe to call twice."""
         for lock in reversed(self._locks):
             lock.release()
-
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
