@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.fsutil import atomic_write
 
 CACHE_NAME = "reformat-cache.json"
@@ -167,7 +168,7 @@ class ReformatCache:
             "fingerprint": self.fingerprint,
             "files": {rel: [e.digest, e.status, e.reason] for rel, e in entries.items()},
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # it names every Python file of the project
         # A cache lost to a power cut only costs one cold run: no fsync.
         data_bytes = json.dumps(data, separators=(",", ":")).encode()
-        atomic_write(self.path, data_bytes, durable=False)
+        atomic_write(self.path, data_bytes, PRIVATE_FILE_MODE, durable=False)
