@@ -32,6 +32,13 @@ CPU time (user + system of the whole process tree) and the files whose output di
     python benchmarks/bench_reformat.py                 # both trees, both engines, 3 repetitions
     python benchmarks/bench_reformat.py --repeat 1 --trees django --engines ruff
     python benchmarks/bench_reformat.py --versus main --trees django,stdlib --repeat 5
+
+On a loaded machine whole runs are too noisy to show a few percent. ``--versus REF
+--per-file`` then runs the pipeline of each side in a process of its own, as a pool
+worker runs it, and hands them the same file one after the other (which goes first
+alternating): the CPU time of each file, paired, summed over the tree.
+
+    python benchmarks/bench_reformat.py --versus main --per-file --trees django,stdlib
 """
 
 from __future__ import annotations
@@ -453,8 +460,90 @@ def bench_versus(name: str, pristine: Path, base: Path, repeat: int, workers: in
         "changed": {side: reports[side].get("changed", 0) for side in reports},
         "wall": {side: statistics.median(v) for side, v in times.items()},
         "cpu": {side: statistics.median(v) for side, v in cpu.items()},
+        # The median of each pair's own ratio: the load a pair shared cancels out.
+        "wall_ratio": statistics.median(
+            n / b for n, b in zip(times["new"], times["base"], strict=True)
+        ),
+        "cpu_ratio": statistics.median(n / b for n, b in zip(cpu["new"], cpu["base"], strict=True)),
         "differing": differing,
     }
+
+
+PER_FILE_WORKER = """\
+import gc, json, sys, time
+from pathlib import Path
+from routine_workflow.reformat.pipeline import Pipeline
+pipeline = Pipeline(Path(sys.argv[1]))
+gc.freeze()
+gc.disable()
+print("ready", flush=True)
+for line in sys.stdin:
+    start = time.process_time()
+    outcome = pipeline.process(line.rstrip("\\n"))
+    gc.collect()
+    print(json.dumps([time.process_time() - start, outcome.status, outcome.digest,
+                      len(outcome.new or b"")]), flush=True)
+"""
+
+
+def bench_per_file(name: str, pristine: Path, base: Path) -> dict:
+    """CPU seconds of the pipeline at ``base`` and here, file by file, alternating."""
+    sides: dict[str, subprocess.Popen[str]] = {}
+    for side, source in (("base", base), ("new", None)):
+        env = child_env(**({"PYTHONPATH": str(source)} if source else {}))
+        sides[side] = subprocess.Popen(
+            [sys.executable, "-c", PER_FILE_WORKER, str(pristine)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert sides[side].stdout is not None and sides[side].stdout.readline() == "ready\n"
+    total = {"base": 0.0, "new": 0.0}
+    changed = {"base": 0, "new": 0}
+    differing = []
+    files = sorted(p for p in pristine.rglob("*.py") if ".git" not in p.parts)
+    for i, path in enumerate(files):
+        answers = {}
+        for side in ("base", "new") if i % 2 == 0 else ("new", "base"):
+            proc = sides[side]
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(f"{path}\n")
+            proc.stdin.flush()
+            answers[side] = json.loads(proc.stdout.readline())
+            total[side] += answers[side][0]
+            changed[side] += answers[side][1] == "changed"
+        if answers["base"][1:] != answers["new"][1:]:
+            differing.append(path.relative_to(pristine).as_posix())
+    for proc in sides.values():
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    print(f"  {name}: base {total['base']:.2f}s, new {total['new']:.2f}s CPU", flush=True)
+    return {
+        "tree": name,
+        "files": len(files),
+        "cpu": total,
+        "changed": changed,
+        "differing": differing,
+    }
+
+
+def print_per_file(results: list[dict], ref: str) -> None:
+    print()
+    print(
+        f"pipeline CPU per file, ours at {ref} vs now, each side in its own process, "
+        f"the same file back to back; python {sys.version.split()[0]}, load average "
+        f"before: {LOAD_BEFORE}"
+    )
+    for r in results:
+        before, after = r["cpu"]["base"], r["cpu"]["new"]
+        print(
+            f"{r['tree']:8} {r['files']:>6} files: {before:.2f}s at {ref}, {after:.2f}s now "
+            f"({(after - before) / before:+.1%}); changed {r['changed']['base']} / "
+            f"{r['changed']['new']}; outcomes differ in {len(r['differing'])}: "
+            f"{', '.join(r['differing'][:10]) or '-'}"
+        )
 
 
 def warm_up(sources: list[Path | None], workers: int) -> None:
@@ -474,13 +563,16 @@ def print_versus(results: list[dict], ref: str, repeat: int, workers: int) -> No
         f"ours vs ours at {ref}: cold, black engine, {workers} workers, median of {repeat} "
         f"alternating pair(s), python {sys.version.split()[0]}, load average before: {LOAD_BEFORE}"
     )
-    print(f"{'tree':8} {'files':>6} {'case':10} {'at ' + ref:>12} {'now':>9} {'change':>8}")
+    print(
+        f"{'tree':8} {'files':>6} {'case':10} {'at ' + ref:>12} {'now':>9} {'change':>8} "
+        f"{'median of pair ratios':>22}"
+    )
     for r in results:
         for case in ("wall", "cpu"):
             before, after = r[case]["base"], r[case]["new"]
             print(
                 f"{r['tree']:8} {r['files']:>6} {case:10} {before:>11.2f}s {after:>8.2f}s "
-                f"{(after - before) / before:>+7.1%}"
+                f"{(after - before) / before:>+7.1%} {r[case + '_ratio'] - 1:>+21.1%}"
             )
         print(
             f"{r['tree']:8} changed files: {r['changed'].get('base')} at {ref}, "
@@ -511,6 +603,11 @@ def main() -> None:
         help="compare ours with ours at this git commit (cold runs, black engine) instead",
     )
     parser.add_argument(
+        "--per-file",
+        action="store_true",
+        help="with --versus: the pipeline's CPU time file by file, not whole runs",
+    )
+    parser.add_argument(
         "--stdlib-tests",
         action="store_true",
         help="include the standard library's test suites (much longer)",
@@ -522,6 +619,13 @@ def main() -> None:
     if args.versus:
         base = checkout_source(args.versus)
         warm_up([base, None], args.workers)
+        if args.per_file:
+            per_file = []
+            for name in args.trees.split(","):
+                pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)
+                per_file.append(bench_per_file(name, pristine, base))
+            print_per_file(per_file, args.versus)
+            return
         versus = []
         for name in args.trees.split(","):
             pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)
