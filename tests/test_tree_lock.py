@@ -127,3 +127,29 @@ def test_commands_are_recorded_in_both_locks(repo: Path, tmp_path: Path) -> None
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_lock_status_names_the_work_tree_locks_holder(
+    repo: Path, tmp_path: Path, slow_script: tuple[Path, Path]
+) -> None:
+    script, marker = slow_script
+    holder = popen_cli(
+        ["--yes", "--steps", "clean_caches", "--clean-script", str(script)],
+        repo,
+        env={**os.environ, **_home(tmp_path, "home-a")},
+    )
+    try:
+        wait_for(marker)
+        # another home: its own project lock is free, but a run would still be busy
+        text = run_cli(["lock", "status"], repo, env=_home(tmp_path, "home-b"))
+        assert text.returncode == 0, text.stderr
+        assert "work tree" in text.stdout and f"pid {holder.pid}" in text.stdout
+        data = json.loads(
+            run_cli(["lock", "status", "--json"], repo, env=_home(tmp_path, "home-b")).stdout
+        )
+        assert data["held"] is False
+        assert data["work_tree"]["held"] is True
+        assert data["work_tree"]["owner"]["pid"] == holder.pid
+    finally:
+        holder.kill()
+        holder.communicate()

@@ -14,13 +14,25 @@ import click
 from routine_workflow import output
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.lock import ProjectLock
+from routine_workflow.lock import ProjectLock, tree_lock_path
 from routine_workflow.procs import orphans
 
 
 def lock_state(config: WorkflowConfig) -> dict[str, Any]:
-    """The lock's path, holder and verdict, JSON-friendly."""
-    lock = ProjectLock(config.lock_dir)
+    """The project lock's path, holder and verdict, JSON-friendly.
+
+    ``work_tree`` is the same for the work tree's lock (absent outside git): a run
+    started from another home holds only that one, and a run here would still be busy.
+    """
+    state = _one_lock_state(config.lock_dir)
+    tree = tree_lock_path(config.project_root)
+    if tree is not None:
+        state["work_tree"] = _one_lock_state(tree)
+    return state
+
+
+def _one_lock_state(path: Path) -> dict[str, Any]:
+    lock = ProjectLock(path)
     snap = lock.snapshot()
     if snap is None:
         return {"path": str(lock.path), "held": False}
@@ -63,16 +75,23 @@ def lock_status(ctx: click.Context, project_root: Path | None, as_json: bool) ->
     state = lock_state(workflow_config(ctx, project_root=project_root))
     if as_json:
         output.write_json(state)
-    elif not state["held"]:
-        output.write_line(f"{PROG}: lock {state['path']} is free")
-    else:
-        output.write_line(
-            f"{PROG}: lock {state['path']} is held by {state['holder']} "
-            f"({'stale' if state['stale'] else 'live'}: {state['reason']})"
-        )
-        for command in state["commands"]:
-            output.write_line(f"  running pid {command['pid']}: {' '.join(command['argv'])}")
+        return 0
+    _print_lock("lock", state)
+    if "work_tree" in state:
+        _print_lock("work tree lock", state["work_tree"])
     return 0
+
+
+def _print_lock(label: str, state: dict[str, Any]) -> None:
+    if not state["held"]:
+        output.write_line(f"{PROG}: {label} {state['path']} is free")
+        return
+    output.write_line(
+        f"{PROG}: {label} {state['path']} is held by {state['holder']} "
+        f"({'stale' if state['stale'] else 'live'}: {state['reason']})"
+    )
+    for command in state["commands"]:
+        output.write_line(f"  running pid {command['pid']}: {' '.join(command['argv'])}")
 
 
 @lock_group.command("break")
