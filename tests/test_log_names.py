@@ -102,3 +102,12 @@ def test_reformat_output_survives_a_strict_stdout(odd_names: Path, encoding: str
     assert "would reformat ok.py" in out
     assert out[-1].startswith("routine-workflow reformat: 4 files")
     assert "error: broken\\udcfe.py: does not compile: line 1: invalid syntax" in result.stderr
+
+
+def test_a_diff_header_cannot_be_forged_by_a_file_name(odd_names: Path) -> None:
+    result = run_cli(["reformat", "--diff"], odd_names)
+    headers = [line for line in result.stdout.splitlines() if line.startswith(("--- ", "+++ "))]
+    assert "--- a/new\\nline.py" in headers and "+++ b/new\\nline.py" in headers
+    # every line of the diff is a header, a hunk line or a context/change line
+    for line in result.stdout.splitlines():
+        assert line[:1] in {"-", "+", " ", "@", "\\"} or line == "", line

@@ -550,3 +550,15 @@ def test_tool_versions_agree_with_importlib_metadata(monkeypatch: pytest.MonkeyP
     # What the directory names do not tell goes to importlib.metadata.
     monkeypatch.setattr(reformat_cache, "TOOLS", (*reformat_cache.TOOLS, "no-such-tool-rw"))
     assert tool_versions()["no-such-tool-rw"] == "missing"
+
+
+def test_diff_output_is_a_patch_that_git_applies(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "p", {"a.py": b"import os\nx=1\n", "b.py": b"y = 2\n"})
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    result = run_cli(["reformat", "--diff"], root)
+    assert result.returncode == 0, result.stderr
+    assert "would reformat a.py" in result.stderr and "1 would change" in result.stderr
+    patch = tmp_path / "x.patch"
+    patch.write_text(result.stdout)
+    subprocess.run(["git", "apply", str(patch)], cwd=root, check=True)
+    assert (root / "a.py").read_bytes() == b"x = 1\n"

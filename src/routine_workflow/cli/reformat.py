@@ -67,10 +67,10 @@ def reformat_cmd(
         return exit_code(report, check)
     for text in report.diffs:
         output.write_line(text.rstrip("\n"))
+    # With --diff, stdout is the patch alone (as black does): `reformat --diff > x.patch`.
+    say = output.error_line if diff else output.write_line
     for line in report.detail_lines():
         # One line per file: a file name's line break or odd bytes are shown escaped.
-        (output.error_line if line.startswith("error:") else output.write_line)(
-            output.printable(line)
-        )
-    output.write_line(f"{PROG} reformat: {report.summary()}")
+        (output.error_line if line.startswith("error:") else say)(output.printable(line))
+    say(f"{PROG} reformat: {report.summary()}")
     return exit_code(report, check)

@@ -25,6 +25,7 @@ from pathlib import Path
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import NotRewritable, remove_leftover_temps
+from routine_workflow.output import printable
 from routine_workflow.progress import ProgressFactory, no_progress
 from routine_workflow.reformat import engines
 from routine_workflow.reformat.cache import ReformatCache
@@ -334,7 +335,9 @@ def unified_diff(rel: str, old: bytes, new: bytes, encoding: str) -> str:
     b = new.decode(encoding, "replace").splitlines(keepends=True)
     import difflib
 
-    lines = difflib.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}")
+    # The header is one line whatever the name holds (a line break would forge a diff line).
+    name = printable(rel)
+    lines = difflib.unified_diff(a, b, fromfile=f"a/{name}", tofile=f"b/{name}")
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
