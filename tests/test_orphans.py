@@ -171,8 +171,14 @@ def test_lock_break_stops_only_processes_that_are_provably_the_recorded_ones(
 def test_a_finished_command_leaves_no_record(project: Path, tmp_path: Path) -> None:
     lock = dirs.lock_dir(project)
     seen = tmp_path / "seen.txt"
-    # The script looks at the records while it runs: its own must be there.
-    script = write_script(tmp_path / "look.sh", f'ls "{lock / CHILDREN_DIR}" > "{seen}"')
+    # The script looks at the records while it runs: its own must be there. The record is
+    # written just after the spawn, so the script gives it a moment (a loaded machine).
+    children = lock / CHILDREN_DIR
+    script = write_script(
+        tmp_path / "look.sh",
+        f'for i in $(seq 100); do ls "{children}" | grep -q json && break; sleep 0.1; done\n'
+        f'ls "{children}" > "{seen}"',
+    )
     result = run_cli(["--yes", "--steps", "clean_caches", "--clean-script", str(script)], project)
     assert result.returncode == 0, result.stderr
     assert seen.read_text().strip().endswith(".json")
