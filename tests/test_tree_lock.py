@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,25 @@ def repo(project: Path) -> Path:
 
 def _home(tmp_path: Path, name: str) -> dict[str, str]:
     return {"ROUTINE_WORKFLOW_HOME": str(tmp_path / name)}
+
+
+@pytest.fixture
+def holder(
+    repo: Path, tmp_path: Path, slow_script: tuple[Path, Path]
+) -> Iterator[subprocess.Popen[str]]:
+    """A run from home-a, holding both locks until the test ends."""
+    script, marker = slow_script
+    proc = popen_cli(
+        ["--yes", "--steps", "clean_caches", "--clean-script", str(script)],
+        repo,
+        env={**os.environ, **_home(tmp_path, "home-a")},
+    )
+    try:
+        wait_for(marker)
+        yield proc
+    finally:
+        proc.kill()
+        proc.communicate()
 
 
 def test_the_tree_lock_lives_in_the_git_directory(repo: Path, tmp_path: Path) -> None:
@@ -61,29 +81,18 @@ def test_two_homes_meet_at_the_tree_lock(repo: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("how", ["another home", "a nested project", "a symlinked path"])
 def test_a_second_run_on_the_same_tree_is_busy(
-    repo: Path, tmp_path: Path, slow_script: tuple[Path, Path], how: str
+    repo: Path, tmp_path: Path, holder: subprocess.Popen[str], how: str
 ) -> None:
-    script, marker = slow_script
-    holder = popen_cli(
-        ["--yes", "--steps", "clean_caches", "--clean-script", str(script)],
-        repo,
-        env={**os.environ, **_home(tmp_path, "home-a")},
-    )
-    try:
-        wait_for(marker)
-        root, env = repo, _home(tmp_path, "home-b")
-        if how == "a nested project":
-            root, env = repo / "sub", _home(tmp_path, "home-a")
-        elif how == "a symlinked path":
-            link = tmp_path / "link"
-            link.symlink_to(repo)
-            root, env = link, _home(tmp_path, "home-a")
-        busy = run_cli(["--yes", "--steps", "reformat", "--project-root", str(root)], repo, env=env)
-        assert busy.returncode == 75, busy.stderr
-        assert f"pid {holder.pid}" in busy.stderr
-    finally:
-        holder.kill()
-        holder.communicate()
+    root, env = repo, _home(tmp_path, "home-b")
+    if how == "a nested project":
+        root, env = repo / "sub", _home(tmp_path, "home-a")
+    elif how == "a symlinked path":
+        link = tmp_path / "link"
+        link.symlink_to(repo)
+        root, env = link, _home(tmp_path, "home-a")
+    busy = run_cli(["--yes", "--steps", "reformat", "--project-root", str(root)], repo, env=env)
+    assert busy.returncode == 75, busy.stderr
+    assert f"pid {holder.pid}" in busy.stderr
 
 
 def test_a_dead_runs_tree_lock_is_recovered_from_another_home(repo: Path, tmp_path: Path) -> None:
@@ -130,26 +139,14 @@ def test_commands_are_recorded_in_both_locks(repo: Path, tmp_path: Path) -> None
 
 
 def test_lock_status_names_the_work_tree_locks_holder(
-    repo: Path, tmp_path: Path, slow_script: tuple[Path, Path]
+    repo: Path, tmp_path: Path, holder: subprocess.Popen[str]
 ) -> None:
-    script, marker = slow_script
-    holder = popen_cli(
-        ["--yes", "--steps", "clean_caches", "--clean-script", str(script)],
-        repo,
-        env={**os.environ, **_home(tmp_path, "home-a")},
-    )
-    try:
-        wait_for(marker)
-        # another home: its own project lock is free, but a run would still be busy
-        text = run_cli(["lock", "status"], repo, env=_home(tmp_path, "home-b"))
-        assert text.returncode == 0, text.stderr
-        assert "work tree" in text.stdout and f"pid {holder.pid}" in text.stdout
-        data = json.loads(
-            run_cli(["lock", "status", "--json"], repo, env=_home(tmp_path, "home-b")).stdout
-        )
-        assert data["held"] is False
-        assert data["work_tree"]["held"] is True
-        assert data["work_tree"]["owner"]["pid"] == holder.pid
-    finally:
-        holder.kill()
-        holder.communicate()
+    # another home: its own project lock is free, but a run would still be busy
+    text = run_cli(["lock", "status"], repo, env=_home(tmp_path, "home-b"))
+    assert text.returncode == 0, text.stderr
+    assert "work tree" in text.stdout and f"pid {holder.pid}" in text.stdout
+    as_json = run_cli(["lock", "status", "--json"], repo, env=_home(tmp_path, "home-b"))
+    data = json.loads(as_json.stdout)
+    assert data["held"] is False
+    assert data["work_tree"]["held"] is True
+    assert data["work_tree"]["owner"]["pid"] == holder.pid
