@@ -155,6 +155,9 @@ def test_history_fits_80_columns_with_every_kind_of_row(tmp_path: Path) -> None:
     _cli(root, "--yes", "--steps", "reformat,nope", code=2)
     _rows(root)  # asserts the width
     _rows(root, "--all-projects")
+    long_rows = _rows(root, "-l")
+    assert any(key == "undone" for key in long_rows)  # "undone by <undo id>"
+    assert "undoes" in long_rows
 
 
 @pytest.mark.parametrize("limit", ["1", "2"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from routine_workflow import output
 from routine_workflow.cli.common import json_option, project_root_option, workflow_config
 from routine_workflow.workflow.runs import recent_runs
 
+WIDTH = 80
 HEADERS = ["run", "kind", "status", "exit", "time", "files", "undo"]
 #: The ``undo`` column: one word each, so the table fits 80 columns (--json has the long form).
 UNDO_WORDS = {
@@ -76,11 +78,27 @@ def _render(runs: list[dict[str, Any]], all_projects: bool, long_: bool) -> list
             lines.append(f"{output.printable(project)}:")
         lines.append(line)
         if long_:
-            lines += [
-                f"    {output.printable(s['name'])}: {s['status']} {output.printable(s['summary'])}"
-                for s in run["steps"]
-            ]
+            if run["undoes"]:
+                lines.append(f"    undoes {run['undoes']}")
+            if run["undone_by"]:
+                lines.append(f"    undone by {run['undone_by']}")
+            for step in run["steps"]:
+                text = f"{step['name']}: {step['status']} {step['summary']}"
+                lines += _wrap(output.printable(text))
     return lines
+
+
+def _wrap(text: str) -> list[str]:
+    """A step's line, indented under its run and wrapped to 80 columns (a long path
+    stays whole, to be copied)."""
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent="    ",
+        subsequent_indent="      ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _cells(run: dict[str, Any]) -> list[str]:
