@@ -4,15 +4,18 @@ can take it back — with real runs, real files and real undos."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from helpers import popen_cli, run_cli, snapshot, write_tree
+from helpers import popen_cli, run_cli, snapshot, wait_until, write_tree
 
 from routine_workflow import dirs
+from routine_workflow.fsutil import is_temp_name
 
 PYPROJECT = '[project]\nname = "demo"\n'
 #: Files black rewrites, and one it leaves alone.
@@ -208,3 +211,34 @@ def _wait_for_line(stream: IO[str], pattern: str) -> str:
         if re.search(pattern, line):
             return line
     raise AssertionError(f"the watcher ended before a line matching {pattern!r}")
+
+
+@pytest.mark.slow
+def test_a_run_killed_during_its_writes_is_listed_as_undoable(tmp_path: Path) -> None:
+    files = {
+        f"pkg/m{n}.py": "".join(f"def f{i}( a,b ):\n  return a+b\n" for i in range(8)).encode()
+        for n in range(150)
+    }
+    root = write_tree(tmp_path / "project", files, PYPROJECT)
+    journals = dirs.state_dir() / "undo" / dirs.project_id(root)
+
+    def recorded() -> int:
+        found = list(journals.glob("*/journal.jsonl"))
+        return found[0].read_bytes().count(b"\n") - 1 if found else 0
+
+    run = popen_cli(["--yes", "--steps", "reformat"], root)
+    wait_until(lambda: run.poll() is not None or recorded() >= 10, 120, "ten records")
+    os.kill(run.pid, signal.SIGKILL)
+    run.communicate(timeout=60)
+    assert run.returncode == -signal.SIGKILL, "the run ended before the kill"
+
+    (killed,) = _history(root)
+    assert killed["status"] == "running"  # never finished
+    assert killed["undo"] == "yes" and killed["journal"]["sealed"] is False
+    assert killed["files_changed"] == len(killed["files"]) >= 10
+    assert _rows(root)[killed["run_id"]][-1] == "yes"
+    undone = _cli(root, "undo", killed["run_id"])
+    assert "(interrupted)" in undone.stdout
+    # kill -9 may leave a write's temporary file (the next run removes it): not a file of yours.
+    left = {rel: data for rel, data in snapshot(root).items() if not is_temp_name(Path(rel).name)}
+    assert left == {**files, "pyproject.toml": PYPROJECT.encode()}
