@@ -74,10 +74,15 @@ def _describe(
     """Add the undo fields to a history row."""
     row["kind"] = "run"
     row["undoes"] = None
+    reformats = [s for s in row["steps"] if s["name"] == REFORMAT and "changed" in s["counts"]]
+    changed = sum(s["counts"]["changed"] for s in reformats)
     if status is not None:
         _add_journal(row, status, statuses)
+        # What the step reported, when it finished: a write that failed after its record
+        # was saved is in the journal but changed nothing. A killed run has only its journal.
+        if reformats:
+            row["files_changed"] = changed
         return
-    changed = sum(s["counts"].get("changed", 0) for s in row["steps"] if s["name"] == REFORMAT)
     row.update(files_changed=changed, files=[], undone_by=None, journal=None)
     if row["dry_run"]:
         row["undo"] = DRY_RUN
