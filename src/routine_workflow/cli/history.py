@@ -46,13 +46,15 @@ def history_cmd(
     all_projects: bool,
     long_: bool,
 ) -> int:
-    """Show recent runs, newest first: each run's id (for `undo RUN_ID`), kind (run,
-    dry-run, reformat, undo), status, files changed, and whether it can be undone.
+    """Show recent runs, newest first.
+
+    Each run's id (for `undo RUN_ID`), kind (run, dry-run, reformat, undo), status,
+    exit code, time, files changed, and whether it can be undone.
 
     \b
     undo column:
       yes      routine-workflow undo RUN_ID restores its files
-      undone   an undo put its files back (undoing that undo makes it undoable again)
+      undone   an undo put its files back (undo that undo to make it undoable)
       partly   an undo put some of its files back
       damaged  its journal is damaged: undo restores the intact part
       expired  its journal was removed (only the newest keep_undo are kept)
