@@ -67,7 +67,8 @@ def test_history_text_and_limit(project: Path) -> None:
     runs = json.loads(run_cli(["history", "--json", "-n", "2"], project).stdout)
     assert len(runs) == 2 and all(r["dry_run"] for r in runs)
     text = run_cli(["history"], project).stdout.splitlines()
-    assert text[0].split()[:3] == ["started", "status", "exit"] and len(text) == 4
+    assert text[0].split()[:4] == ["run", "kind", "status", "exit"] and len(text) == 4
+    assert all(line.split()[1] == "dry-run" for line in text[1:])
 
 
 def test_quiet_prints_nothing_on_success(project: Path) -> None:

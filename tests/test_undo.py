@@ -65,7 +65,7 @@ def _journals(root: Path) -> Path:
 
 def _last_run_id(root: Path) -> str:
     runs = json.loads(run_cli(["history", "--json"], root).stdout)
-    return str(runs[0]["run_id"])
+    return str(next(run["run_id"] for run in runs if run["kind"] == "run"))
 
 
 def _one_error_line(stderr: str) -> str:

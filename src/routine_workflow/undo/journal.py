@@ -125,6 +125,9 @@ class Recorder:
             "root": str(self.root),
             "created_ns": time.time_ns(),
             "pid": os.getpid(),
+            # What wrote it, for ``history`` (the history database has no row for a
+            # ``reformat`` command or an undo).
+            "argv": sys.argv[1:],
         }
         line = encode_line(header)
         _write_all(fd, line)

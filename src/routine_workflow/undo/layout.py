@@ -5,12 +5,12 @@ One journal per run that changed a file, in ``<state dir>/undo/<project id>/<run
 
 * ``journal.jsonl``, append-only. Each line is ``<checksum> <json>\\n``, the checksum
   being the first 32 hex digits of the sha256 of the JSON text, so every line proves
-  itself whole. The first line is the header (``kind``: ``run`` or ``undo``, the root,
-  the time); then one ``file`` line per file replaced: its path relative to the root,
-  the sha256 of the bytes it held (``old``) and of the bytes written (``new``), its
-  mode, owner, atime and mtime, and the old bytes themselves, zlib-compressed and
-  base64-encoded (``data``). ``old`` is null for a file that did not exist, ``new``
-  for one that was deleted.
+  itself whole. The first line is the header (``kind``: ``run`` or ``undo``, the run
+  an undo undoes, the root, the time, the command line); then one ``file`` line per
+  file replaced: its path relative to the root, the sha256 of the bytes it held
+  (``old``) and of the bytes written (``new``), its mode, owner, atime and mtime, and
+  the old bytes themselves, zlib-compressed and base64-encoded (``data``). ``old`` is
+  null for a file that did not exist, ``new`` for one that was deleted.
 * ``sealed.json``, written when the run ends: how many records and bytes the journal
   holds. A sealed journal that is shorter or longer than that is damaged; an unsealed
   one belongs to a run that was killed, whose last line may be torn (never fsynced

@@ -206,6 +206,15 @@ class History:
         }
         return row["run_id"], [name for name in json.loads(row["plan"]) if name not in done]
 
+    def known_runs(self, run_ids: list[str]) -> set[str]:
+        """Which of ``run_ids`` have a row (of any project)."""
+        # One lookup each: they are the kept undo journals, a few per project.
+        return {
+            run_id
+            for run_id in run_ids
+            if self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,))
+        }
+
     def recent(self, root: Path | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """The newest runs (of one project, or all), each with its steps."""
         query = "SELECT * FROM runs"
