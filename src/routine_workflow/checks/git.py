@@ -61,6 +61,14 @@ def last_lines(text: str, count: int = 3) -> str:
     return " | ".join(lines[-count:])
 
 
+def push_message(out: str, err: str) -> str:
+    """Why a ``git push --porcelain`` failed: its fatal/error lines and rejected refs
+    (``!`` lines), else its last lines."""
+    lines = [ln.strip() for ln in err.splitlines() if ln.startswith(("fatal:", "error:"))]
+    lines += [" ".join(ln.split("\t")[1:]) for ln in out.splitlines() if ln.startswith("!")]
+    return " | ".join(lines[:3]) if lines else last_lines(err or out)
+
+
 def zero_split(text: str) -> list[str]:
     """The records of a ``-z`` listing."""
     return [part for part in text.split("\0") if part]

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from routine_workflow.checks.git import Git, GitError, last_lines, zero_split
+from routine_workflow.checks.git import Git, GitError, push_message, zero_split
 from routine_workflow.undo.layout import project_journals, sha256
 from routine_workflow.undo.reader import read_journal
 
@@ -129,7 +129,7 @@ def take(
         )
         if code != 0:
             what = f"committed {snap.commit[:12]} on {target}, but " if snap.commit else ""
-            raise GitError(f"{what}git push to {remote} failed: {last_lines(err or out)}")
+            raise GitError(f"{what}git push to {remote} failed: {push_message(out, err)}")
         snap.pushed = remote
     return snap
 
