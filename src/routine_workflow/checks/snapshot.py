@@ -237,7 +237,8 @@ def _edited_since(root: Path, change: Change) -> str | None:
 
 
 def _ignored(git: Git, rel: str) -> bool:
-    code, _, _ = git.run("check-ignore", "--quiet", "--", rel)
+    # check-ignore takes no pathspec magic; its arguments are plain paths anyway.
+    code, _, _ = git.run("check-ignore", "--quiet", "--", rel, env={"GIT_LITERAL_PATHSPECS": "0"})
     return code == 0
 
 
