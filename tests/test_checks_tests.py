@@ -95,7 +95,7 @@ def test_step_options_are_checked(project: Path) -> None:
 
 def test_a_run_table_stays_a_command_step(project: Path) -> None:
     (project / "pyproject.toml").write_text(
-        f'{BUILTINS_OFF}[tool.routine-workflow.steps.tests]\nrun = "sh -c \'echo mine\'"\n'
+        f"{BUILTINS_OFF}[tool.routine-workflow.steps.tests]\nrun = \"sh -c 'echo mine'\"\n"
     )
     result, steps = _run(project)
     assert result.returncode == 0, result.stderr
@@ -172,3 +172,43 @@ def test_missing_pytest_cov_is_one_line(project: Path, tmp_path: Path) -> None:
         f"the tests step needs pytest-cov for coverage_threshold in {shim}: "
         f"{shim} -m pip install pytest-cov"
     )
+
+
+FLAKY = (
+    "from pathlib import Path\n\n"
+    "def test_flaky():\n"
+    "    mark = Path(__file__).with_name('ran')\n"
+    "    first = not mark.exists()\n"
+    "    mark.write_text('x')\n"
+    "    assert not first\n"
+)
+
+
+def test_command_step_keys_apply_retries(project: Path) -> None:
+    _project(project, "retries = 1\nretry_delay = 0.05", {"tests/test_a.py": FLAKY})
+    result, steps = _run(project)
+    assert result.returncode == 0, result.stderr
+    assert steps["tests"]["summary"] == "1 passed on attempt 2"
+
+
+def test_command_step_keys_apply_timeout_and_allow_failure(project: Path) -> None:
+    slow = "import time\n\ndef test_slow():\n    time.sleep(60)\n"
+    _project(project, "timeout = 1\nallow_failure = true", {"tests/test_a.py": slow})
+    result, steps = _run(project)
+    assert result.returncode == 0, result.stderr
+    assert steps["tests"]["summary"] == "timed out after 1s"
+    assert steps["tests"]["allowed_failure"] is True
+
+
+def test_command_step_keys_apply_when(project: Path) -> None:
+    _project(project, 'when = { env = "RW_TEST_CHECKS" }', {"tests/test_a.py": PASSING})
+    result, steps = _run(project)
+    assert result.returncode == 0, result.stderr
+    assert steps["tests"]["summary"] == "skipped: $RW_TEST_CHECKS is not set"
+
+
+def test_shell_is_not_a_check_key(project: Path) -> None:
+    _project(project, "shell = true", {})
+    result = run_cli(["--yes"], project)
+    assert result.returncode == 2
+    assert "unknown key 'shell' for a check step" in result.stderr
