@@ -45,8 +45,8 @@ class AuditStep(CheckStep):
     args: tuple[str, ...] = ()
 
     @property
-    def description(self) -> str:
-        """Shown by ``routine-workflow steps`` and in a dry run."""
+    def action(self) -> str:
+        """What the step does (``steps``, dry runs)."""
         what = ", ".join(self.requirements) if self.requirements else "the project's environment"
         return f"run pip-audit on {what} (offline: {self.offline})"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from routine_workflow.checks import Reading
 from routine_workflow.procs.children import ScriptOutcome
-from routine_workflow.steps.base import Status, StepContext
+from routine_workflow.steps.base import Status, StepContext, StepResult
 from routine_workflow.steps.command import CommandStep, Verdict
 
 
@@ -20,7 +20,24 @@ def after_reformat(before: Collection[str]) -> tuple[str, ...]:
 
 @dataclass
 class CheckStep(CommandStep):
-    """A command step with an engine to read its output (``read``)."""
+    """A command step with an engine to read its output (``read``) and its own words
+    for what it does (``action``)."""
+
+    @property
+    def action(self) -> str:
+        """What the step does, as a phrase ("run pytest ...")."""
+        raise NotImplementedError  # pragma: no cover (every check overrides it)
+
+    @property
+    def description(self) -> str:
+        """Shown by ``routine-workflow steps``: the action, as a sentence."""
+        return self.action[0].upper() + self.action[1:] + "."
+
+    def run(self, ctx: StepContext) -> StepResult:
+        """As a command step; a dry run says what the check would do."""
+        if ctx.dry_run and not self.skip_reason(ctx):
+            return StepResult.skipped(f"dry run: would {self.action}")
+        return super().run(ctx)
 
     def read(self, outcome: ScriptOutcome, ctx: StepContext) -> Reading:
         """What this check's tool said (each check writes its own)."""

@@ -47,8 +47,8 @@ class GitSnapshotStep(CheckStep):
     remote: str = "origin"
 
     @property
-    def description(self) -> str:
-        """Shown by ``routine-workflow steps`` and in a dry run."""
+    def action(self) -> str:
+        """What the step does (``steps``, dry runs)."""
         where = f" on branch {self.branch}" if self.branch else ""
         then = f", then push to {self.remote}" if self.push else ""
         return f"commit the files this run changed{where} (git){then}"

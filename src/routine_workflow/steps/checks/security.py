@@ -50,8 +50,8 @@ class SecurityStep(CheckStep):
     _list: Path = field(default=Path(), repr=False)
 
     @property
-    def description(self) -> str:
-        """Shown by ``routine-workflow steps`` and in a dry run."""
+    def action(self) -> str:
+        """What the step does (``steps``, dry runs)."""
         return (
             f"run bandit on the project's Python files (fails on {self.severity} severity or above)"
         )
@@ -60,8 +60,10 @@ class SecurityStep(CheckStep):
         """Nothing to run on a project without Python files."""
         from routine_workflow.discovery import Discovery
 
+        if ctx.dry_run or self.skip_reason(ctx):
+            return super().run(ctx)
         self._files = [e.rel for e in Discovery(ctx.config).files((".py",))]
-        if not self._files and not ctx.dry_run and not self.skip_reason(ctx):
+        if not self._files:
             return StepResult(Status.OK, "no Python files to check")
         with tempfile.TemporaryDirectory(prefix="routine-workflow-bandit-") as tmp:
             self._list = Path(tmp) / "files"

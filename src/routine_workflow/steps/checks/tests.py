@@ -39,8 +39,8 @@ class TestsStep(CheckStep):
     python: str | None = None
 
     @property
-    def description(self) -> str:
-        """Shown by ``routine-workflow steps`` and in a dry run."""
+    def action(self) -> str:
+        """What the step does (``steps``, dry runs)."""
         gate = (
             f", coverage at least {self.coverage_threshold:g}%"
             if self.coverage_threshold is not None
