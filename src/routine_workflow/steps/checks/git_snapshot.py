@@ -12,16 +12,17 @@ import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from routine_workflow.checks import snapshot
-from routine_workflow.checks.git import Git, GitError
 from routine_workflow.config import TABLE, WorkflowConfig
 from routine_workflow.errors import ConfigError
 from routine_workflow.steps.base import Status, StepContext
 from routine_workflow.steps.checks.base import CheckStep
 from routine_workflow.steps.checks.options import Option
 from routine_workflow.steps.command import Unavailable, Verdict
+
+if TYPE_CHECKING:  # the engine is imported when a snapshot is taken, not when one is planned
+    from routine_workflow.checks import snapshot
 
 NAME = "git_snapshot"
 OPTIONS = {
@@ -63,6 +64,9 @@ class GitSnapshotStep(CheckStep):
         self, argv: list[str], cwd: Path, env: dict[str, str], ctx: StepContext
     ) -> Verdict:
         """One snapshot: vet the run's files, commit, push."""
+        from routine_workflow.checks import snapshot
+        from routine_workflow.checks.git import Git, GitError
+
         git = Git(cwd, self.timeout, self.env)
         try:
             changes = snapshot.run_changes(ctx.root, ctx.run_id)
