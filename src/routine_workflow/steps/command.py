@@ -2,7 +2,8 @@
 
 Each attempt runs in its own process group (killed whole on timeout), with
 retries and exponential backoff; ``when`` conditions skip the step when it has
-nothing to do.
+nothing to do. The built-in checks (``steps/checks``) are presets of this step:
+they build their command (``command``) and read its output (``judge``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from routine_workflow.procs.children import child_env, run_command, start_failure
+from routine_workflow.procs.children import ScriptOutcome, child_env, run_command, start_failure
 from routine_workflow.steps.base import Status, StepBase, StepContext, StepResult
+
+
+class Unavailable(Exception):
+    """A step cannot start: a tool it needs is missing. The message is the step's one line."""
+
+
+@dataclass
+class Verdict:
+    """What one attempt of a command step came to: ``failure`` None means it succeeded."""
+
+    failure: str | None
+    summary: str = ""
+    details: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    status: Status = Status.OK
 
 
 @dataclass(frozen=True)
@@ -59,11 +75,14 @@ class CommandStep(StepBase):
         reason = self.skip_reason(ctx)
         if reason:
             return StepResult.skipped(reason)
-        argv = ["/bin/sh", "-c", self.argv[0]] if self.shell else list(self.argv)
         if ctx.dry_run:
             return StepResult.skipped(f"dry run: would {self.description}")
+        try:
+            argv = self.command(ctx)
+        except Unavailable as exc:  # a tool the step needs is missing: no attempt can succeed
+            return StepResult.failed(str(exc))
         cwd = self.cwd or ctx.root
-        env = child_env(self.env)
+        env = self.command_env(ctx)
         attempts: list[str] = []
         for attempt in range(1, self.retries + 2):
             ctx.logger.info(
@@ -72,11 +91,12 @@ class CommandStep(StepBase):
                 self.retries + 1,
                 extra={"event": "step_attempt", "step": self.name, "attempt": attempt},
             )
-            failure = self._attempt(argv, cwd, env, ctx)
-            if failure is None:
-                summary = "succeeded" + (f" on attempt {attempt}" if attempt > 1 else "")
-                return StepResult(Status.OK, summary, attempts, {"attempts": attempt})
-            attempts.append(f"attempt {attempt}: {failure}")
+            verdict = self._attempt(argv, cwd, env, ctx)
+            if verdict.failure is None:
+                summary = verdict.summary + (f" on attempt {attempt}" if attempt > 1 else "")
+                counts = {**verdict.counts, "attempts": attempt}
+                return StepResult(verdict.status, summary, attempts + verdict.details, counts)
+            attempts.append(f"attempt {attempt}: {verdict.failure}")
             ctx.logger.warning(
                 "%s",
                 attempts[-1],
@@ -84,24 +104,41 @@ class CommandStep(StepBase):
             )
             if attempt <= self.retries:
                 time.sleep(self.retry_delay * 2 ** (attempt - 1))
-        result = StepResult.failed(attempts[-1], attempts)
-        result.counts["attempts"] = len(attempts)
+        result = StepResult.failed(self.failure_summary(attempts, verdict), attempts)
+        result.details += verdict.details
+        result.counts.update(verdict.counts, attempts=len(attempts))
         return result
+
+    def command(self, ctx: StepContext) -> list[str]:
+        """The argv to run (a preset builds it here; raises ``Unavailable`` if it cannot)."""
+        return ["/bin/sh", "-c", self.argv[0]] if self.shell else list(self.argv)
+
+    def command_env(self, ctx: StepContext) -> dict[str, str]:
+        """The command's environment: ours, the tool's ``bin/`` first on PATH, then ``env``."""
+        return child_env(self.env)
+
+    def judge(self, outcome: ScriptOutcome, ctx: StepContext) -> Verdict:
+        """What a finished attempt means: exit 0 succeeded (a preset reads the output)."""
+        if outcome.returncode != 0:
+            tail = outcome.tail(3)
+            return Verdict(f"exit {outcome.returncode}" + (f": {tail}" if tail else ""))
+        return Verdict(None, "succeeded")
+
+    def failure_summary(self, attempts: list[str], last: Verdict) -> str:
+        """The failed step's one line: the last attempt's failure, numbered."""
+        return attempts[-1]
 
     def _attempt(
         self, argv: list[str], cwd: Path, env: dict[str, str], ctx: StepContext
-    ) -> str | None:
-        """Run the command once: None if it succeeded, else why not, in one line."""
+    ) -> Verdict:
+        """Run the command once and judge it."""
         try:
             outcome = run_command(argv, cwd, self.timeout, ctx.logger, env=env)
         except OSError as exc:  # not found, not executable: a failed attempt like any other
-            return start_failure(argv, cwd, exc)
+            return Verdict(start_failure(argv, cwd, exc))
         if outcome.timed_out:
-            return f"timed out after {self.timeout:g}s"
-        if outcome.returncode != 0:
-            tail = outcome.tail(3)
-            return f"exit {outcome.returncode}" + (f": {tail}" if tail else "")
-        return None
+            return Verdict(f"timed out after {self.timeout:g}s")
+        return self.judge(outcome, ctx)
 
     def skip_reason(self, ctx: StepContext) -> str:
         """Why ``when`` says not to run now, or "" to run."""

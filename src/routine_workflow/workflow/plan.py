@@ -22,6 +22,7 @@ from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import is_inside
 from routine_workflow.steps import builtin_steps
 from routine_workflow.steps.base import Step, StepContext, StepResult
+from routine_workflow.steps.checks import CHECKS, NOT_FOR_CHECKS, check_options, make_check
 from routine_workflow.steps.command import CommandStep, When
 
 PLUGIN_GROUP = "routine_workflow.steps"
@@ -76,6 +77,7 @@ def all_steps(config: WorkflowConfig, selected: Iterable[str] = ()) -> list[Step
         _only_keys(table, OVERRIDE_KEYS, step.name, "built-in")
         if _enabled(table, step.name):
             steps.append(_override(step, table))
+    steps += _checks(config, tables, selected, [s.name for s in steps])
     # Scanning installed packages for entry points costs tens of milliseconds at every
     # start; only pay it when a table or --steps names a step we do not know.
     known = {s.name for s in steps} | set(config.step_tables)
@@ -104,6 +106,29 @@ def all_steps(config: WorkflowConfig, selected: Iterable[str] = ()) -> list[Step
     for name in sorted(selected & plugins.keys() - {s.name for s in steps} - tables.keys()):
         steps.append(plugins[name])
     return steps
+
+
+def _checks(
+    config: WorkflowConfig, tables: dict[str, Any], selected: set[str], before: list[str]
+) -> list[Step]:
+    """The built-in checks this run has: off unless their table says ``enabled = true`` or
+    ``--steps`` names them. A table with ``run`` stays a command step (and is left in
+    ``tables``)."""
+    found: list[Step] = []
+    for name in CHECKS:
+        if name not in tables and name not in selected:
+            continue
+        if isinstance(tables.get(name), dict) and "run" in tables[name]:
+            continue
+        table = _table(tables.pop(name, {}), name)
+        options = check_options(name)
+        _only_keys(table, (COMMAND_KEYS - NOT_FOR_CHECKS) | options.keys(), name, "check")
+        if not _typed(table, "enabled", bool, name, False) and name not in selected:
+            continue
+        common = {k: v for k, v in table.items() if k not in options}
+        base = command_step(config, name, {**common, "run": [name]})
+        found.append(make_check(config, base, table, [*before, *(s.name for s in found)]))
+    return found
 
 
 def _table(value: Any, name: str) -> dict[str, Any]:
