@@ -29,7 +29,19 @@ from pathlib import Path
 import psutil
 import pytest
 
-CLASSIC_ENV = ("PROJECT_ROOT", "LOG_DIR", "LOCK_DIR", "CREATE_DUMP_SCRIPT", "WORKFLOW_TIMEOUT")
+CLASSIC_ENV = (
+    "PROJECT_ROOT",
+    "LOG_DIR",
+    "LOCK_DIR",
+    "CREATE_DUMP_SCRIPT",
+    "WORKFLOW_TIMEOUT",
+    "FAIL_ON_BACKUP",
+    # read by the original routine-workflow 10.x only; we warn when they are set
+    "ENABLE_SECURITY",
+    "ENABLE_DEP_AUDIT",
+    "GIT_PUSH",
+    "LOCK_TTL",
+)
 
 
 # -- isolation ---------------------------------------------------------------------------------

@@ -88,6 +88,10 @@ class WorkflowConfig:
     reformat_file_timeout: float
     reformat_max_file_size: int
     log_format: str
+    log_level: str
+    log_max_bytes: int
+    log_backup_count: int
+    profile: bool
     parallel_steps: int
     on_success: str | None
     on_failure: str | None

@@ -13,7 +13,7 @@ from routine_workflow.cli.common import PROG, json_option, project_root_option, 
 
 @click.group("config")
 def config_group() -> None:
-    """Show or check the effective configuration."""
+    """Show or check the effective configuration, or write one (config init)."""
 
 
 @config_group.command("show")
