@@ -243,6 +243,12 @@ def _checked(spec: Field, raw: Any, source: str, base: Path) -> Any:
         raise ConfigError(f"{_describe(source, spec)}: invalid value {raw!r}: {exc}") from None
 
 
+def resolve_project_root(flags: Mapping[str, Any]) -> Path:
+    """The project root that ``flags`` (and the environment) name, checked as a run checks
+    it, without reading the project's configuration (``config init`` writes it)."""
+    return _resolve_root(flags, os.environ, Path.cwd().absolute())[0]
+
+
 def _resolve_root(flags: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> tuple[Path, str]:
     spec = FIELD_BY_NAME["project_root"]
     raw: Any = cwd
