@@ -91,7 +91,6 @@ class WorkflowConfig:
     log_level: str
     log_max_bytes: int
     log_backup_count: int
-    profile: bool
     parallel_steps: int
     on_success: str | None
     on_failure: str | None

@@ -307,7 +307,7 @@ FIELDS: tuple[Field, ...] = (
         "--log-format",
         choices=("text", "json"),
     ),
-    # Logging and profiling, as the original routine-workflow 10.x offered them.
+    # Logging, as the original routine-workflow 10.x offered it.
     Field(
         "log_level",
         "choice",
@@ -334,13 +334,6 @@ FIELDS: tuple[Field, ...] = (
         "--log-backup-count",
         minimum=1,
         metavar="N",
-    ),
-    Field(
-        "profile",
-        "bool",
-        "Report each step's wall and CPU time, files per second, and reformat's slowest files.",
-        False,
-        "--profile",
     ),
     Field(
         "parallel_steps",
