@@ -8,7 +8,7 @@ fixtures reach every test through the plugin, with no import.
 - Projects: the ``project`` fixture; ``write_tree`` / ``snapshot`` write a tree
   from a dict and read it back the same way.
 - Processes: ``run_cli`` / ``popen_cli`` run ``python -m routine_workflow`` as
-  cron would; ``write_script`` and the ``slow_script`` fixture make user scripts;
+  cron would, ``PtyProcess`` as a person at a terminal would; ``write_script`` and the ``slow_script`` fixture make user scripts;
   ``wait_for`` polls for a marker file, ``wait_until`` for any condition;
   ``alive`` tells a running process from a gone or zombie one; ``kill_all``
   cleans up orphans.
@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -29,7 +30,19 @@ from pathlib import Path
 import psutil
 import pytest
 
-CLASSIC_ENV = ("PROJECT_ROOT", "LOG_DIR", "LOCK_DIR", "CREATE_DUMP_SCRIPT", "WORKFLOW_TIMEOUT")
+CLASSIC_ENV = (
+    "PROJECT_ROOT",
+    "LOG_DIR",
+    "LOCK_DIR",
+    "CREATE_DUMP_SCRIPT",
+    "WORKFLOW_TIMEOUT",
+    "FAIL_ON_BACKUP",
+    # read by the original routine-workflow 10.x only; we warn when they are set
+    "ENABLE_SECURITY",
+    "ENABLE_DEP_AUDIT",
+    "GIT_PUSH",
+    "LOCK_TTL",
+)
 
 
 # -- isolation ---------------------------------------------------------------------------------
@@ -122,6 +135,119 @@ def popen_cli(args: Sequence[str], cwd: Path, **kwargs: object) -> subprocess.Po
         text=True,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+class PtyProcess:
+    """``python -m routine_workflow ARGS`` with a pseudo-terminal as stdin, stdout and stderr,
+    as when a person runs it: ``expect`` what it prints, ``send`` an answer, ``finish``.
+
+    ``controlling=True`` also makes the pty the process's controlling terminal (its own
+    session), so closing our end (``hang_up``) makes the kernel send it SIGHUP.
+    Every read waits with select and a timeout: a blocking read on a descriptor that
+    another thread closes would hold it open, and the hang-up would never come.
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        cwd: Path,
+        *,
+        controlling: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        import fcntl
+        import termios
+
+        self.master, slave = os.openpty()
+
+        def own_terminal() -> None:  # in the child, before exec
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "routine_workflow", *args],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=not controlling,
+            preexec_fn=own_terminal if controlling else None,
+        )
+        os.close(slave)
+        self.seen = b""
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def _read(self, wait: float) -> bool:
+        """Read what is there within ``wait`` seconds; False once the child's end is closed."""
+        import select
+
+        if not select.select([self.master], [], [], wait)[0]:
+            return self.proc.poll() is None
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # EIO: the child closed its end
+            return False
+        self.seen += chunk
+        return bool(chunk)
+
+    def expect(self, text: str, timeout: float = 60, *, required: bool = True) -> str:
+        """Read until ``text`` appears; return the output so far (\r\n as \n). If the
+        process ends or ``timeout`` passes first: AssertionError, unless not ``required``."""
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.seen:
+            if time.monotonic() > deadline or not self._read(0.2):
+                if not required:
+                    break
+                raise AssertionError(f"{text!r} never appeared; output so far:\n{self.text}")
+        return self.text
+
+    def send(self, data: str) -> None:
+        """Type ``data`` (add the newline yourself)."""
+        os.write(self.master, data.encode())
+
+    @property
+    def text(self) -> str:
+        """Everything read so far, decoded, with the terminal's \r\n as \n."""
+        return self.seen.decode(errors="replace").replace("\r\n", "\n")
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """Read to the end, wait for the exit code, close the pty; (code, all output)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._read(0.2):
+            pass
+        try:
+            return self.proc.wait(timeout=max(1.0, deadline - time.monotonic())), self.text
+        finally:
+            self.close()
+
+    def drain_in_background(self) -> None:
+        """Keep reading in a thread, so a chatty child never blocks on a full terminal."""
+
+        def drain() -> None:
+            while not self._stop.is_set() and self._read(0.05):
+                pass
+
+        self._reader = threading.Thread(target=drain, daemon=True)
+        self._reader.start()
+
+    def hang_up(self) -> None:
+        """Close our end of the terminal, as when its window is closed (the process goes on
+        until the hang-up stops it)."""
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join()
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+
+    def close(self) -> None:
+        """Close the pty and kill the process if it is still running."""
+        self.hang_up()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def write_script(path: Path, body: str) -> Path:

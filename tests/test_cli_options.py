@@ -40,7 +40,7 @@ def test_flags_keep_their_original_spellings_and_values(tmp_path: Path) -> None:
     flags = _parse(
         [
             *("--exclude-patterns", "a, b", "--exclude-patterns", "c"),
-            *("--no-fail-on-backup", "-y", "-n", "-j", "3"),
+            *("--no-fail-on-backup", "-y", "-n", "-w", "3"),
             *("--workflow-timeout", "2.5", "--parallel-steps", "2", "--log-format", "json"),
             *("--create-dump-run-cmd", "make dump", "--log-dir", "logs"),
             *("--project-root", str(tmp_path)),

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import select
 import signal
-import subprocess
 import sys
-import termios
-import threading
 from pathlib import Path
 
 import psutil
 import pytest
-from helpers import popen_cli, run_cli, wait_for
+from helpers import PtyProcess, popen_cli, run_cli, wait_for
 
 from routine_workflow import dirs
 
@@ -55,50 +49,15 @@ def test_closing_the_terminal_stops_the_run_cleanly(
     """The real thing: the run's controlling terminal goes away (the kernel sends SIGHUP,
     and every later write to the terminal fails with EIO)."""
     script, marker = slow_script
-    master, slave = os.openpty()
-
-    def own_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "routine_workflow", "--yes", "--clean-script", str(script)],
-        cwd=project,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        preexec_fn=own_terminal,
-    )
-    os.close(slave)
-
-    stop = threading.Event()
-
-    def drain() -> None:
-        # select with a timeout, never a blocking read: a descriptor closed while another
-        # thread is blocked reading it stays open until that read returns (no hang-up).
-        while not stop.is_set():
-            if select.select([master], [], [], 0.05)[0]:
-                try:
-                    os.read(master, 65536)
-                except OSError:
-                    return
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
+    session = PtyProcess(["--yes", "--clean-script", str(script)], project, controlling=True)
+    session.drain_in_background()
     try:
         wait_for(marker)
-        children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-        stop.set()
-        reader.join()
-        os.close(master)  # hang up
-        master = -1
-        assert proc.wait(timeout=30) == 129
+        children = [c.pid for c in psutil.Process(session.proc.pid).children(recursive=True)]
+        session.hang_up()
+        assert session.proc.wait(timeout=30) == 129
     finally:
-        stop.set()
-        if master >= 0:
-            os.close(master)
-        proc.kill()
-        proc.wait()
+        session.close()
     assert not dirs.lock_dir(project).exists()
     assert _alive(children) == []
     run = _last_run(project)

@@ -3,14 +3,9 @@ and answering no exits 3 (declined), having done nothing."""
 
 from __future__ import annotations
 
-import os
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from helpers import snapshot
+from helpers import PtyProcess, snapshot
 
 UGLY = "x  =  1\n"
 EXIT_DECLINED = 3
@@ -18,41 +13,10 @@ EXIT_DECLINED = 3
 
 def _pty_run(args: list[str], cwd: Path, answer: bytes, timeout: float = 60) -> tuple[int, str]:
     """Run the CLI with a pty as stdin, stdout and stderr; answer its [y/N] prompt."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "routine_workflow", *args],
-        cwd=cwd,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-    )
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while b"[y/N]" not in seen and time.monotonic() < deadline and proc.poll() is None:
-            if select.select([master], [], [], 0.2)[0]:
-                seen += os.read(master, 4096)
-        os.write(master, answer)
-        while time.monotonic() < deadline:
-            if not select.select([master], [], [], 0.2)[0]:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child closed its end
-                break
-            if not chunk:
-                break
-            seen += chunk
-        code = proc.wait(timeout=timeout)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-    return code, seen.decode(errors="replace").replace("\r\n", "\n")
+    session = PtyProcess(args, cwd)
+    session.expect("[y/N]", timeout, required=False)
+    session.send(answer.decode())
+    return session.finish(timeout)
 
 
 def _prompt(out: str) -> str:

@@ -88,6 +88,9 @@ class WorkflowConfig:
     reformat_file_timeout: float
     reformat_max_file_size: int
     log_format: str
+    log_level: str
+    log_max_bytes: int
+    log_backup_count: int
     parallel_steps: int
     on_success: str | None
     on_failure: str | None
@@ -237,6 +240,12 @@ def _checked(spec: Field, raw: Any, source: str, base: Path) -> Any:
         return _convert(spec, raw, base)
     except ValueError as exc:
         raise ConfigError(f"{_describe(source, spec)}: invalid value {raw!r}: {exc}") from None
+
+
+def resolve_project_root(flags: Mapping[str, Any]) -> Path:
+    """The project root that ``flags`` (and the environment) name, checked as a run checks
+    it, without reading the project's configuration (``config init`` writes it)."""
+    return _resolve_root(flags, os.environ, Path.cwd().absolute())[0]
 
 
 def _resolve_root(flags: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> tuple[Path, str]:

@@ -102,6 +102,7 @@ FIELDS: tuple[Field, ...] = (
         must_exist="dir",
         in_pyproject=False,
         repeatable=True,
+        short="-p",
     ),
     Field(
         "log_dir",
@@ -110,6 +111,7 @@ FIELDS: tuple[Field, ...] = (
         dirs.log_dir,
         "--log-dir",
         ("LOG_DIR",),
+        short="-l",
     ),
     Field(
         "log_file",
@@ -167,6 +169,7 @@ FIELDS: tuple[Field, ...] = (
         "Stop before reformatting if the backup fails.",
         False,
         "--fail-on-backup",
+        ("FAIL_ON_BACKUP",),
         negatable=True,
     ),
     Field(
@@ -184,6 +187,7 @@ FIELDS: tuple[Field, ...] = (
         False,
         "--dry-run",
         short="-n",
+        negatable=True,
     ),
     Field(
         "max_workers",
@@ -192,7 +196,7 @@ FIELDS: tuple[Field, ...] = (
         _default_workers,
         "--workers",
         minimum=1,
-        short="-j",
+        short="-w",
     ),
     Field(
         "workflow_timeout",
@@ -203,6 +207,7 @@ FIELDS: tuple[Field, ...] = (
         ("WORKFLOW_TIMEOUT",),
         minimum=0,
         metavar="SECONDS",
+        short="-t",
     ),
     Field(
         "exclude_patterns",
@@ -301,6 +306,34 @@ FIELDS: tuple[Field, ...] = (
         "text",
         "--log-format",
         choices=("text", "json"),
+    ),
+    # Logging, as the original routine-workflow 10.x offered it.
+    Field(
+        "log_level",
+        "choice",
+        "Console messages from this level up (-q means warning, -v debug; the log file "
+        "keeps everything).",
+        "info",
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+    ),
+    Field(
+        "log_max_bytes",
+        "int",
+        "Rotate the log file when it reaches this many bytes.",
+        5 * 1024 * 1024,
+        "--log-max-bytes",
+        minimum=1,
+        metavar="BYTES",
+    ),
+    Field(
+        "log_backup_count",
+        "int",
+        "Rotated log files to keep besides the current one.",
+        5,
+        "--log-backup-count",
+        minimum=1,
+        metavar="N",
     ),
     Field(
         "parallel_steps",

@@ -107,8 +107,21 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().handleError(record)
 
 
-def setup_console(verbosity: int, log_format: str) -> logging.Logger:
-    """Console handler on stderr: -1 quiet (warnings), 0 info, 1 debug."""
+#: ``log_level`` -> logging level (the original routine-workflow's ``--log-level``).
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def setup_console(verbosity: int, log_format: str, level: str = "info") -> logging.Logger:
+    """Console handler on stderr: -1 quiet (warnings), 1 debug, 0 ``level`` (default info).
+
+    ``--quiet`` and ``--verbose`` are the more specific request, so they win over
+    ``log_level`` from any layer.
+    """
     logger = get_logger()
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
@@ -116,7 +129,8 @@ def setup_console(verbosity: int, log_format: str) -> logging.Logger:
         logger.removeHandler(handler)
         handler.close()
     console = ConsoleHandler(sys.stderr)
-    console.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+    chosen = {-1: logging.WARNING, 1: logging.DEBUG}.get(verbosity)
+    console.setLevel(LEVELS.get(level.lower(), logging.INFO) if chosen is None else chosen)
     console.setFormatter(JsonFormatter() if log_format == "json" else ConsoleFormatter())
     logger.addHandler(console)
     return logger
@@ -137,8 +151,17 @@ def _private_rotating_handler() -> Any:
     return PrivateRotatingFileHandler
 
 
-def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
-    """Add the rotating file log (5 MB x 5) and the run id filter."""
+def setup_file(
+    log_file: Path,
+    log_format: str,
+    run_id: str,
+    rotation: tuple[int, int] = (MAX_BYTES, BACKUP_COUNT),
+) -> logging.Logger:
+    """Add the rotating file log and the run id filter.
+
+    ``rotation`` is (bytes per file, rotated files kept): ``log_max_bytes`` and
+    ``log_backup_count``, 5 MB x 5 by default.
+    """
     # Imported here: it brings socket, pickle and queue, and only runs write a log file.
     import logging.handlers
 
@@ -148,8 +171,8 @@ def setup_file(log_file: Path, log_format: str, run_id: str) -> logging.Logger:
         private_dir(log_file.parent)
         handler = _private_rotating_handler()(
             log_file,
-            maxBytes=MAX_BYTES,
-            backupCount=BACKUP_COUNT,
+            maxBytes=rotation[0],
+            backupCount=rotation[1],
             encoding="utf-8",
             errors="backslashreplace",  # never a lost line (the formatters escape already)
         )

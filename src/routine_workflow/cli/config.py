@@ -9,11 +9,15 @@ import click
 
 from routine_workflow import output
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
+from routine_workflow.cli.config_init import config_init
 
 
 @click.group("config")
 def config_group() -> None:
-    """Show or check the effective configuration."""
+    """Show or check the effective configuration, or write one (config init)."""
+
+
+config_group.add_command(config_init)
 
 
 @config_group.command("show")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import click
 
 from routine_workflow import __version__, logs, output, streams
+from routine_workflow.cli import legacy
 from routine_workflow.cli.common import PROG, RunRequest, json_option
 from routine_workflow.cli.lazy import Lazy, LazyGroup
 from routine_workflow.cli.options import (
@@ -32,9 +34,16 @@ _CLI = "routine_workflow.cli."
 #: tests/test_cli_options.py checks each matches the command's own help).
 SUBCOMMANDS = {
     "backup": Lazy(_CLI + "backup.backup_group", "List, verify and restore the project's backups."),
-    "config": Lazy(_CLI + "config.config_group", "Show or check the effective configuration."),
+    "config": Lazy(
+        _CLI + "config.config_group",
+        "Show or check the effective configuration, or write one (config init).",
+    ),
     "history": Lazy(_CLI + "history.history_cmd", "Show recent runs, newest first."),
     "lock": Lazy(_CLI + "lock.lock_group", "Inspect or break the project's lock."),
+    "pre-commit": Lazy(
+        _CLI + "precommit.precommit_group",
+        "Add routine-workflow's hook to the project's .pre-commit-config.yaml.",
+    ),
     "reformat": Lazy(
         _CLI + "reformat.reformat_cmd",
         "autoflake, isort and black on the project, exactly as their own CLIs would\n"
@@ -66,6 +75,7 @@ SUBCOMMANDS = {
 @workflow_options
 @click.option(
     "--steps",
+    "-s",
     "only",
     multiple=True,
     metavar="NAMES",
@@ -86,10 +96,10 @@ SUBCOMMANDS = {
 )
 @click.option(
     "--jobs",
+    "-j",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="With several projects: how many run at once.",
+    default=None,
+    help="With several projects: how many run at once (default 1).",
 )
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings, errors and failures.")
@@ -104,7 +114,7 @@ def cli(
     resume: bool,
     wait: float,
     projects_file: Path | None,
-    jobs: int,
+    jobs: int | None,
     as_json: bool,
     quiet: bool,
     verbose: bool,
@@ -124,7 +134,11 @@ def cli(
     roots = unique_roots(params.get("project_root") or ())
     flags = flag_values({**params, "project_root": tuple(roots)})
     ctx.meta["flags"] = {k: v for k, v in flags.items() if v is not None}
-    logs.setup_console(-1 if quiet else (1 if verbose else 0), params.get("log_format") or "text")
+    logs.setup_console(
+        -1 if quiet else (1 if verbose else 0),
+        params.get("log_format") or "text",
+        params.get("log_level") or "info",
+    )
     if ctx.invoked_subcommand is not None:
         if len(roots) > 1:
             raise click.UsageError(f"{ctx.invoked_subcommand} works on one project at a time")
@@ -136,7 +150,12 @@ def cli(
         raise ConfigError("--steps: no steps selected (the value is empty)")
     request = RunRequest(only, skip, resume, wait, as_json, quiet, verbose)
     if projects_file is not None or len(roots) > 1:
-        return run.run_fleet(ctx, request, roots, projects_file, jobs)
+        return run.run_fleet(ctx, request, roots, projects_file, jobs or 1)
+    if jobs is not None:  # make's -j: someone may expect it to speed up one project
+        logs.get_logger().warning(
+            "--jobs only applies to several projects; "
+            "-w/--workers sets the worker processes of one"
+        )
     return run.run_project(ctx, request)
 
 
@@ -146,8 +165,15 @@ def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> None:
     # not hand its descriptor to the log or the history database.
     streams.ensure_std_streams()
     try:
+        args, notes = legacy.translate(
+            list(sys.argv[1:] if argv is None else argv),
+            legacy.value_options(cli),
+            cli.commands,
+        )
+        for note in [*notes, *legacy.variable_notes(os.environ)]:
+            output.error_line(f"{PROG}: warning: {note}")
         code = cli.main(
-            args=list(argv) if argv is not None else None,
+            args=args,
             prog_name=prog_name,
             standalone_mode=False,
         )

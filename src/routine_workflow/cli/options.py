@@ -28,6 +28,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Settings that have a command-line flag, in the order --help lists them.
 FLAG_FIELDS: tuple[Field, ...] = tuple(spec for spec in FIELDS if spec.flag is not None)
+#: Spellings of the original routine-workflow 10.x kept working (docs/migrating.md): its
+#: ``-d`` dry run and ``-nd`` real run. click matches ``-nd`` whole before it would read
+#: it as ``-n -d``, so old crontab lines that ran for real still do.
+COMPAT_DECLS: dict[str, tuple[str, ...]] = {"dry_run": ("-d/-nd",)}
 
 
 class NonEmptyPath(click.Path):
@@ -71,7 +75,7 @@ def _click_type(spec: Field) -> object:  # a click type, a Python type, or None 
     if spec.kind == "float":
         return float
     if spec.kind == "choice":
-        return click.Choice(list(spec.choices))
+        return click.Choice(list(spec.choices), case_sensitive=False)  # --log-level DEBUG
     return None
 
 
@@ -83,6 +87,7 @@ def field_option(
     assert spec.flag is not None  # noqa: S101 (programming error: the setting has no flag)
     decls = [f"{spec.flag}/--no-{spec.flag[2:]}" if spec.negatable else spec.flag]
     decls += [spec.short] if spec.short else []
+    decls += COMPAT_DECLS.get(name, ())
     many = spec.repeatable or spec.kind == "list" if multiple is None else multiple
     kwargs: dict[str, Any] = {"help": spec.help if help is None else help, "metavar": spec.metavar}
     if spec.kind == "bool":

@@ -47,7 +47,8 @@ def run_project(ctx: click.Context, request: RunRequest) -> int:
     """Run the workflow on one project and print its outcome; return the run's exit code."""
     config = workflow_config(ctx)
     quiet = request.quiet
-    logs.setup_console(-1 if quiet else (1 if request.verbose else 0), config.log_format)
+    verbosity = -1 if quiet else (1 if request.verbose else 0)
+    logs.setup_console(verbosity, config.log_format, config.log_level)
     selected = split_names(request.only)
     if request.resume:
         if selected:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from routine_workflow.compat import resolve_step_names
 from routine_workflow.config import TABLE, WorkflowConfig
 from routine_workflow.config_rules import did_you_mean
 from routine_workflow.errors import ConfigError
@@ -129,6 +130,13 @@ def _checks(
         base = command_step(config, name, {**common, "run": [name]})
         found.append(make_check(config, base, table, [*before, *(s.name for s in found)]))
     return found
+
+
+def step_selection(config: WorkflowConfig, names: Iterable[str]) -> list[str]:
+    """``--steps``/``--skip`` names, with the original routine-workflow's step names
+    (``clean``, ``create_dump``, ``git``...) read as ours unless the project has a step
+    of that name (compat.py)."""
+    return resolve_step_names(names, config.step_tables)
 
 
 def _table(value: Any, name: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from routine_workflow.undo import journal as undo_journal
 from routine_workflow.workflow.effects import confirmation_text
 from routine_workflow.workflow.history import History, HistoryError
 from routine_workflow.workflow.hooks import run_hooks
-from routine_workflow.workflow.plan import all_steps
+from routine_workflow.workflow.plan import all_steps, step_selection
 from routine_workflow.workflow.runner import (
     RunReport,
     StepRecord,
@@ -42,6 +42,7 @@ def planned_steps(
     config: WorkflowConfig, only: Sequence[str] = (), skip: Sequence[str] = ()
 ) -> list[Step]:
     """The steps this run would execute, in order (validates names and dependencies)."""
+    only, skip = step_selection(config, only), step_selection(config, skip)
     return select_steps(order_steps(all_steps(config, only)), only, skip)
 
 
@@ -85,7 +86,8 @@ def run_workflow(
     Raises LockBusy when another live run holds the lock.
     """
     run_id = new_run_id()
-    logger = logs.setup_file(config.log_file, config.log_format, run_id)
+    rotation = (config.log_max_bytes, config.log_backup_count)
+    logger = logs.setup_file(config.log_file, config.log_format, run_id, rotation)
     report = RunReport(run_id, str(config.project_root), utc_now(), config.dry_run)
     lock = RunLock(config.lock_dir, config.project_root)
     history: History | None = None
