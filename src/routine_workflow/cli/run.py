@@ -25,6 +25,7 @@ from routine_workflow.cli.common import (
     workflow_config,
 )
 from routine_workflow.cli.options import split_names, unique_roots
+from routine_workflow.cli.report import project_lines
 from routine_workflow.config import load_config
 from routine_workflow.errors import EXIT_DECLINED, ConfigError, RoutineError
 from routine_workflow.workflow.effects import short_summary
@@ -70,7 +71,7 @@ def run_project(ctx: click.Context, request: RunRequest) -> int:
     if request.as_json:
         output.write_json(report.as_dict())
     elif not quiet or report.exit_code:
-        for line in summary_lines(report):
+        for line in summary_lines(report, request.verbose):
             output.write_line(line)
     return report.exit_code
 
@@ -114,7 +115,7 @@ def run_fleet(
             ]
         )
     else:
-        for line in _fleet_lines(outcomes):
+        for line in _fleet_lines(outcomes, request.verbose):
             output.write_line(line)
     return fleet_exit_code(outcomes)
 
@@ -142,7 +143,8 @@ def _project_plan(flags: dict[str, Any], root: Path, request: RunRequest) -> str
     return short_summary(config, steps) if steps else "no steps"
 
 
-def _fleet_lines(outcomes: list[ProjectOutcome]) -> list[str]:
+def _fleet_lines(outcomes: list[ProjectOutcome], verbose: bool) -> list[str]:
+    """One row per project, then each project's steps and files, then the tally."""
     rows = [
         [
             o.root,
@@ -155,7 +157,9 @@ def _fleet_lines(outcomes: list[ProjectOutcome]) -> list[str]:
         ]
         for o in outcomes
     ]
-    lines = output.table(rows, ["project", "exit", "status", "failed steps"])
+    lines = output.table(rows, ["project", "exit", "status", "failed steps"], status_column=2)
+    for o in outcomes:
+        lines += ["", *project_lines(o.root, o.exit_code, o.report, verbose)]
     ok = sum(o.exit_code == 0 for o in outcomes)
     lines.append(f"{PROG}: {len(outcomes)} projects: {ok} ok, {len(outcomes) - ok} not ok")
     return lines

@@ -67,8 +67,11 @@ class CleanCachesStep(BuiltinStep):
                 ctx.logger.info("%s", line, extra={"step": NAME})
             return result
 
+        removed: list[str] = []
+
         def report(target: Target, freed: int, failure: str | None) -> None:
             if failure is None:
+                removed.append(target.shown)
                 ctx.logger.debug(
                     "removed %s (%s)", target.rel, human_size(freed), extra={"step": NAME}
                 )
@@ -76,7 +79,10 @@ class CleanCachesStep(BuiltinStep):
                 ctx.logger.warning("%s", failure, extra={"step": NAME})
 
         outcome = remove_targets(ctx.root, plan.targets, ctx.config.max_workers, report)
-        return _result(outcome, plan, kept + unreadable)
+        result = _result(outcome, plan, kept + unreadable)
+        if removed:
+            result.files["delete"] = sorted(removed)
+        return result
 
 
 def _dry_run_result(plan: Plan, notes: list[str]) -> StepResult:
@@ -88,6 +94,7 @@ def _dry_run_result(plan: Plan, notes: list[str]) -> StepResult:
         f"dry run: would remove {len(plan.targets)} cache entries, {human_size(total)}",
         details + notes,
         {"would_remove": len(plan.targets), "bytes": total, "kept": len(plan.kept)},
+        files={"delete": plan.paths()},
     )
 
 

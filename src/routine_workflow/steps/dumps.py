@@ -69,6 +69,7 @@ def run_create_dump(ctx: StepContext, commands: list[Command]) -> StepResult:
         f"create-dump succeeded: {where}",
         [shown(commands), *new],
         {"new_files": len(new)},
+        files={"write": [str(dump_dir / name) for name in new]} if new else {},
     )
 
 
@@ -101,6 +102,7 @@ def run_builtin(ctx: StepContext) -> StepResult:
             f"({what}, about {human_size(outcome.size)}) in {outcome.path.parent}",
             details,
             counts,
+            files={"write": [str(outcome.path)]},
         )
     for line in details:
         ctx.logger.debug("%s", line, extra={"event": "dump_detail"})
@@ -109,6 +111,7 @@ def run_builtin(ctx: StepContext) -> StepResult:
         f"wrote {outcome.path} ({what}, {human_size(outcome.size)})",
         details,
         counts,
+        files={"write": [str(outcome.path)]},
     )
 
 

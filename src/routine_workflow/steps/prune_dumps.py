@@ -76,11 +76,15 @@ def _dry_run(ctx: StepContext, plan: PrunePlan) -> StepResult:
         f"dry run: would delete {len(plan.old)} old dump(s), keep {plan.kept}",
         [f"would delete {n}" for n in names],
         {"kept": plan.kept, "would_remove": len(plan.old)},
+        files={"delete": [str(p) for p in plan.files]},
     )
 
 
 def _delete(ctx: StepContext, plan: PrunePlan) -> StepResult:
+    gone: list[str] = []
+
     def deleted(dump: Dump) -> None:
+        gone.extend(str(p) for p in dump.files)
         ctx.logger.debug("deleted dump %s", dump.path.name)
 
     outcome = delete_dumps(plan.old, ctx.allowed_roots(), deleted)
@@ -90,13 +94,15 @@ def _delete(ctx: StepContext, plan: PrunePlan) -> StepResult:
         "bytes": outcome.freed,
         "failed": len(outcome.failures),
     }
+    files = {"delete": gone} if gone else {}
     if outcome.failures:
-        return StepResult(Status.FAILED, outcome.failures[0], outcome.failures, counts)
+        return StepResult(Status.FAILED, outcome.failures[0], outcome.failures, counts, files=files)
     return StepResult(
         Status.CHANGED,
         f"deleted {outcome.removed} old dump(s), kept {plan.kept}",
         [f"deleted {p.name}" for p in plan.files],
         counts,
+        files=files,
     )
 
 

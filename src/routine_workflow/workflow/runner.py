@@ -105,6 +105,7 @@ class StepRecord:
     details: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     allowed_failure: bool = False
+    files: dict[str, list[str]] = field(default_factory=dict)  # StepResult.files
 
 
 @dataclass
@@ -324,6 +325,7 @@ def _record(step: Step, result: StepResult) -> StepRecord:
         duration=round(result.duration, 3),
         details=list(result.details),
         counts=dict(result.counts),
+        files={action: list(paths) for action, paths in result.files.items()},
     )
 
 
