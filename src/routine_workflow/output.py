@@ -24,6 +24,11 @@ STATUS_STYLES: dict[str, dict[str, Any]] = {
     "timeout": {"fg": "red", "bold": True},
     "error": {"fg": "red", "bold": True},
 }
+LABEL_STYLES: dict[str, dict[str, Any]] = {
+    "error": {"fg": "red", "bold": True},
+    "warning": {"fg": "yellow", "bold": True},
+}
+_LABEL = re.compile(r"[\w.-]+: (error|warning):")
 
 # What a line of text must not carry raw: control characters (a line break would forge a
 # log line, an escape sequence would drive the terminal), lone surrogates (the bytes of a
@@ -66,8 +71,9 @@ def write_line(text: str = "") -> None:
 
 def error_line(text: str) -> None:
     """One line of diagnostics on stderr (discarded if nobody reads it any more); whatever
-    it quotes (a path in an error message) is escaped with ``printable``."""
-    streams.write("stderr", printable(text) + "\n")
+    it quotes (a path in an error message) is escaped with ``printable``; its ``error:``
+    or ``warning:`` label is coloured when stderr takes colour."""
+    streams.write("stderr", colored_label(printable(text), "stderr") + "\n")
 
 
 def write_json(data: Any) -> None:
@@ -145,6 +151,21 @@ def status_word(word: str, stream_name: str = "stdout") -> str:
     import click  # the CLI has it loaded already; this module stays importable without
 
     return click.style(word, **style)
+
+
+def colored_label(line: str, stream_name: str = "stderr") -> str:
+    """``prog: error: ...`` with ``error`` (or ``warning``) coloured when colour is on.
+
+    ``line`` is already escaped (``printable``): the only escape codes in the result
+    are the ones added here.
+    """
+    match = _LABEL.match(line)
+    if match is None or not color_enabled(stream_name):
+        return line
+    import click
+
+    word = match.group(1)
+    return line[: match.start(1)] + click.style(word, **LABEL_STYLES[word]) + line[match.end(1) :]
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -92,6 +92,17 @@ SUBCOMMANDS = {
     help="With several projects: how many run at once.",
 )
 @json_option
+@click.option(
+    "--color",
+    type=click.Choice(output.COLOR_MODES),
+    default="auto",
+    show_default=True,
+    is_eager=True,
+    expose_value=False,
+    callback=lambda _ctx, _param, value: output.set_color(value),
+    help="Colour status words: auto (on a terminal, unless NO_COLOR is set; FORCE_COLOR "
+    "forces it), always or never. JSON is never coloured.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings, errors and failures.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug output, including tool output.")
 @click.version_option(__version__, "--version", prog_name=PROG)
