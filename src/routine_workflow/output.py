@@ -109,6 +109,28 @@ def table(
     return lines
 
 
+def fit_column(
+    rows: Sequence[Sequence[str]], headers: list[str], column: int, width: int
+) -> tuple[list[list[str]], bool]:
+    """``rows`` with the cells of ``column`` cut in the middle (``...``) so that ``table``
+    lines fit in ``width`` characters; and whether any cell was cut. The other columns
+    stay whole; a cut cell keeps its start and its end (where a path names its file)."""
+    cells = [[printable(cell) for cell in row] for row in rows]
+    others = sum(
+        max([len(headers[i]), *(len(row[i]) for row in cells)])
+        for i in range(len(headers))
+        if i != column
+    )
+    room = max(width - others - 2 * (len(headers) - 1), len(headers[column]), 12)
+    cut = False
+    for row in cells:
+        if len(row[column]) > room:
+            head = (room - 3) // 2
+            row[column] = row[column][:head] + "..." + row[column][head + 3 - room :]
+            cut = True
+    return cells, cut
+
+
 # --- colour --------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from routine_workflow.cli.options import split_names, unique_roots
 from routine_workflow.cli.report import project_lines
 from routine_workflow.config import load_config
 from routine_workflow.errors import EXIT_DECLINED, ConfigError, RoutineError
+from routine_workflow.output import plural
 from routine_workflow.workflow.effects import short_summary
 from routine_workflow.workflow.fleet import (
     ProjectOutcome,
@@ -84,7 +85,13 @@ def run_fleet(
     jobs: int,
 ) -> int:
     """Run every project as a child process, ``jobs`` at a time; return the worst exit code."""
-    roots = unique_roots(roots + (read_projects_file(projects_file) if projects_file else []))
+    # Shown and run by their real paths: "proj/." or "a/../proj" are only ways to say them.
+    roots = [
+        root.resolve()
+        for root in unique_roots(
+            roots + (read_projects_file(projects_file) if projects_file else [])
+        )
+    ]
     extra = [
         *(["--steps", ",".join(request.only)] if request.only else []),
         *(["--skip", ",".join(request.skip)] if request.skip else []),
@@ -124,11 +131,11 @@ def _confirm_fleet(flags: dict[str, Any], roots: list[Path], request: RunRequest
     ask = confirmer()
     if ask is None:
         raise ConfigError(
-            f"refusing to run on {len(roots)} projects without "
+            f"refusing to run on {plural(len(roots), 'project')} without "
             "confirmation: stdin is not a terminal; pass --yes"
         )
     lines = [f"  {root}: {_project_plan(flags, root, request)}" for root in roots]
-    return ask("\n".join([f"Run on {len(roots)} projects:", *lines, "Go ahead?"]))
+    return ask("\n".join([f"Run on {plural(len(roots), 'project')}:", *lines, "Go ahead?"]))
 
 
 def _project_plan(flags: dict[str, Any], root: Path, request: RunRequest) -> str:
@@ -161,5 +168,6 @@ def _fleet_lines(outcomes: list[ProjectOutcome], verbose: bool) -> list[str]:
     for o in outcomes:
         lines += ["", *project_lines(o.root, o.exit_code, o.report, verbose)]
     ok = sum(o.exit_code == 0 for o in outcomes)
-    lines.append(f"{PROG}: {len(outcomes)} projects: {ok} ok, {len(outcomes) - ok} not ok")
+    total = plural(len(outcomes), "project")
+    lines.append(f"{PROG}: {total}: {ok} ok, {len(outcomes) - ok} not ok")
     return lines
