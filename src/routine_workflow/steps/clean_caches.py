@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from routine_workflow.clean.patterns import Pattern, patterns_for
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.fsutil import human_size
+from routine_workflow.output import plural
 from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 from routine_workflow.steps.script import ScriptStep
 
@@ -85,13 +86,17 @@ class CleanCachesStep(BuiltinStep):
         return result
 
 
+def _entries(count: int) -> str:
+    return plural(count, "cache entry", "cache entries")
+
+
 def _dry_run_result(plan: Plan, notes: list[str]) -> StepResult:
     total = sum(t.size for t in plan.targets)
     details = [f"would remove {t.kind} {t.rel} ({human_size(t.size)})" for t in plan.targets]
     details += [f"{p}: {n} ({human_size(b)})" for p, (n, b) in plan.by_pattern().items()]
     return StepResult(
         Status.OK,
-        f"dry run: would remove {len(plan.targets)} cache entries, {human_size(total)}",
+        f"dry run: would remove {_entries(len(plan.targets))}, {human_size(total)}",
         details + notes,
         {"would_remove": len(plan.targets), "bytes": total, "kept": len(plan.kept)},
         files={"delete": plan.paths()},
@@ -108,7 +113,7 @@ def _result(outcome: RemovalOutcome, plan: Plan, notes: list[str]) -> StepResult
         "failed": len(outcome.failures),
         "kept": len(plan.kept),
     }
-    done = f"removed {count} cache entries, {human_size(freed)}"
+    done = f"removed {_entries(count)}, {human_size(freed)}"
     if outcome.failures:
         first = outcome.failures[0]
         return StepResult(
