@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from routine_workflow import __version__, logs, output, streams
+from routine_workflow import logs, output, streams
 from routine_workflow.cli.common import PROG, RunRequest, json_option
 from routine_workflow.cli.lazy import Lazy, LazyGroup
 from routine_workflow.cli.options import (
@@ -105,7 +105,14 @@ SUBCOMMANDS = {
 )
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings, errors and failures.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug output, including tool output.")
-@click.version_option(__version__, "--version", prog_name=PROG)
+@click.option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, _param, value: _print_version(ctx, value),
+    help="Show the version, and Python's and the formatters', and exit.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -149,6 +156,16 @@ def cli(
     if projects_file is not None or len(roots) > 1:
         return run.run_fleet(ctx, request, roots, projects_file, jobs)
     return run.run_project(ctx, request)
+
+
+def _print_version(ctx: click.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from routine_workflow.cli.version import version_lines
+
+    for line in version_lines():
+        output.write_line(line)
+    ctx.exit(0)
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> None:
