@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from routine_workflow import output
+from routine_workflow.cli.common import PROG
 
-PROG = "routine-workflow"
 #: How many files per step and action a console listing shows without -v.
 MAX_LISTED = 10
 #: action -> (what a dry run says, what a real run says)

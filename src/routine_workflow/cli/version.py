@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from routine_workflow import __version__
+from routine_workflow.cli.common import PROG
 
-PROG = "routine-workflow"
 #: What the default engine runs, in order; ruff is the other engine.
 FORMATTERS = ("black", "isort", "autoflake")
 
