@@ -43,4 +43,4 @@ def test_an_unreadable_directory_is_named_and_counted(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     output = done.stdout + done.stderr
     assert "left out secret/: Permission denied" in output
-    assert "1 path(s) left out" in output
+    assert "1 path left out" in output

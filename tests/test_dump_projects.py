@@ -106,7 +106,7 @@ def test_old_style_dumps_in_a_shared_dir_are_left_alone_and_named(tmp_path: Path
     assert {n: d for n, d in listing(shared).items() if n.startswith("app_")} == before
     assert step["status"] == "ok" and step["counts"]["kept"] == 1
     assert step["counts"]["left_alone"] == 3
-    [note] = [d for d in step["details"] if d.startswith("left alone 3 dump(s)")]
+    [note] = [d for d in step["details"] if d.startswith("left alone 3 dumps")]
     assert all(name in note for name in old)
 
 

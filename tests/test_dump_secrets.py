@@ -300,7 +300,7 @@ def test_the_cli_leaves_every_leak_out_names_each_and_warns(project: Path, tmp_p
     assert len(named) == len(leaks)
     assert "left out as a secret config.json: holds a secret: GitHub token (line 3)" in named
     warning = [line for line in proc.stderr.splitlines() if "warning:" in line]
-    assert len(warning) == 1 and f"left {len(leaks)} file(s) out of the dump as secrets" in (
+    assert len(warning) == 1 and f"left {len(leaks)} files out of the dump as secrets" in (
         warning[0]
     )
     assert "; config.json: holds a secret: GitHub token (line 3);" in warning[0]

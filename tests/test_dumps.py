@@ -488,7 +488,7 @@ def test_create_dump_on_path_is_used(project: Path, tmp_path: Path) -> None:
         str(root),
     ]
     assert sorted(p.name for p in dump_dir.iterdir()) == ["fake_all_create_dump.md"]
-    assert "create-dump succeeded: 1 new file(s)" in proc.stdout
+    assert "create-dump succeeded: 1 new file in" in proc.stdout
 
 
 def test_failing_create_dump_fails_the_step_with_its_message(project: Path, tmp_path: Path) -> None:

@@ -139,6 +139,15 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+def real_path(path: Path) -> Path:
+    """``path`` as shown and used: its directory resolved (``proj/../scripts`` ->
+    ``/home/me/scripts``, as the system reads it, symlinked directories included), its
+    own name kept, so a symlink to a script is still run by the name the user gave."""
+    if path.name in ("", ".."):
+        return path.resolve()
+    return path.parent.resolve() / path.name
+
+
 def _convert(spec: Field, raw: Any, base: Path) -> Any:
     """Turn a raw value (TOML value, env string or click value) into the field's type.
 
@@ -153,7 +162,7 @@ def _convert(spec: Field, raw: Any, base: Path) -> Any:
         if raw == "":  # Path("") is the current directory: never what an empty value meant
             raise ValueError("expected a path, not an empty string")
         path = Path(os.path.expanduser(os.fspath(raw)))
-        return path if path.is_absolute() else (base / path)
+        return real_path(path if path.is_absolute() else (base / path))
     if kind == "opt_str":
         if raw is None or raw == "":
             return None

@@ -19,7 +19,7 @@ from typing import Any
 
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.errors import ConfigError
-from routine_workflow.output import printable, without_surrogates
+from routine_workflow.output import colored_label, printable, without_surrogates
 
 LOGGER_NAME = "routine_workflow"
 MAX_BYTES = 5 * 1024 * 1024
@@ -68,7 +68,8 @@ class ConsoleFormatter(logging.Formatter):
         step = getattr(record, "step", None)
         prefix = f"[{step}] " if step else ""
         level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
-        return printable(f"routine-workflow: {level}{prefix}{record.getMessage()}")
+        line = printable(f"routine-workflow: {level}{prefix}{record.getMessage()}")
+        return colored_label(line, "stderr")
 
 
 class RunIdFilter(logging.Filter):

@@ -31,6 +31,7 @@ from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery
 from routine_workflow.errors import RoutineError
 from routine_workflow.fsutil import sha256_file
+from routine_workflow.output import plural
 
 FORMAT = "routine-workflow-backup/1"
 #: The manifest's member name inside the archive; a root file of that name is left out.
@@ -381,7 +382,7 @@ def first_change(current: Scan, previous: dict[str, Any], root: Path) -> str | N
         which = f" {name}" if isinstance(name, str) else ""
         return f"previous backup{which} is unusable: {exc}"
     if len(old) != len(current.items):
-        return f"{abs(len(old) - len(current.items))} path(s) added or removed"
+        return f"{plural(abs(len(old) - len(current.items)), 'path')} added or removed"
     racy_after = previous.get("scan_started_ns", 0) - RACY_WINDOW_NS
     for item in current.items:
         before = old.get(item.path)

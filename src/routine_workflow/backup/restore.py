@@ -31,6 +31,7 @@ from routine_workflow.backup.reader import Entries, replay, verify
 from routine_workflow.backup.tarstream import READ_CHUNK, HashingStream
 from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import human_size
+from routine_workflow.output import plural
 
 #: These releases shipped a ``data_filter`` that mishandles relative links in
 #: subdirectories (python/cpython#107845); our own checks still apply there.
@@ -137,7 +138,7 @@ def _check_paths(items: Callable[[], Iterator[Item]], target: Path) -> None:
             conflicts.append(item.path)
     if conflicts:
         raise BackupError(
-            f"cannot restore into {target}: {len(conflicts)} path(s) are a directory "
+            f"cannot restore into {target}: {plural(len(conflicts), 'path')} {'is' if len(conflicts) == 1 else 'are'} a directory "
             f"on one side and not on the other, e.g. {conflicts[0]}; nothing written"
         )
 

@@ -21,6 +21,7 @@ from routine_workflow.backup.writer import write_archive
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.fsutil import _fsync_dir, atomic_write, human_size, sha256_file
+from routine_workflow.output import plural
 
 
 class Action(enum.Enum):
@@ -76,7 +77,7 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     if config.dry_run:
         return BackupOutcome(
             Action.DRY_RUN,
-            f"dry run: would archive {current.files} files "
+            f"dry run: would archive {plural(current.files, 'file')} "
             f"({human_size(current.bytes)}) into {directory} ({change})",
         )
     private_dir(directory)
@@ -93,11 +94,13 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     notes += [f"removed old backup {p.name}" for p in pruned]
     counts.update({"archive_bytes": archive_size, "pruned": len(pruned)})
     summary = (
-        f"{final.name}: {current.files} files, {human_size(current.bytes)} -> "
+        f"{final.name}: {plural(current.files, 'file')}, {human_size(current.bytes)} -> "
         f"{human_size(archive_size)}, verified ({change})"
     )
     if left_out or current.left_out:
-        summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see the log)"
+        summary += (
+            f"; {plural(len(left_out) + len(current.left_out), 'path')} left out (see the log)"
+        )
     return BackupOutcome(Action.WRITTEN, summary, warnings, notes, counts)
 
 

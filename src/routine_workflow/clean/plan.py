@@ -147,6 +147,11 @@ class Target:
     #: For a directory of plain files only: their names, so removal need not list it again.
     flat: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def shown(self) -> str:
+        """The relative path as a listing shows it: a directory's ends with ``/``."""
+        return self.rel + "/" if self.kind == "dir" else self.rel
+
 
 @dataclass
 class Plan:
@@ -158,6 +163,10 @@ class Plan:
     candidates: int = 0
     #: Directories the walk could not read, as ``rel: reason``.
     unreadable: list[str] = field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        """Every target's relative path, a directory's with a trailing ``/``."""
+        return [t.shown for t in self.targets]
 
     def by_pattern(self) -> dict[str, list[int]]:
         """Per pattern, in the order targets first use it: [how many targets, their bytes]."""

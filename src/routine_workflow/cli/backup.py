@@ -10,6 +10,7 @@ from routine_workflow import output
 from routine_workflow.backup.actions import list_backups, restore_archive, verify_archive
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
 from routine_workflow.fsutil import human_size
+from routine_workflow.output import plural
 
 
 @click.group("backup")
@@ -63,7 +64,7 @@ def backup_verify(
         output.write_json(report)
     else:
         output.write_line(
-            f"{PROG}: {report['path']}: OK, {report['files']} files "
+            f"{PROG}: {report['path']}: OK, {plural(report['files'], 'file')} "
             f"({human_size(report['bytes'])}) match the manifest"
         )
         for name in report["escaping_links"]:
@@ -113,8 +114,8 @@ def backup_restore(
         output.write_json(report)
         return 0
     output.write_line(
-        f"{PROG}: restored {report['files']} files ({human_size(report['bytes'])}), "
-        f"{report['dirs']} directories and {report['symlinks']} symlinks "
+        f"{PROG}: restored {plural(report['files'], 'file')} ({human_size(report['bytes'])}), "
+        f"{plural(report['dirs'], 'directory', 'directories')} and {plural(report['symlinks'], 'symlink')} "
         f"into {report['target']}"
     )
     for name in report["skipped_links"]:

@@ -5,7 +5,7 @@
 - ``json_option``, ``project_root_option``: the options most subcommands take.
 - ``workflow_config(ctx, **overrides)``: the root's flags, then the subcommand's own.
 - ``confirmer()``: a yes/no prompt when stdin is a terminal, else None.
-- ``summary_lines(report)``: a run's step table and its one-line verdict.
+- ``summary_lines(report, verbose)``: a run's step table, files and one-line verdict.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from routine_workflow import logs, output
+from routine_workflow import logs
 from routine_workflow.cli.options import field_option
 from routine_workflow.config import WorkflowConfig, load_config
 
@@ -72,17 +72,8 @@ def confirmer() -> Callable[[str], bool] | None:
     return prompt if sys.stdin is not None and sys.stdin.isatty() else None
 
 
-def summary_lines(report: RunReport) -> list[str]:
-    """One row per step, then ``routine-workflow: STATUS: tally in Ns (exit N)``."""
-    rows = [[s.name, s.status, f"{s.duration:.1f}s", s.summary] for s in report.steps]
-    lines = output.table(rows, ["step", "status", "time", "summary"])
-    counts: dict[str, int] = {}
-    for step in report.steps:
-        counts[step.status] = counts.get(step.status, 0) + 1
-    tally = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no steps"
-    dry = " (dry run)" if report.dry_run else ""
-    lines.append(
-        f"{PROG}: {report.status}{dry}: {tally} in {report.duration:.1f}s "
-        f"(exit {report.exit_code})" + (f" - {report.reason}" if report.reason else "")
-    )
-    return lines
+def summary_lines(report: RunReport, verbose: bool = False) -> list[str]:
+    """One row per step, the files (``cli/report.py``), then the one-line verdict."""
+    from routine_workflow.cli.report import report_lines
+
+    return report_lines(report.as_dict(), verbose)

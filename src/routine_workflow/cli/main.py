@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from routine_workflow import __version__, logs, output, streams
+from routine_workflow import logs, output, streams
 from routine_workflow.cli import legacy
 from routine_workflow.cli.common import PROG, RunRequest, json_option
 from routine_workflow.cli.lazy import Lazy, LazyGroup
@@ -102,9 +102,27 @@ SUBCOMMANDS = {
     help="With several projects: how many run at once (default 1).",
 )
 @json_option
+@click.option(
+    "--color",
+    type=click.Choice(output.COLOR_MODES),
+    default="auto",
+    show_default=True,
+    is_eager=True,
+    expose_value=False,
+    callback=lambda _ctx, _param, value: output.set_color(value),
+    help="Colour status words: auto (on a terminal, unless NO_COLOR is set; FORCE_COLOR "
+    "forces it), always or never. JSON is never coloured.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings, errors and failures.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug output, including tool output.")
-@click.version_option(__version__, "--version", prog_name=PROG)
+@click.option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, _param, value: _print_version(ctx, value),
+    help="Show the version, and Python's and the formatters', and exit.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -157,6 +175,16 @@ def cli(
             "-w/--workers sets the worker processes of one"
         )
     return run.run_project(ctx, request)
+
+
+def _print_version(ctx: click.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from routine_workflow.cli.version import version_lines
+
+    for line in version_lines():
+        output.write_line(line)
+    ctx.exit(0)
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> None:

@@ -25,8 +25,10 @@ from routine_workflow.cli.common import (
     workflow_config,
 )
 from routine_workflow.cli.options import split_names, unique_roots
+from routine_workflow.cli.report import project_lines
 from routine_workflow.config import load_config
 from routine_workflow.errors import EXIT_DECLINED, ConfigError, RoutineError
+from routine_workflow.output import plural
 from routine_workflow.workflow.effects import short_summary
 from routine_workflow.workflow.fleet import (
     ProjectOutcome,
@@ -71,7 +73,7 @@ def run_project(ctx: click.Context, request: RunRequest) -> int:
     if request.as_json:
         output.write_json(report.as_dict())
     elif not quiet or report.exit_code:
-        for line in summary_lines(report):
+        for line in summary_lines(report, request.verbose):
             output.write_line(line)
     return report.exit_code
 
@@ -84,7 +86,13 @@ def run_fleet(
     jobs: int,
 ) -> int:
     """Run every project as a child process, ``jobs`` at a time; return the worst exit code."""
-    roots = unique_roots(roots + (read_projects_file(projects_file) if projects_file else []))
+    # Shown and run by their real paths: "proj/." or "a/../proj" are only ways to say them.
+    roots = [
+        root.resolve()
+        for root in unique_roots(
+            roots + (read_projects_file(projects_file) if projects_file else [])
+        )
+    ]
     extra = [
         *(["--steps", ",".join(request.only)] if request.only else []),
         *(["--skip", ",".join(request.skip)] if request.skip else []),
@@ -115,7 +123,7 @@ def run_fleet(
             ]
         )
     else:
-        for line in _fleet_lines(outcomes):
+        for line in _fleet_lines(outcomes, request.verbose):
             output.write_line(line)
     return fleet_exit_code(outcomes)
 
@@ -124,11 +132,11 @@ def _confirm_fleet(flags: dict[str, Any], roots: list[Path], request: RunRequest
     ask = confirmer()
     if ask is None:
         raise ConfigError(
-            f"refusing to run on {len(roots)} projects without "
+            f"refusing to run on {plural(len(roots), 'project')} without "
             "confirmation: stdin is not a terminal; pass --yes"
         )
     lines = [f"  {root}: {_project_plan(flags, root, request)}" for root in roots]
-    return ask("\n".join([f"Run on {len(roots)} projects:", *lines, "Go ahead?"]))
+    return ask("\n".join([f"Run on {plural(len(roots), 'project')}:", *lines, "Go ahead?"]))
 
 
 def _project_plan(flags: dict[str, Any], root: Path, request: RunRequest) -> str:
@@ -143,7 +151,8 @@ def _project_plan(flags: dict[str, Any], root: Path, request: RunRequest) -> str
     return short_summary(config, steps) if steps else "no steps"
 
 
-def _fleet_lines(outcomes: list[ProjectOutcome]) -> list[str]:
+def _fleet_lines(outcomes: list[ProjectOutcome], verbose: bool) -> list[str]:
+    """One row per project, then each project's steps and files, then the tally."""
     rows = [
         [
             o.root,
@@ -156,7 +165,10 @@ def _fleet_lines(outcomes: list[ProjectOutcome]) -> list[str]:
         ]
         for o in outcomes
     ]
-    lines = output.table(rows, ["project", "exit", "status", "failed steps"])
+    lines = output.table(rows, ["project", "exit", "status", "failed steps"], status_column=2)
+    for o in outcomes:
+        lines += ["", *project_lines(o.root, o.exit_code, o.report, verbose)]
     ok = sum(o.exit_code == 0 for o in outcomes)
-    lines.append(f"{PROG}: {len(outcomes)} projects: {ok} ok, {len(outcomes) - ok} not ok")
+    total = plural(len(outcomes), "project")
+    lines.append(f"{PROG}: {total}: {ok} ok, {len(outcomes) - ok} not ok")
     return lines

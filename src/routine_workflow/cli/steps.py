@@ -26,9 +26,10 @@ def steps_cmd(
     ctx: click.Context, project_root: Path | None, as_json: bool, graph: str | None
 ) -> int:
     """List the steps in run order with their dependencies."""
-    steps = planned_steps(workflow_config(ctx, project_root=project_root))
+    config = workflow_config(ctx, project_root=project_root)
+    steps = planned_steps(config)
     if graph:
-        output.write_line(render(steps, graph))
+        output.write_line(render(steps, graph, config.parallel_steps))
         return 0
     if as_json:
         output.write_json(

@@ -94,7 +94,7 @@ def _render(report: UndoReport) -> None:
             f"({'; '.join(report.damage)}); nothing was restored from the damaged part"
         )
     killed = " (interrupted)" if report.interrupted else ""
-    line = f"{PROG} undo: {what}{killed}: {verb} {len(report.restored)} file(s)"
+    line = f"{PROG} undo: {what}{killed}: {verb} {output.plural(len(report.restored), 'file')}"
     if report.refused:
         line += f", refused {len(report.refused)}"
     output.write_line(line)

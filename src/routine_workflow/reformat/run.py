@@ -25,7 +25,7 @@ from pathlib import Path
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import NotRewritable, remove_leftover_temps
-from routine_workflow.output import printable
+from routine_workflow.output import plural, printable
 from routine_workflow.progress import ProgressFactory, no_progress
 from routine_workflow.reformat import engines
 from routine_workflow.reformat.cache import ReformatCache
@@ -85,7 +85,7 @@ class ReformatReport:
         """One line: the counts and the time."""
         verb = "would change" if self.check else "changed"
         parts = [
-            f"{self.seen} files",
+            plural(self.seen, "file"),
             f"{len(self.changed)} {verb}",
             f"{self.unchanged} unchanged",
             f"{self.cached} cached",

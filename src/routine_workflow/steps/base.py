@@ -33,13 +33,20 @@ class Status(str, enum.Enum):
 
 @dataclass
 class StepResult:
-    """The outcome of one step: status, a one-line summary, detail lines and counts."""
+    """The outcome of one step: status, a one-line summary, detail lines and counts.
+
+    ``files``: what the step wrote, rewrote or deleted (in a dry run: would have), by
+    action (``"write"``, ``"rewrite"``, ``"delete"``), each path relative to the project
+    root when inside it, else absolute; a directory ends with ``/``. Empty when the step
+    cannot tell (a user's command or script).
+    """
 
     status: Status
     summary: str = ""
     details: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     duration: float = 0.0
+    files: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def skipped(cls, summary: str) -> StepResult:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from routine_workflow.clean.patterns import Pattern, patterns_for
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.fsutil import human_size
+from routine_workflow.output import plural
 from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 from routine_workflow.steps.script import ScriptStep
 
@@ -67,8 +68,11 @@ class CleanCachesStep(BuiltinStep):
                 ctx.logger.info("%s", line, extra={"step": NAME})
             return result
 
+        removed: list[str] = []
+
         def report(target: Target, freed: int, failure: str | None) -> None:
             if failure is None:
+                removed.append(target.shown)
                 ctx.logger.debug(
                     "removed %s (%s)", target.rel, human_size(freed), extra={"step": NAME}
                 )
@@ -76,7 +80,14 @@ class CleanCachesStep(BuiltinStep):
                 ctx.logger.warning("%s", failure, extra={"step": NAME})
 
         outcome = remove_targets(ctx.root, plan.targets, ctx.config.max_workers, report)
-        return _result(outcome, plan, kept + unreadable)
+        result = _result(outcome, plan, kept + unreadable)
+        if removed:
+            result.files["delete"] = sorted(removed)
+        return result
+
+
+def _entries(count: int) -> str:
+    return plural(count, "cache entry", "cache entries")
 
 
 def _dry_run_result(plan: Plan, notes: list[str]) -> StepResult:
@@ -85,9 +96,10 @@ def _dry_run_result(plan: Plan, notes: list[str]) -> StepResult:
     details += [f"{p}: {n} ({human_size(b)})" for p, (n, b) in plan.by_pattern().items()]
     return StepResult(
         Status.OK,
-        f"dry run: would remove {len(plan.targets)} cache entries, {human_size(total)}",
+        f"dry run: would remove {_entries(len(plan.targets))}, {human_size(total)}",
         details + notes,
         {"would_remove": len(plan.targets), "bytes": total, "kept": len(plan.kept)},
+        files={"delete": plan.paths()},
     )
 
 
@@ -101,7 +113,7 @@ def _result(outcome: RemovalOutcome, plan: Plan, notes: list[str]) -> StepResult
         "failed": len(outcome.failures),
         "kept": len(plan.kept),
     }
-    done = f"removed {count} cache entries, {human_size(freed)}"
+    done = f"removed {_entries(count)}, {human_size(freed)}"
     if outcome.failures:
         first = outcome.failures[0]
         return StepResult(

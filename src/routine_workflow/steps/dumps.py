@@ -23,6 +23,7 @@ from routine_workflow.dumps.external import (
 )
 from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import human_size
+from routine_workflow.output import plural
 from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 
 if TYPE_CHECKING:  # the built-in dump is imported only when it runs
@@ -63,12 +64,13 @@ def run_create_dump(ctx: StepContext, commands: list[Command]) -> StepResult:
         return StepResult.failed(outcome.failure, outcome.failure_details)
     new, dump_dir = outcome.new_files, outcome.dump_dir
     status = Status.CHANGED if new else Status.OK
-    where = f"{len(new)} new file(s) in {dump_dir}" if new else f"nothing new in {dump_dir}"
+    where = f"{plural(len(new), 'new file')} in {dump_dir}" if new else f"nothing new in {dump_dir}"
     return StepResult(
         status,
         f"create-dump succeeded: {where}",
         [shown(commands), *new],
         {"new_files": len(new)},
+        files={"write": [str(dump_dir / name) for name in new]} if new else {},
     )
 
 
@@ -89,7 +91,7 @@ def run_builtin(ctx: StepContext) -> StepResult:
         "bytes": outcome.size,
         "not_utf8": stats.flagged,
     }
-    what = f"{stats.files} files, {len(skipped)} skipped"
+    what = f"{plural(stats.files, 'file')}, {len(skipped)} skipped"
     if secrets:
         counts["secrets"] = len(secrets)
         what += f", {len(secrets)} of them as secrets"
@@ -101,6 +103,7 @@ def run_builtin(ctx: StepContext) -> StepResult:
             f"({what}, about {human_size(outcome.size)}) in {outcome.path.parent}",
             details,
             counts,
+            files={"write": [str(outcome.path)]},
         )
     for line in details:
         ctx.logger.debug("%s", line, extra={"event": "dump_detail"})
@@ -109,6 +112,7 @@ def run_builtin(ctx: StepContext) -> StepResult:
         f"wrote {outcome.path} ({what}, {human_size(outcome.size)})",
         details,
         counts,
+        files={"write": [str(outcome.path)]},
     )
 
 
@@ -131,8 +135,8 @@ def _warn_secrets(ctx: StepContext, named: list[str]) -> None:
     shown_names = "; ".join(named[:MAX_WARNED])
     more = f"; and {len(named) - MAX_WARNED} more" if len(named) > MAX_WARNED else ""
     ctx.logger.warning(
-        "left %d file(s) out of the dump as secrets: %s%s",
-        len(named),
+        "left %s out of the dump as secrets: %s%s",
+        plural(len(named), "file"),
         shown_names,
         more,
         extra={"step": NAME, "event": "dump_secrets"},

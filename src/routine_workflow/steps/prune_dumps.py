@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dumps.external import create_dump_in_use
 from routine_workflow.dumps.prune import Dump, PrunePlan, delete_dumps, plan_prune
+from routine_workflow.output import plural
 from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
 
 NAME = "prune_dumps"
@@ -41,7 +42,7 @@ class PruneDumpsStep(BuiltinStep):
         if not plan.old:
             result = StepResult(
                 Status.OK,
-                f"{plan.kept} dump(s), keeping up to {config.keep_dumps}",
+                f"{plural(plan.kept, 'dump')}, keeping up to {config.keep_dumps}",
                 counts={"kept": plan.kept, "removed": 0},
             )
         elif ctx.dry_run:
@@ -57,7 +58,7 @@ def _with_left_alone(result: StepResult, plan: PrunePlan) -> StepResult:
         return result
     names = [p.name for p in plan.left_alone]
     result.details.append(
-        f"left alone {len(names)} dump(s) named like this project's, which another project "
+        f"left alone {plural(len(names), 'dump')} named like this project's, which another project "
         "in a folder of the same name would also write (dump_dir is not this project's own; "
         "delete them by hand if they are yours): "
         + ", ".join(names[:MAX_LEFT_ALONE])
@@ -73,14 +74,18 @@ def _dry_run(ctx: StepContext, plan: PrunePlan) -> StepResult:
         ctx.logger.info("would delete %s", name, extra={"step": NAME})
     return StepResult(
         Status.OK,
-        f"dry run: would delete {len(plan.old)} old dump(s), keep {plan.kept}",
+        f"dry run: would delete {plural(len(plan.old), 'old dump')}, keep {plan.kept}",
         [f"would delete {n}" for n in names],
         {"kept": plan.kept, "would_remove": len(plan.old)},
+        files={"delete": [str(p) for p in plan.files]},
     )
 
 
 def _delete(ctx: StepContext, plan: PrunePlan) -> StepResult:
+    gone: list[str] = []
+
     def deleted(dump: Dump) -> None:
+        gone.extend(str(p) for p in dump.files)
         ctx.logger.debug("deleted dump %s", dump.path.name)
 
     outcome = delete_dumps(plan.old, ctx.allowed_roots(), deleted)
@@ -90,13 +95,15 @@ def _delete(ctx: StepContext, plan: PrunePlan) -> StepResult:
         "bytes": outcome.freed,
         "failed": len(outcome.failures),
     }
+    files = {"delete": gone} if gone else {}
     if outcome.failures:
-        return StepResult(Status.FAILED, outcome.failures[0], outcome.failures, counts)
+        return StepResult(Status.FAILED, outcome.failures[0], outcome.failures, counts, files=files)
     return StepResult(
         Status.CHANGED,
-        f"deleted {outcome.removed} old dump(s), kept {plan.kept}",
+        f"deleted {plural(outcome.removed, 'old dump')}, kept {plan.kept}",
         [f"deleted {p.name}" for p in plan.files],
         counts,
+        files=files,
     )
 
 

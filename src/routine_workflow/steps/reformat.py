@@ -39,6 +39,8 @@ class ReformatStep(BuiltinStep):
         else:
             status = Status.OK
         result = StepResult(status, report.summary(), report.detail_lines(), report.counts())
+        if report.changed:
+            result.files["rewrite"] = sorted(report.changed)
         for line in result.details:
             if not line.startswith(("reformatted", "would reformat")):
                 ctx.logger.warning("%s", line, extra={"event": "reformat_problem", "step": NAME})

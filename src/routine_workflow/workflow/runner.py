@@ -105,6 +105,7 @@ class StepRecord:
     details: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     allowed_failure: bool = False
+    files: dict[str, list[str]] = field(default_factory=dict)  # StepResult.files
 
 
 @dataclass
@@ -153,6 +154,11 @@ class _Run:
     names: set[str]
     outcome: dict[str, bool] = field(default_factory=dict)  # name -> may dependents run
     stop_reason: str = ""
+    began: dict[str, float] = field(default_factory=dict)  # name -> when it started
+
+    def ran_for(self, name: str) -> float:
+        """Seconds since ``name`` started: the real time of a step an interruption ends."""
+        return round(time.monotonic() - self.began.get(name, time.monotonic()), 3)
 
     def blocked_by(self, step: Step) -> list[str]:
         return [d for d in step.depends_on if d in self.names and self.outcome.get(d) is False]
@@ -211,6 +217,7 @@ def run_steps(
             current = _next_inline(run, pending, running, pool, parallel)
             if current is not None:
                 # Reaping every child is only safe when no step runs beside it in a thread.
+                run.began[current.name] = time.monotonic()
                 result = _run_one(current, ctx, guard, reap=not running)
                 run.finish(current, _record(current, result))
                 current = None
@@ -226,7 +233,7 @@ def run_steps(
             if step.name not in {r.name for r in report.steps}:
                 _finish(
                     report,
-                    StepRecord(step.name, Status.FAILED.value, exc.reason, 0.0),
+                    StepRecord(step.name, Status.FAILED.value, exc.reason, run.ran_for(step.name)),
                     on_step,
                     ctx.logger,
                 )
@@ -286,6 +293,7 @@ def _next_inline(
         if pool is not None and runs_in_thread(step):
             if len(running) < parallel:
                 pending.remove(step)
+                run.began[step.name] = time.monotonic()
                 running[pool.submit(_run_one, step, run.ctx, None, False)] = step
             continue
         pending.remove(step)
@@ -324,6 +332,7 @@ def _record(step: Step, result: StepResult) -> StepRecord:
         duration=round(result.duration, 3),
         details=list(result.details),
         counts=dict(result.counts),
+        files={action: list(paths) for action, paths in result.files.items()},
     )
 
 

@@ -13,6 +13,7 @@ from routine_workflow import logs
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.errors import EXIT_TIMEOUT, ConfigError, Interrupted
 from routine_workflow.lock import RunLock
+from routine_workflow.output import plural
 from routine_workflow.procs import orphans
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.progress import progress_for
@@ -133,7 +134,10 @@ def run_workflow(
             guard.disarm()
             killed = terminate_children()
             if killed:
-                logger.warning("stopped %d leftover worker process(es)", killed)
+                logger.warning(
+                    "stopped %s",
+                    plural(killed, "leftover worker process", "leftover worker processes"),
+                )
             lock.release()
             report.finished = utc_now()
             _finish_history(history, report, logger)

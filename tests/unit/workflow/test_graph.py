@@ -31,6 +31,7 @@ def test_json_lists_nodes_in_order_and_only_edges_between_them() -> None:
         "name": "say.hi",
         "description": """run: echo 'say "hi"'""",
         "depends_on": ["lint", "type-check", "gone"],  # as declared
+        "critical": False,
     }
     assert data["edges"] == [["lint", "type-check"], ["lint", "say.hi"], ["type-check", "say.hi"]]
 
@@ -73,6 +74,6 @@ def test_every_format_renders_the_built_in_steps(project: Path, fmt: str) -> Non
 
 
 def test_no_steps_is_an_empty_graph() -> None:
-    assert json.loads(render([], "json")) == {"nodes": [], "edges": []}
+    assert json.loads(render([], "json")) == {"nodes": [], "edges": [], "order": []}
     assert render([], "dot") == "digraph routine_workflow {\n  rankdir=LR;\n}"
     assert render([], "mermaid") == "graph LR"
