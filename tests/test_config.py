@@ -234,3 +234,14 @@ def test_own_dirs_include_the_log_file_and_history_directories(project: Path) ->
     _pyproject(project, 'log_file = "logs/run.log"\nhistory_db = ".state/h.sqlite3"')
     config = load_config({"project_root": project}, env={})
     assert project / "logs" in config.own_dirs() and project / ".state" in config.own_dirs()
+
+
+def test_a_runs_config_warnings_reach_its_log_file_once(project: Path, tmp_path: Path) -> None:
+    # cron mails stderr once and it is gone; the log is where an unattended run is read.
+    (project / "pyproject.toml").write_text("[tool.routine_workflow]\nkeep_backups = 3\n")
+    log = tmp_path / "run.log"
+    done = run_cli(["--yes", "--steps", "clean_caches", "--log-file", str(log)], project)
+    assert done.returncode == 0, done.stderr
+    said = "[tool.routine_workflow] is not read"
+    assert done.stderr.count(said) == 1
+    assert log.read_text().count(said) == 1

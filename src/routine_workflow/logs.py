@@ -187,6 +187,17 @@ def setup_file(
     return logger
 
 
+def warn_in_file(logger: logging.Logger, message: str, event: str) -> None:
+    """A warning for the file log only: one the console has shown already (a config
+    warning, said before the run's log file was open), which the log must keep too."""
+    record = logger.makeRecord(
+        logger.name, logging.WARNING, __file__, 0, "%s", (message,), None, extra={"event": event}
+    )
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:
+            handler.handle(record)
+
+
 def _end_run(logger: logging.Logger) -> None:
     """Drop the previous run's file log and run id, so a process running many runs (watch)
     neither writes each line twice nor stamps every line with the first run's id."""

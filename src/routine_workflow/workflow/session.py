@@ -89,6 +89,8 @@ def run_workflow(
     run_id = new_run_id()
     rotation = (config.log_max_bytes, config.log_backup_count)
     logger = logs.setup_file(config.log_file, config.log_format, run_id, rotation)
+    for warning in config.warnings:  # the console had them before the log file was open
+        logs.warn_in_file(logger, warning, "config_warning")
     report = RunReport(run_id, str(config.project_root), utc_now(), config.dry_run)
     lock = RunLock(config.lock_dir, config.project_root)
     history: History | None = None
