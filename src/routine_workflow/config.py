@@ -251,7 +251,9 @@ def _checked(spec: Field, raw: Any, source: str, base: Path) -> Any:
     try:
         return _convert(spec, raw, base, typed=source == "pyproject.toml")
     except ValueError as exc:
-        raise ConfigError(f"{_describe(source, spec, base)}: invalid value {raw!r}: {exc}") from None
+        raise ConfigError(
+            f"{_describe(source, spec, base)}: invalid value {raw!r}: {exc}"
+        ) from None
 
 
 def _resolve_root(flags: Mapping[str, Any], env: Mapping[str, str], cwd: Path) -> tuple[Path, str]:

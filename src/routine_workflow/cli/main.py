@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from routine_workflow import __version__, logs, output, streams
+from routine_workflow import __version__, logs, output, platforms, streams
 from routine_workflow.cli.common import PROG, RunRequest, json_option
 from routine_workflow.cli.lazy import Lazy, LazyGroup
 from routine_workflow.cli.options import (
@@ -145,6 +145,10 @@ def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> None:
     # Before anything opens a file: a closed stdout or stderr (a daemon, ``>&-``) must
     # not hand its descriptor to the log or the history database.
     streams.ensure_std_streams()
+    refused = platforms.unsupported_platform()
+    if refused:  # before any step could fail half-way on a missing POSIX call
+        output.error_line(f"{PROG}: error: {refused}")
+        sys.exit(EXIT_USAGE)
     try:
         code = cli.main(
             args=list(argv) if argv is not None else None,
