@@ -33,6 +33,11 @@ _CLI = "routine_workflow.cli."
 SUBCOMMANDS = {
     "backup": Lazy(_CLI + "backup.backup_group", "List, verify and restore the project's backups."),
     "config": Lazy(_CLI + "config.config_group", "Show or check the effective configuration."),
+    "doctor": Lazy(
+        _CLI + "doctor.doctor_cmd",
+        "Explain this project's setup: configuration and where each value came from, state\n"
+        "directories and sizes, tools and versions, locks, schedule, last runs, newest backup.",
+    ),
     "history": Lazy(_CLI + "history.history_cmd", "Show recent runs, newest first."),
     "lock": Lazy(_CLI + "lock.lock_group", "Inspect or break the project's lock."),
     "reformat": Lazy(
