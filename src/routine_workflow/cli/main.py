@@ -97,6 +97,13 @@ SUBCOMMANDS = {
     help="With several projects: how many run at once.",
 )
 @json_option
+@click.option(
+    "--output-format",
+    type=click.Choice(("text", "github")),
+    default=None,
+    help="github: also print ::error annotations for failed steps and files that would be "
+    "reformatted, and write the job summary (default: github when GITHUB_ACTIONS=true).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings, errors and failures.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug output, including tool output.")
 @click.version_option(__version__, "--version", prog_name=PROG)
@@ -111,6 +118,7 @@ def cli(
     projects_file: Path | None,
     jobs: int,
     as_json: bool,
+    output_format: str | None,
     quiet: bool,
     verbose: bool,
     **params: Any,
@@ -129,6 +137,7 @@ def cli(
     roots = unique_roots(params.get("project_root") or ())
     flags = flag_values({**params, "project_root": tuple(roots)})
     ctx.meta["flags"] = {k: v for k, v in flags.items() if v is not None}
+    ctx.meta["output_format"] = output_format  # read by cli/github.py after a run
     logs.setup_console(-1 if quiet else (1 if verbose else 0), params.get("log_format") or "text")
     if ctx.invoked_subcommand is not None:
         if len(roots) > 1:
