@@ -17,6 +17,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from helpers import run_cli
 
@@ -102,8 +103,6 @@ def test_a_live_run_holding_the_lock_is_shown_with_its_holder(project: Path) -> 
     lock.mkdir(parents=True)
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        import psutil
-
         record = {
             **Owner.current().to_json(),
             "pid": holder.pid,
