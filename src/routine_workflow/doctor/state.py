@@ -49,7 +49,8 @@ def dirs_section(config: WorkflowConfig) -> Section:
         size = _size(path) if exists else 0
         data[name] = {"path": str(path), "exists": exists, "bytes": size}
         shown = human_size(size) if exists else "not created yet"
-        section.lines.append(f"{name}: {path} ({shown})")
+        shared = ", shared by all projects" if name == "history_db" else ""
+        section.lines.append(f"{name}: {path} ({shown}{shared})")
         blocker = _unwritable(path.parent if is_file else path)
         if blocker is not None:
             data[name]["writable"] = False
