@@ -27,9 +27,14 @@ def _step(name_part: str) -> dict[str, Any]:
     return next(s for s in _action()["runs"]["steps"] if name_part in s.get("name", ""))
 
 
-def _expand(value: str, inputs: dict[str, str]) -> str:
-    """GitHub's ``${{ inputs.X }}`` substitution (the only expression our env values use)."""
-    return re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: inputs[m.group(1)], value)
+def _expand(value: str, inputs: dict[str, str], env: dict[str, str] | None = None) -> str:
+    """GitHub's ``${{ inputs.X }}`` and ``${{ runner.temp }}`` substitution (the only
+    expressions our env values use)."""
+    value = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: inputs[m.group(1)], value)
+    if env is not None:
+        value = re.sub(r"\$\{\{\s*runner\.temp\s*\}\}", lambda _: env["RUNNER_TEMP"], value)
+    assert "${{" not in value, f"an expression the test cannot expand: {value}"
+    return value
 
 
 def _run_step(
@@ -37,7 +42,7 @@ def _run_step(
 ) -> subprocess.CompletedProcess[str]:
     assert step["shell"] == "bash"
     assert "${{" not in step["run"], "inputs must reach scripts through env, never pasted in"
-    step_env = {k: _expand(str(v), inputs) for k, v in step.get("env", {}).items()}
+    step_env = {k: _expand(str(v), inputs, env) for k, v in step.get("env", {}).items()}
     return subprocess.run(
         ["bash", "-e", "-c", step["run"]],
         cwd=cwd,
@@ -80,15 +85,22 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str],
     )
     github_path = tmp / "github_path"
     github_path.touch()
+    (tmp / "install-output").touch()
     env = {
         **os.environ,
         "GITHUB_ACTION_PATH": str(action_path),
         "RUNNER_TEMP": str(tmp),
         "GITHUB_PATH": str(github_path),
+        "GITHUB_OUTPUT": str(tmp / "install-output"),
         # as if setup-python had put this Python first on PATH
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"],
     }
-    inputs = {"args": "reformat --check", "python-version": "3.12", "working-directory": "."}
+    inputs = {
+        "args": "reformat --check",
+        "python-version": "3.12",
+        "working-directory": ".",
+        "cache": "true",
+    }
     result = _run_step(_step("Install"), inputs, env, tmp)
     assert result.returncode == 0, result.stdout + result.stderr
     added = github_path.read_text().split()
@@ -138,3 +150,107 @@ def test_action_args_cannot_inject_commands(
     )
     assert hostile.returncode == 2
     assert not (project / "pwned").exists() and not (project / "pwned2").exists()
+
+
+# --- outputs, job summary, caches ---------------------------------------------------------------
+
+
+def _uses(step: dict[str, Any]) -> str:
+    return str(step.get("uses", ""))
+
+
+def test_action_yaml_wires_outputs_and_caches() -> None:
+    action = _action()
+    steps = action["runs"]["steps"]
+    ids = {s["id"] for s in steps if "id" in s}
+    assert {"keys", "install", "run", "venv-cache"} <= ids
+    for name in ("exit-code", "report", "changed-files"):
+        assert action["outputs"][name]["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
+        assert action["outputs"][name]["description"]
+    assert action["inputs"]["cache"]["default"] == "true"
+    for step in steps:
+        if "uses" in step:  # pinned to a major version, never a moving branch
+            assert re.fullmatch(r"actions/[\w/-]+@v\d+", _uses(step)), step
+    restores = [s for s in steps if _uses(s).startswith("actions/cache/restore")]
+    saves = [s for s in steps if _uses(s).startswith("actions/cache/save")]
+    assert len(restores) == len(saves) == 2
+    for restore, save in zip(restores, saves, strict=True):
+        assert restore["with"]["path"] == save["with"]["path"]
+        assert restore["with"]["key"] == save["with"]["key"]
+        assert "inputs.cache == 'true'" in restore["if"] and "inputs.cache == 'true'" in save["if"]
+    venv, reformat_cache = (s["with"]["path"] for s in saves)
+    assert venv.endswith("/routine-workflow-venv")
+    # the reformat cache is saved even when the check fails (the usual reason to look)
+    assert saves[1]["if"].startswith("always()")
+    assert "restore-keys" in restores[1]["with"]
+    # ...and it is the directory the run points the tool's cache at
+    assert _step("routine-workflow ${{")["env"]["ROUTINE_WORKFLOW_CACHE_DIR"] == reformat_cache
+    order = [s.get("id") or _uses(s) for s in steps]
+    assert order.index("install") < order.index("run")
+
+
+def _keys(env: dict[str, str], inputs: dict[str, str], cwd: Path, tmp: Path) -> dict[str, str]:
+    out = tmp / "keys-output"
+    out.write_text("")
+    result = _run_step(_step("Cache keys"), inputs, {**env, "GITHUB_OUTPUT": str(out)}, cwd)
+    assert result.returncode == 0, result.stderr
+    return dict(line.split("=", 1) for line in out.read_text().splitlines())
+
+
+@pytest.mark.slow
+def test_cache_keys_follow_the_configuration_and_nothing_else(
+    installed: tuple[dict[str, str], dict[str, str]], project: Path, tmp_path: Path
+) -> None:
+    env, inputs = installed
+    env = {**env, "RUNNER_OS": "Linux"}
+    first = _keys(env, inputs, project, tmp_path)
+    assert first == _keys(env, inputs, project, tmp_path)  # stable
+    (project / "a.py").write_text("x = 1\n")  # a source file: same keys
+    assert first == _keys(env, inputs, project, tmp_path)
+    (project / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
+    changed = _keys(env, inputs, project, tmp_path)
+    assert changed["venv-key"] == first["venv-key"]
+    assert changed["reformat-prefix"] != first["reformat-prefix"]
+
+
+@pytest.mark.slow
+def test_a_restored_virtualenv_is_used_without_installing(
+    installed: tuple[dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    env, inputs = installed
+    out = tmp_path / "output"
+    out.write_text("")
+    again = _run_step(_step("Install"), inputs, {**env, "GITHUB_OUTPUT": str(out)}, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "virtualenv restored from the cache" in again.stdout
+    assert re.fullmatch(r"tools=[0-9a-f]{16}", out.read_text().strip())
+
+
+@pytest.mark.slow
+def test_run_step_sets_outputs_writes_the_summary_and_fills_the_cache(
+    installed: tuple[dict[str, str], dict[str, str]], project: Path, tmp_path: Path
+) -> None:
+    env, inputs = installed
+    (project / "ugly.py").write_text("x=1\n")
+    out, summary = tmp_path / "output", tmp_path / "summary.md"
+    out.write_text("")
+    summary.write_text("")
+    runner = {
+        **env,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(project),
+        "GITHUB_OUTPUT": str(out),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    result = _run_step(_step("routine-workflow ${{"), inputs, runner, project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "::error title=routine-workflow,file=ugly.py,line=1::ugly.py would be reformatted" in (
+        result.stdout
+    )
+    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert outputs["exit-code"] == "1"
+    assert json.loads(outputs["changed-files"]) == ["ugly.py"]
+    assert json.loads(Path(outputs["report"]).read_text())["changed_files"] == ["ugly.py"]
+    assert "| `ugly.py` | would change |" in summary.read_text()
+    cache = Path(env["RUNNER_TEMP"], "routine-workflow-reformat-cache")
+    assert (cache / "reformat-cache.json").is_file()

@@ -135,6 +135,13 @@ def _jsonable(value: Any) -> Any:
 
 # --- conversion ------------------------------------------------------------------------------
 
+#: Kinds a TOML string cannot stand for, and how the error names what was expected.
+_NOT_TEXT = {
+    "bool": "true or false",
+    "int": "an integer",
+    "float": "a number",
+    "list": "a list of strings",
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -148,12 +155,18 @@ def real_path(path: Path) -> Path:
     return path.parent.resolve() / path.name
 
 
-def _convert(spec: Field, raw: Any, base: Path) -> Any:
+def _convert(spec: Field, raw: Any, base: Path, *, typed: bool = False) -> Any:
     """Turn a raw value (TOML value, env string or click value) into the field's type.
 
-    Raises ValueError with a short reason; the caller adds where the value came from.
+    ``typed``: the value comes from TOML, which has types of its own, so a string where a
+    number, a boolean or a list belongs is refused rather than parsed (``max_workers =
+    "4"`` is a mistake to point out, not to guess at). Environment variables and flags are
+    text, and are parsed. Raises ValueError with a short reason; the caller adds where the
+    value came from.
     """
     kind = spec.kind
+    if typed and isinstance(raw, str) and kind in _NOT_TEXT:
+        raise ValueError(f"expected {_NOT_TEXT[kind]}, not a string")
     if kind in ("path", "opt_path"):
         if raw is None or (kind == "opt_path" and raw == ""):
             return None
@@ -234,21 +247,25 @@ def _string_list(raw: Any) -> tuple[str, ...]:
 # --- loading ---------------------------------------------------------------------------------
 
 
-def _describe(source: str, spec: Field) -> str:
+def _describe(source: str, spec: Field, root: Path | None = None) -> str:
+    """Where a value was set, as an error message names it (the file, with its path)."""
     if source.startswith("flag"):
         return spec.flag or spec.name
     if source.startswith("env "):
         return source[4:]
     if source == "pyproject.toml":
-        return f"pyproject.toml [{TABLE}] {spec.name}"
+        where = root / "pyproject.toml" if root else "pyproject.toml"
+        return f"{where} [{TABLE}] {spec.name}"
     return spec.name
 
 
 def _checked(spec: Field, raw: Any, source: str, base: Path) -> Any:
     try:
-        return _convert(spec, raw, base)
+        return _convert(spec, raw, base, typed=source == "pyproject.toml")
     except ValueError as exc:
-        raise ConfigError(f"{_describe(source, spec)}: invalid value {raw!r}: {exc}") from None
+        raise ConfigError(
+            f"{_describe(source, spec, base)}: invalid value {raw!r}: {exc}"
+        ) from None
 
 
 def resolve_project_root(flags: Mapping[str, Any]) -> Path:
@@ -359,7 +376,7 @@ def load_config(
     if values["log_file"] is None:
         values["log_file"] = values["log_dir"] / "routine-workflow.log"
     for spec in FIELDS:
-        _check_exists(spec, values[spec.name], sources[spec.name])
+        _check_exists(spec, values[spec.name], sources[spec.name], root)
     _check_state_locations(values, sources, root)
     warnings = config_rules.near_miss_tables(data) + config_rules.unknown_variables(
         env, known_variables()
@@ -376,7 +393,7 @@ def _check_state_locations(
     lock directory, removed whole at the end of every run, never inside the project."""
     for name, is_file in STATE_LOCATIONS.items():
         spec = FIELD_BY_NAME[name]
-        label = _describe(sources[name], spec) if sources[name] != "default" else name
+        label = _describe(sources[name], spec, root) if sources[name] != "default" else name
         problem = config_rules.state_location_error(
             label, values[name], is_file, root, inside_ok=name != "lock_dir"
         )
@@ -408,10 +425,10 @@ def _layered_value(
     return value, source
 
 
-def _check_exists(spec: Field, value: Any, source: str) -> None:
+def _check_exists(spec: Field, value: Any, source: str, root: Path) -> None:
     if spec.must_exist != "file" or value is None:
         return
     if not value.is_file():
         raise ConfigError(
-            f"{_describe(source, spec)}: {str(value)!r} does not exist or is not a file"
+            f"{_describe(source, spec, root)}: {str(value)!r} does not exist or is not a file"
         )

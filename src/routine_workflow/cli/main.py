@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from routine_workflow import logs, output, streams
+from routine_workflow import logs, output, platforms, streams
 from routine_workflow.cli import legacy
 from routine_workflow.cli.common import PROG, RunRequest, json_option
 from routine_workflow.cli.lazy import Lazy, LazyGroup
@@ -37,6 +37,11 @@ SUBCOMMANDS = {
     "config": Lazy(
         _CLI + "config.config_group",
         "Show or check the effective configuration, or write one (config init).",
+    ),
+    "doctor": Lazy(
+        _CLI + "doctor.doctor_cmd",
+        "Explain this project's setup: configuration and where each value came from, state\n"
+        "directories and sizes, tools and versions, locks, schedule, last runs, newest backup.",
     ),
     "history": Lazy(_CLI + "history.history_cmd", "Show recent runs, newest first."),
     "lock": Lazy(_CLI + "lock.lock_group", "Inspect or break the project's lock."),
@@ -113,6 +118,13 @@ SUBCOMMANDS = {
     help="Colour status words: auto (on a terminal, unless NO_COLOR is set; FORCE_COLOR "
     "forces it), always or never. JSON is never coloured.",
 )
+@click.option(
+    "--output-format",
+    type=click.Choice(("text", "github")),
+    default=None,
+    help="github: also print ::error annotations for failed steps and files that would be "
+    "reformatted, and write the job summary (default: github when GITHUB_ACTIONS=true).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings, errors and failures.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug output, including tool output.")
 @click.option(
@@ -134,6 +146,7 @@ def cli(
     projects_file: Path | None,
     jobs: int | None,
     as_json: bool,
+    output_format: str | None,
     quiet: bool,
     verbose: bool,
     **params: Any,
@@ -152,6 +165,7 @@ def cli(
     roots = unique_roots(params.get("project_root") or ())
     flags = flag_values({**params, "project_root": tuple(roots)})
     ctx.meta["flags"] = {k: v for k, v in flags.items() if v is not None}
+    ctx.meta["output_format"] = output_format  # read by cli/github.py after a run
     logs.setup_console(
         -1 if quiet else (1 if verbose else 0),
         params.get("log_format") or "text",
@@ -192,6 +206,10 @@ def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> None:
     # Before anything opens a file: a closed stdout or stderr (a daemon, ``>&-``) must
     # not hand its descriptor to the log or the history database.
     streams.ensure_std_streams()
+    refused = platforms.unsupported_platform()
+    if refused:  # before any step could fail half-way on a missing POSIX call
+        output.error_line(f"{PROG}: error: {refused}")
+        sys.exit(EXIT_USAGE)
     try:
         args, notes = legacy.translate(
             list(sys.argv[1:] if argv is None else argv),

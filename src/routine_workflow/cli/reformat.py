@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from routine_workflow import output
+from routine_workflow.cli import github
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
 from routine_workflow.cli.options import field_option, wait_option
 from routine_workflow.lock import ProjectLock
@@ -25,6 +26,13 @@ from routine_workflow.reformat.command import exit_code, run_reformat
     "If a run holds the project's lock, wait up to SECONDS for it (default: exit 75 at once)."
 )
 @json_option
+@click.option(
+    "--output-format",
+    type=click.Choice(github.FORMATS),
+    default=None,
+    help="github: also print ::error annotations (file, line) for GitHub Actions, write the "
+    "job summary and step outputs (default: github when GITHUB_ACTIONS=true, else text).",
+)
 @click.pass_context
 def reformat_cmd(
     ctx: click.Context,
@@ -35,6 +43,7 @@ def reformat_cmd(
     max_workers: int | None,
     wait: float,
     as_json: bool,
+    output_format: str | None,
 ) -> int:
     """autoflake, isort and black on the project, exactly as their own CLIs would
     (or ruff check --fix and ruff format, with reformat_engine = "ruff").
@@ -51,26 +60,33 @@ def reformat_cmd(
     if writes and wait > 0 and ProjectLock(config.lock_dir).snapshot() is not None:
         # Say why nothing happens yet: a commit that hangs in silence looks broken.
         output.error_line(f"{PROG}: another run holds the project's lock; waiting up to {wait:g}s")
-    report = run_reformat(config, paths, check, diff, wait)
+    annotate = github.enabled(output_format) and not writes
+    # Annotations point at the first line that would change, which the diff tells.
+    report = run_reformat(config, paths, check, diff or annotate, wait)
+    document = {
+        **report.counts(),
+        "duration": round(report.duration, 3),
+        "changed_files": sorted(report.changed),
+        "failures": [{"path": f.rel, "reason": f.reason} for f in report.failed],
+        "modified_files": sorted(report.modified),
+        "vanished_files": sorted(report.vanished),
+        "excluded_files": sorted(report.excluded),
+    }
     if as_json:
-        output.write_json(
-            {
-                **report.counts(),
-                "duration": round(report.duration, 3),
-                "changed_files": sorted(report.changed),
-                "failures": [{"path": f.rel, "reason": f.reason} for f in report.failed],
-                "modified_files": sorted(report.modified),
-                "vanished_files": sorted(report.vanished),
-                "excluded_files": sorted(report.excluded),
-            }
+        output.write_json(document)
+    else:
+        for text in report.diffs if diff else ():
+            output.write_line(text.rstrip("\n"))
+        # With --diff, stdout is the patch alone (as black does): `reformat --diff > x.patch`.
+        say = output.error_line if diff else output.write_line
+        for line in report.detail_lines():
+            # One line per file: a file name's line break or odd bytes are shown escaped.
+            (output.error_line if line.startswith("error:") else say)(output.printable(line))
+        say(f"{PROG} reformat: {report.summary()}")
+    if github.enabled(output_format):
+        failures = [(f.rel, f.reason) for f in report.failed]
+        annotations = github.reformat_annotations(
+            config.project_root, report.changed if not writes else (), failures, report.diffs
         )
-        return exit_code(report, check)
-    for text in report.diffs:
-        output.write_line(text.rstrip("\n"))
-    # With --diff, stdout is the patch alone (as black does): `reformat --diff > x.patch`.
-    say = output.error_line if diff else output.write_line
-    for line in report.detail_lines():
-        # One line per file: a file name's line break or odd bytes are shown escaped.
-        (output.error_line if line.startswith("error:") else say)(output.printable(line))
-    say(f"{PROG} reformat: {report.summary()}")
+        github.after_reformat(document, annotations, as_json=as_json, check=not writes)
     return exit_code(report, check)

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from routine_workflow import logs, output
+from routine_workflow.cli import github
 from routine_workflow.cli.common import (
     PROG,
     RunRequest,
@@ -75,6 +76,9 @@ def run_project(ctx: click.Context, request: RunRequest) -> int:
     elif not quiet or report.exit_code:
         for line in summary_lines(report, request.verbose):
             output.write_line(line)
+    github.after_run(
+        config.project_root, report.as_dict(), request.as_json, ctx.meta.get("output_format")
+    )
     return report.exit_code
 
 

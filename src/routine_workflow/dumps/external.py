@@ -3,6 +3,8 @@
 - ``external_commands``: which commands write the dump (None: use the built-in);
 - ``create_dump_in_use``: the same decision as a yes/no, for prune_dumps;
 - ``parse_command``: a configured command line as argv (a clear error when it is not one);
+- ``with_dynamic_flags``: a configured create-dump command completed as the original
+  routine-workflow completed it (destination, ``--yes``, a real run for ``batch``);
 - ``run_external``: run those commands from the project root, returning an ``ExternalOutcome``.
 """
 
@@ -56,12 +58,8 @@ def external_commands(
             )
         )
     if config.create_dump_run_cmd:
-        commands.append(
-            (
-                "create_dump_run_cmd",
-                parse_command(config.create_dump_run_cmd, "create_dump_run_cmd"),
-            )
-        )
+        argv = parse_command(config.create_dump_run_cmd, "create_dump_run_cmd")
+        commands.append(("create_dump_run_cmd", with_dynamic_flags(argv, config)))
     elif executable is not None:
         commands.append(("create-dump", create_dump_argv(executable, config.dump_dir)))
     else:
@@ -84,6 +82,39 @@ def create_dump_in_use(config: WorkflowConfig) -> bool:
         return external_commands(config) is not None
     except ValueError:
         return True
+
+
+def with_dynamic_flags(argv: list[str], config: WorkflowConfig) -> list[str]:
+    """A create-dump command that writes a dump, with the flags it lacks appended.
+
+    The original routine-workflow took ``--create-dump-run-cmd`` as a *base* command and
+    appended its dynamic flags; run verbatim, the same command would do something else:
+    ``create-dump batch run`` simulates unless told ``-nd`` (a dump that never appears),
+    and without ``--dest`` a dump lands in the project tree rather than ``dump_dir``
+    (where prune_dumps and the step's report look). So ``single`` and ``batch run``
+    get ``--dest <dump_dir>``, ``--yes`` (nobody answers prompts) and, for ``batch``,
+    ``--no-dry-run`` -- each only when the command does not already say it. Any other
+    command (another program, a wrapper script, ``batch clean``) runs as written.
+    """
+    if not _is_create_dump(argv[0], config.create_dump_script):
+        return argv
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    batch = words[:2] == ["batch", "run"]
+    if not (batch or words[:1] == ["single"]):
+        return argv
+    given = {a.split("=", 1)[0] for a in argv[1:] if a.startswith("-")}
+    added = []
+    if "--dest" not in given:
+        added += ["--dest", str(config.dump_dir)]
+    if not given & {"-y", "--yes"}:
+        added.append("--yes")
+    if batch and not given & {"-d", "--dry-run", "-nd", "--no-dry-run"}:
+        added.append("--no-dry-run")
+    return [*argv, *added]
+
+
+def _is_create_dump(program: str, script: Path | None) -> bool:
+    return Path(program).name == "create-dump" or (script is not None and Path(program) == script)
 
 
 def _found(path: str | None) -> list[str] | None:
