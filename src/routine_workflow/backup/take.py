@@ -15,6 +15,7 @@ from typing import Any
 
 from routine_workflow import __version__
 from routine_workflow.backup import store
+from routine_workflow.backup.journaled import rewrites_since
 from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
 from routine_workflow.backup.reader import escaping_links, verify
 from routine_workflow.backup.writer import write_archive
@@ -63,14 +64,21 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     root = config.project_root
     current = scan(config)
     latest, why_not = _previous(directory, root)
-    change = why_not if latest is None else first_change(current, latest.sidecar, root)
+    ours: dict[str, str] = {}
+    runs: list[str] = []
+    change: str | None = why_not
+    if latest is not None:
+        # What our own journaled runs rewrote since is no change (docs/backup.md).
+        ours, runs = rewrites_since(root, latest.sidecar)
+        change = first_change(current, latest.sidecar, root, ours)
     counts = {"files": current.files, "bytes": current.bytes}
     if change is None and latest is not None:
         if not config.dry_run:
             store.prune(directory, root, config.keep_backups)
+        apart = f" apart from {len(ours)} file(s) run {', '.join(runs)} reformatted" if ours else ""
         return BackupOutcome(
             Action.UNCHANGED,
-            f"unchanged since {latest.path.name} (verified); " "no new backup needed",
+            f"unchanged since {latest.path.name} (verified){apart}; no new backup needed",
             counts=counts,
         )
     if config.dry_run:
