@@ -59,10 +59,13 @@ def test_version_imports_neither_psutil_nor_sqlite(tmp_path: Path) -> None:
     assert not modules & {"psutil", "sqlite3", "_sqlite3", *FORMATTERS}
 
 
-def test_a_dry_run_with_a_free_lock_never_imports_psutil(one_file: Path) -> None:
+def test_a_warm_dry_run_imports_neither_psutil_nor_formatters(one_file: Path) -> None:
+    first, cold = imported(["--dry-run", "--yes"], one_file)  # fills the reformat cache
+    assert first == 0 and "psutil" not in cold
     code, modules = imported(["--dry-run", "--yes"], one_file)
     assert code == 0
-    assert "psutil" not in modules
+    assert not modules & {"psutil", *FORMATTERS}
+    assert "pathspec" not in modules  # git init's info/exclude holds only comments
     assert "sqlite3" in modules  # the run is recorded in the history
 
 

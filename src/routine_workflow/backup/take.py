@@ -17,8 +17,6 @@ from routine_workflow import __version__
 from routine_workflow.backup import store
 from routine_workflow.backup.journaled import rewrites_since
 from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
-from routine_workflow.backup.reader import escaping_links, verify
-from routine_workflow.backup.writer import write_archive
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.fsutil import _fsync_dir, atomic_write, human_size, sha256_file
@@ -87,6 +85,9 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
             f"dry run: would archive {current.files} files "
             f"({human_size(current.bytes)}) into {directory} ({change})",
         )
+    # Imported only to write: a run with nothing to back up never loads them.
+    from routine_workflow.backup.reader import escaping_links
+
     private_dir(directory)
     leftovers = store.remove_leftovers(directory, root)
     final, archive_size, left_out = _write(config, run_id, directory, current)
@@ -134,6 +135,9 @@ def _write(
     config: WorkflowConfig, run_id: str, directory: Path, current: Scan
 ) -> tuple[Path, int, list[str]]:
     """Write to a temp name, verify, write the sidecar, then give the archive its final name."""
+    from routine_workflow.backup.reader import verify
+    from routine_workflow.backup.writer import write_archive
+
     root = config.project_root
     when = store.now_utc()
     meta: dict[str, Any] = {
