@@ -5,7 +5,8 @@
     python benchmarks/run_all.py              # the table for docs/performance.md (< 15 min)
     python benchmarks/run_all.py --rows dry_run,startup --pairs 9
 
-Trees (copied under benchmarks/.work/, gitignored): django 5.1.4's ``django/`` package
+Trees (copied under $RW_BENCH_WORK, default <tmp>/routine-workflow-bench: outside this
+repository, whose ruff settings ruff would otherwise apply to them): django 5.1.4's ``django/`` package
 with its sdist's pyproject.toml, setup.cfg and tox.ini at the root (from
 /tmp/dj/Django-5.1.4 when it is there, else ``bench_reformat.django_tree``), a copy of
 this interpreter's standard library without its tests, and, with ``--quick``, the
@@ -30,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -39,7 +41,11 @@ from benchenv import child_env
 from pairs import Row, Sample, interleave, table, timed
 
 HERE = Path(__file__).resolve().parent
-WORK = HERE / ".work" / "all"
+#: Outside this repository: ruff looks for its settings up to the file system's root (a
+#: pyproject.toml without [tool.ruff] does not stop it), and would take ours for the trees'.
+WORK = Path(
+    os.environ.get("RW_BENCH_WORK") or Path(tempfile.gettempdir()) / "routine-workflow-bench"
+)
 VENVS = HERE / ".work" / "venvs"
 DJANGO_SDIST = Path("/tmp/dj/Django-5.1.4")  # noqa: S108 (read only: copied, never written)
 BIN = Path(sys.executable).parent
@@ -329,7 +335,7 @@ class Bench:
             "isort (autoimport, projectclone and create-dump are not installed, so it skips them)"
         )
         self.rows.append(
-            interleave(row, self.heavy + 1, ours.second, theirs.second, before_each=None)
+            interleave(row, self.heavy + (0 if self.quick else 1), ours.second, theirs.second)
         )
 
     # ----- cold reformat ----------------------------------------------------------------------
