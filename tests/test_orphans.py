@@ -171,8 +171,15 @@ def test_lock_break_stops_only_processes_that_are_provably_the_recorded_ones(
 def test_a_finished_command_leaves_no_record(project: Path, tmp_path: Path) -> None:
     lock = dirs.lock_dir(project)
     seen = tmp_path / "seen.txt"
-    # The script looks at the records while it runs: its own must be there.
-    script = write_script(tmp_path / "look.sh", f'ls "{lock / CHILDREN_DIR}" > "{seen}"')
+    # The script looks at the records while it runs: its own must be there. The record
+    # is written just after the script starts, so a script that is quicker than that
+    # (a loaded machine) waits for it, up to ten seconds.
+    records = lock / CHILDREN_DIR
+    script = write_script(
+        tmp_path / "look.sh",
+        f'for i in $(seq 1000); do ls "{records}"/*.json >/dev/null 2>&1 && break; sleep 0.01; done\n'
+        f'ls "{records}" > "{seen}"',
+    )
     result = run_cli(["--yes", "--steps", "clean_caches", "--clean-script", str(script)], project)
     assert result.returncode == 0, result.stderr
     assert seen.read_text().strip().endswith(".json")
