@@ -61,8 +61,9 @@ def test_pruning_one_app_never_touches_another_apps_dumps_in_a_shared_dir(tmp_pa
     shared = tmp_path / "shared-dumps"
     x, y = make_app(tmp_path / "x", shared), make_app(tmp_path / "y", shared)
     written: dict[Path, set[str]] = {x: set(), y: set()}
-    for _ in range(2):
+    for number in range(2):
         for root in (x, y):
+            (root / "main.py").write_text(f"RUN = {number}\n")  # unchanged: no new dump
             before = set(os.listdir(shared)) if shared.exists() else set()
             assert run(root, "dumps")["status"] == "changed"
             written[root] |= set(os.listdir(shared)) - before

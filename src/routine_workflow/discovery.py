@@ -206,7 +206,9 @@ class Discovery:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return
-        if lines:
+        # Only comments and blank lines (``git init``'s info/exclude): nothing to match,
+        # and no pathspec to import (docs/performance.md).
+        if any(line.strip() and not line.startswith("#") for line in lines):
             spec = _tolerant_spec(lines, path, self.root)
             self._specs[base] = spec if base not in self._specs else self._specs[base] + spec
 

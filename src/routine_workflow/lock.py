@@ -27,13 +27,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: typing.Self is 3.11+
     from typing_extensions import Self
 
-import psutil
-
 from routine_workflow import __version__
 from routine_workflow.dirs import TREE_LOCK_NAME, private_dir
 from routine_workflow.errors import LockBusy, LockError
 from routine_workflow.fsutil import atomic_write, is_temp_name
 from routine_workflow.procs import orphans
+from routine_workflow.procs.starttime import start_time
 
 OWNER_FILE = "owner.json"
 #: A lock directory without a readable owner may be mid-acquire (between mkdir and
@@ -61,7 +60,7 @@ class Owner:
         """The record for this process."""
         return cls(
             pid=os.getpid(),
-            create_time=psutil.Process().create_time(),
+            create_time=start_time(os.getpid()),  # psutil's figure, without psutil
             hostname=socket.gethostname(),
             started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             argv=tuple(sys.argv),
@@ -124,6 +123,8 @@ def judge(
         return Verdict(False, "being acquired (no owner record yet)")
     if owner.hostname != socket.gethostname():
         return Verdict(False, f"held on another host ({owner.hostname})")
+    import psutil  # only a contended or stale lock is judged: a free one never pays for it
+
     try:
         process = psutil.Process(owner.pid)
         if process.status() == psutil.STATUS_ZOMBIE:

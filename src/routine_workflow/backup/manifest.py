@@ -22,7 +22,7 @@ import posixpath
 import re
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -366,8 +366,14 @@ def dump(doc: dict[str, Any]) -> bytes:
 # --- change detection ------------------------------------------------------------------------
 
 
-def first_change(current: Scan, previous: dict[str, Any], root: Path) -> str | None:
+def first_change(
+    current: Scan, previous: dict[str, Any], root: Path, ours: Mapping[str, str] | None = None
+) -> str | None:
     """The first difference between the project now and a previous manifest, or None.
+
+    ``ours`` (``journaled.rewrites_since``): files our own journaled runs rewrote from
+    the backed-up content, each with the digest it was left holding; such a file
+    holding that content, with the same mode, is no difference.
 
     A previous manifest that does not validate is itself the difference: the
     previous backup is unusable, so a new one is taken (and the reason says so).
@@ -388,6 +394,13 @@ def first_change(current: Scan, previous: dict[str, Any], root: Path) -> str | N
         before = old.get(item.path)
         if before is None:
             return f"{item.path} is new"
+        if ours and item.path in ours and item.type == before.type == "file":
+            if item.mode != before.mode or sha256_file(root / item.path) not in (
+                before.sha256,
+                ours[item.path],
+            ):
+                return f"{item.path} changed"
+            continue
         if not item.same_metadata(before):
             return f"{item.path} changed"
         if item.type != "file":

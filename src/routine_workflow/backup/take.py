@@ -15,9 +15,8 @@ from typing import Any
 
 from routine_workflow import __version__
 from routine_workflow.backup import store
+from routine_workflow.backup.journaled import rewrites_since
 from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
-from routine_workflow.backup.reader import escaping_links, verify
-from routine_workflow.backup.writer import write_archive
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.fsutil import _fsync_dir, atomic_write, human_size, sha256_file
@@ -64,14 +63,21 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     root = config.project_root
     current = scan(config)
     latest, why_not = _previous(directory, root)
-    change = why_not if latest is None else first_change(current, latest.sidecar, root)
+    ours: dict[str, str] = {}
+    runs: list[str] = []
+    change: str | None = why_not
+    if latest is not None:
+        # What our own journaled runs rewrote since is no change (docs/backup.md).
+        ours, runs = rewrites_since(root, latest.sidecar)
+        change = first_change(current, latest.sidecar, root, ours)
     counts = {"files": current.files, "bytes": current.bytes}
     if change is None and latest is not None:
         if not config.dry_run:
             store.prune(directory, root, config.keep_backups)
+        apart = f" apart from {len(ours)} file(s) run {', '.join(runs)} reformatted" if ours else ""
         return BackupOutcome(
             Action.UNCHANGED,
-            f"unchanged since {latest.path.name} (verified); " "no new backup needed",
+            f"unchanged since {latest.path.name} (verified){apart}; no new backup needed",
             counts=counts,
         )
     if config.dry_run:
@@ -80,6 +86,9 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
             f"dry run: would archive {plural(current.files, 'file')} "
             f"({human_size(current.bytes)}) into {directory} ({change})",
         )
+    # Imported only to write: a run with nothing to back up never loads them.
+    from routine_workflow.backup.reader import escaping_links
+
     private_dir(directory)
     leftovers = store.remove_leftovers(directory, root)
     final, archive_size, left_out = _write(config, run_id, directory, current)
@@ -129,6 +138,9 @@ def _write(
     config: WorkflowConfig, run_id: str, directory: Path, current: Scan
 ) -> tuple[Path, int, list[str]]:
     """Write to a temp name, verify, write the sidecar, then give the archive its final name."""
+    from routine_workflow.backup.reader import verify
+    from routine_workflow.backup.writer import write_archive
+
     root = config.project_root
     when = store.now_utc()
     meta: dict[str, Any] = {

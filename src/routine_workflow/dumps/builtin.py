@@ -31,7 +31,7 @@ import re
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -41,7 +41,8 @@ from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import private_dir
 from routine_workflow.discovery import Discovery
 from routine_workflow.dumps import names as dumpnames
-from routine_workflow.dumps import sensitive, writer
+from routine_workflow.dumps import sensitive, unchanged, writer
+from routine_workflow.dumps.gitcommit import git_commit_result, start_git, stop_git
 from routine_workflow.dumps.languages import BINARY_SUFFIXES, language
 
 NO_NEWLINE = "\\ No newline at end of file"
@@ -392,6 +393,7 @@ class DumpOutcome:
     plan: Plan
     stats: BodyStats
     sha256: str | None = None
+    kept: bool = False  # the newest dump is this dump again: nothing was (or would be) written
 
 
 class _Counter:
@@ -403,46 +405,6 @@ class _Counter:
     def write(self, data: bytes, /) -> int:
         self.size += len(data)
         return len(data)
-
-
-def _start_git(root: Path) -> subprocess.Popen[str] | None:
-    # Started before the walk and collected after it, so git runs while we read files.
-    if not _in_git_checkout(root):
-        return None  # an unpacked sdist, a tarball: no git process to start and wait for
-    try:
-        return subprocess.Popen(
-            ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
-            cwd=root,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except OSError:  # no git installed
-        return None
-
-
-def _in_git_checkout(root: Path) -> bool:
-    """True if git could find a repository from ``root`` (a ``.git`` here or above).
-
-    Only a shortcut: git itself still decides which commit (GIT_DIR and friends included).
-    """
-    if "GIT_DIR" in os.environ:
-        return True
-    return any(os.path.lexists(os.path.join(d, ".git")) for d in (root, *root.parents))
-
-
-def _git_commit_result(proc: subprocess.Popen[str] | None) -> str | None:
-    if proc is None:
-        return None
-    try:
-        out, _ = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        return None
-    commit = out.strip()
-    return commit if proc.returncode == 0 and commit else None
 
 
 def free_dump_path(config: WorkflowConfig, when: datetime) -> Path:
@@ -457,37 +419,62 @@ def free_dump_path(config: WorkflowConfig, when: datetime) -> Path:
 
 
 def build_dump(config: WorkflowConfig, dry_run: bool = False) -> DumpOutcome:
-    """Write the dump and its ``.sha256`` sidecar atomically, or (dry run) only measure it."""
+    """Write the dump and its ``.sha256`` sidecar atomically, or (dry run) only measure it.
+
+    When the dump would be the project's newest dump again (``unchanged``), that dump
+    is kept and nothing is written (``DumpOutcome.kept``).
+    """
     created = datetime.now(timezone.utc).replace(microsecond=0)
-    root = config.project_root
-    git = _start_git(root)
+    git = start_git(config.project_root)
+    previous = unchanged.newest_dump(config.dump_dir, config.project_root)
     try:
         if not dry_run:
-            return _write_dump(config, Plan(), created, git)
-        plan, counter = Plan(), _Counter()
-        stats = write_body(plan, counter, config.dump_max_file_size, plan_items(config))
-        meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
-        size = len(render_head(meta, plan, stats)) + counter.size
-        return DumpOutcome(config.dump_dir / dumpnames.dump_name(root, created), size, plan, stats)
+            return _write_dump(config, created, git, previous)
+        counter = _Counter()
+        with unchanged.Matcher(previous, counter) as body:
+            outcome, head = _build(config, body, created, git)
+        if outcome.kept:
+            return outcome
+        outcome.size = len(head) + counter.size
+        return outcome
     finally:
-        if git is not None and git.poll() is None:  # still running only if we left early
-            git.kill()
-            git.wait()
+        stop_git(git)  # still running only if we left early
+
+
+def _build(
+    config: WorkflowConfig,
+    body: unchanged.Matcher,
+    created: datetime,
+    git: subprocess.Popen[str] | None,
+) -> tuple[DumpOutcome, bytes]:
+    """Write the body into ``body``; the outcome (kept, or the new path) and the header."""
+    root, plan = config.project_root, Plan()
+    stats = write_body(plan, body, config.dump_max_file_size, plan_items(config))
+    meta = DumpMeta(dumpnames.project_slug(root), git_commit_result(git), created)
+    if body.previous is not None and body.kept(
+        lambda when: render_head(replace(meta, created=when), plan, stats)
+    ):
+        return DumpOutcome(body.previous, body.size, plan, stats, kept=True), b""
+    path = config.dump_dir / dumpnames.dump_name(root, created)
+    return DumpOutcome(path, 0, plan, stats), render_head(meta, plan, stats)
 
 
 def _write_dump(
-    config: WorkflowConfig, plan: Plan, created: datetime, git: subprocess.Popen[str] | None
+    config: WorkflowConfig,
+    created: datetime,
+    git: subprocess.Popen[str] | None,
+    previous: Path | None,
 ) -> DumpOutcome:
-    root, limit = config.project_root, config.dump_max_file_size
     private_dir(config.dump_dir)  # a dump holds the whole source: 0700, files 0600
     path = free_dump_path(config, created)
     fsutil.ensure_inside(path, config.own_dirs())
     try:
-        with writer.Spool(config.dump_dir) as body:
-            stats = write_body(plan, body, limit, plan_items(config))
-            meta = DumpMeta(dumpnames.project_slug(root), _git_commit_result(git), created)
-            head = render_head(meta, plan, stats)
-            digest, size = writer.write_hashed(path, head, body.chunks_out())
+        with writer.Spool(config.dump_dir) as spool:
+            with unchanged.Matcher(previous, spool) as body:
+                outcome, head = _build(config, body, created, git)
+            if outcome.kept:
+                return outcome
+            digest, outcome.size = writer.write_hashed(path, head, spool.chunks_out())
         writer.write_sidecar(path, digest)
     except BaseException:
         # A dump is only complete with its checksum: whatever stopped us (an error, the
@@ -497,4 +484,5 @@ def _write_dump(
             with contextlib.suppress(OSError):
                 written.unlink()
         raise
-    return DumpOutcome(path, size, plan, stats, digest)
+    outcome.path, outcome.sha256 = path, digest
+    return outcome

@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from routine_workflow.procs import orphans
 
 #: prctl(2) option: the signal a process gets when its parent thread dies (Linux).
@@ -166,6 +164,10 @@ def kill_group(proc: subprocess.Popen[bytes], grace: float = 2.0) -> None:
 
 def terminate_children(grace: float = 2.0) -> int:
     """Terminate every descendant of this process (worker pools); return how many there were."""
+    if not _may_have_children():
+        return 0
+    import psutil
+
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:  # pragma: no cover (our own process is always readable)
@@ -188,6 +190,10 @@ def kill_children_unreaped() -> None:
     does), multiprocessing could no longer poll them, would think them alive forever,
     and ``ProcessPoolExecutor.shutdown`` would spin without end.
     """
+    if not _may_have_children():
+        return
+    import psutil
+
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:  # pragma: no cover (our own process is always readable)
@@ -195,6 +201,24 @@ def kill_children_unreaped() -> None:
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.kill()
+
+
+def _may_have_children() -> bool:
+    """False only when ``/proc`` shows that no thread of ours has a child process.
+
+    Every run ends by stopping leftover workers; most runs have none, and asking
+    ``/proc`` spares them importing psutil (docs/performance.md). Without
+    ``/proc/<pid>/task/<tid>/children`` (not Linux, an old kernel): True, ask psutil.
+    """
+    try:
+        tasks = os.listdir("/proc/self/task")
+        for tid in tasks:
+            with open(f"/proc/self/task/{tid}/children", "rb") as handle:
+                if handle.read().strip():
+                    return True
+    except OSError:
+        return True
+    return False
 
 
 def worker_initializer() -> None:

@@ -22,9 +22,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-import psutil
+from routine_workflow.procs.starttime import start_time
+
+if TYPE_CHECKING:  # imported where a stale lock is broken: a run that starts none never pays
+    import psutil
 
 CHILDREN_DIR = "children"
 #: Two reads of one process's start time agree to well within this (the lock's
@@ -75,9 +78,9 @@ def note_started(pid: int, argv: list[str], *, group: bool = True) -> tuple[Path
     if not _records:
         return ()
     try:
-        create_time = psutil.Process(pid).create_time()
-    except psutil.Error:
-        return ()  # already gone
+        create_time = start_time(pid)
+    except OSError:
+        return ()  # already gone (ProcessLookupError), or unreadable
     # Imported here: only runs that start commands pay for the detector's patterns.
     from routine_workflow.dumps.sensitive import redact_argv
 
@@ -124,6 +127,8 @@ def stop_leftovers(lock_dir: Path, grace: float = 2.0) -> list[str]:
     SIGTERM to the group (or the single process), then SIGKILL to whatever of it is
     left after ``grace``.
     """
+    import psutil
+
     stopped = []
     for path in sorted((lock_dir / CHILDREN_DIR).glob("*.json")):
         record = _read(path)
@@ -172,6 +177,8 @@ def _read(path: Path) -> _Record | None:
 
 def _members(record: _Record) -> list[psutil.Process]:
     """The live processes of what ``record`` names, if it is provably still the one recorded."""
+    import psutil
+
     pid = record.pid
     # Group 1 is init's: a command we started in its own session never has it.
     if record.host != socket.gethostname() or pid in (1, os.getpid(), os.getpgid(0)):
@@ -191,6 +198,8 @@ def _members(record: _Record) -> list[psutil.Process]:
 
 
 def _still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    import psutil
+
     running = []
     for process in processes:
         with contextlib.suppress(psutil.Error):
@@ -200,6 +209,8 @@ def _still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def _group_members(pgid: int) -> list[psutil.Process]:
+    import psutil
+
     members = []
     for process in psutil.process_iter():
         with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):

@@ -96,6 +96,18 @@ def run_builtin(ctx: StepContext) -> StepResult:
         counts["secrets"] = len(secrets)
         what += f", {len(secrets)} of them as secrets"
         _warn_secrets(ctx, [f"{i.rel}: {i.reason}" for i in secrets])
+    if not ctx.dry_run:
+        for line in details:
+            ctx.logger.debug("%s", line, extra={"event": "dump_detail"})
+    if outcome.kept:
+        would = " would be" if ctx.dry_run else ""
+        return StepResult(
+            Status.OK,
+            f"{'dry run: ' if ctx.dry_run else ''}dumps unchanged - {outcome.path.name}{would} "
+            f"kept ({what}, {human_size(outcome.size)}) in {outcome.path.parent}",
+            details,
+            counts,
+        )
     if ctx.dry_run:
         return StepResult(
             Status.OK,
@@ -105,8 +117,6 @@ def run_builtin(ctx: StepContext) -> StepResult:
             counts,
             files={"write": [str(outcome.path)]},
         )
-    for line in details:
-        ctx.logger.debug("%s", line, extra={"event": "dump_detail"})
     return StepResult(
         Status.CHANGED,
         f"wrote {outcome.path} ({what}, {human_size(outcome.size)})",

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from routine_workflow.config import FIELD_BY_NAME
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted
 from routine_workflow.workflow.signals import interruptible
@@ -120,6 +118,8 @@ def _run_one(root: Path, args: Sequence[str]) -> ProjectOutcome:
 
 
 def _stop_children() -> None:
+    import psutil  # only a fleet that is being stopped needs it
+
     children = psutil.Process().children()
     for child in children:
         try:
