@@ -7,6 +7,7 @@ done, a one-line summary, warnings and notes); the backup step reports it.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -74,6 +75,7 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
             counts=counts,
         )
     if config.dry_run:
+        _check_writable(directory)
         return BackupOutcome(
             Action.DRY_RUN,
             f"dry run: would archive {current.files} files "
@@ -99,6 +101,25 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     if left_out or current.left_out:
         summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see the log)"
     return BackupOutcome(Action.WRITTEN, summary, warnings, notes, counts)
+
+
+def _check_writable(directory: Path) -> None:
+    """Raise the OSError that writing into ``directory`` would, without writing (a dry run).
+
+    The directory, or the nearest of its parents that exists (the backup
+    creates the rest), must be a directory this process may write: a dry run
+    then says "cannot write backup", and that the run's rewriting steps would
+    be held, instead of promising an archive that can never be written.
+    """
+    probe = directory
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(probe))
+    if os.statvfs(probe).f_flag & os.ST_RDONLY:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(probe))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(probe))
 
 
 def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
