@@ -286,3 +286,27 @@ def test_an_unwritable_backup_dir_holds_reformat(project: Path, tmp_path: Path) 
         "reformat held: no restore point" in result.stdout and "Permission denied" in result.stdout
     )
     assert _files(project) == before
+
+
+# --- what the confirmation prompt promises ------------------------------------------------
+
+
+def _prompt_for(project: Path, only: tuple[str, ...] = (), **changes: Any) -> str:
+    from routine_workflow.config import load_config
+    from routine_workflow.workflow.effects import confirmation_text
+    from routine_workflow.workflow.session import planned_steps
+
+    config = load_config({"project_root": project}).with_changes(**changes)
+    return confirmation_text(config, planned_steps(config, only))
+
+
+def test_the_prompt_says_what_is_held_without_a_restore_point(project: Path) -> None:
+    _project(project, "", '[tool.routine-workflow.steps.lint]\nrun = "true"\n')
+    text = _prompt_for(project)
+    assert "A backup of the project is taken first" in text
+    assert "if it fails, reformat and lint are held" in text
+    opted_out = _prompt_for(project, require_restore_point=False)
+    assert "reformat and lint run even if it fails (require_restore_point = false)" in opted_out
+    alone = _prompt_for(project, ("reformat",))
+    assert "No backup is taken first" in alone and "held" not in alone
+    assert "if it fails, the run stops" in _prompt_for(project, fail_on_backup=True)
