@@ -57,7 +57,16 @@ class Backup:
             "files": self._count("files"),
             "bytes": self._count("bytes"),
             "verified": self.sidecar.get("verified") is True,
+            # Both None for an archive written before they were kept.
+            "left_out": self._count("left_out"),
+            "run_id": self.run_id,
         }
+
+    @property
+    def run_id(self) -> str | None:
+        """The run (as ``history`` shows it) that wrote this archive, if it says."""
+        value = self.sidecar.get("run_id")
+        return value if isinstance(value, str) and value else None
 
     def _count(self, key: str) -> int | None:
         value = self.sidecar.get(key)

@@ -175,6 +175,8 @@ def _write(
                     "archive_size": size,
                     "archive_sha256": verified.archive_sha256,
                     "verified": True,
+                    # How many paths could not be archived (backup list shows it).
+                    "left_out": len(current.left_out) + len(left_out),
                     "verified_at": _now(),
                 }
             ),
