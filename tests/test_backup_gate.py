@@ -310,3 +310,21 @@ def test_the_prompt_says_what_is_held_without_a_restore_point(project: Path) -> 
     alone = _prompt_for(project, ("reformat",))
     assert "No backup is taken first" in alone and "held" not in alone
     assert "if it fails, the run stops" in _prompt_for(project, fail_on_backup=True)
+
+
+def test_an_old_backup_that_cannot_be_pruned_does_not_hold_reformat(
+    project: Path, isolated_home: Path, unremovable: Any
+) -> None:
+    # The new archive is written and verified: it is a restore point, whatever retention does.
+    _project(project, "keep_backups = 1")
+    assert run_cli(["--yes", "--steps", "backup"], project).returncode == 0
+    [directory] = (isolated_home / "rw" / "data" / "backups").iterdir()
+    [old] = directory.glob("*.tar.gz")
+    unremovable(directory)
+    (project / "a.py").write_bytes(UGLY + b"y  =  2\n")
+    result = run_cli(["--yes", "--json"], project)
+    steps = _steps(result)
+    assert steps["backup"]["status"] == "changed", result.stdout
+    assert any(f"cannot remove old backup {old.name}" in d for d in steps["backup"]["details"])
+    assert steps["reformat"]["status"] == "changed"
+    assert result.returncode == 0

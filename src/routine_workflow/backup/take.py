@@ -67,11 +67,13 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     change = why_not if latest is None else first_change(current, latest.sidecar, root)
     counts = {"files": current.files, "bytes": current.bytes}
     if change is None and latest is not None:
+        stuck: list[str] = []
         if not config.dry_run:
-            store.prune(directory, root, config.keep_backups)
+            _, stuck = _prune(directory, root, config.keep_backups)
         return BackupOutcome(
             Action.UNCHANGED,
             f"unchanged since {latest.path.name} (verified); " "no new backup needed",
+            stuck,
             counts=counts,
         )
     if config.dry_run:
@@ -84,8 +86,8 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     private_dir(directory)
     leftovers = store.remove_leftovers(directory, root)
     final, archive_size, left_out = _write(config, run_id, directory, current)
-    pruned = store.prune(directory, root, config.keep_backups, protect=final)
-    warnings = [f"left out {line}" for line in [*current.left_out, *left_out]]
+    pruned, stuck = _prune(directory, root, config.keep_backups, protect=final)
+    warnings = [f"left out {line}" for line in [*current.left_out, *left_out]] + stuck
     warnings += [
         f"symlink {name} points outside the project: restoring this backup needs "
         "--skip-unsafe-links (the link is then left out)"
@@ -101,6 +103,23 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     if left_out or current.left_out:
         summary += f"; {len(left_out) + len(current.left_out)} path(s) left out (see the log)"
     return BackupOutcome(Action.WRITTEN, summary, warnings, notes, counts)
+
+
+def _prune(
+    directory: Path, root: Path, keep: int, protect: Path | None = None
+) -> tuple[list[Path], list[str]]:
+    """Retention, after the restore point is safe: what was removed, and warnings.
+
+    An old archive that cannot be deleted (immutable, a read-only mount) is a
+    warning, never a failed backup: the run's restore point exists, and
+    calling the backup failed would hold the steps that need one.
+    """
+    errors: list[OSError] = []
+    removed = store.prune(directory, root, keep, protect=protect, errors=errors)
+    return removed, [
+        f"cannot remove old backup {Path(exc.filename or directory).name}: {exc.strerror or exc}"
+        for exc in errors
+    ]
 
 
 def _check_writable(directory: Path) -> None:
