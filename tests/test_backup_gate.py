@@ -138,6 +138,7 @@ def test_an_interrupted_backup_rewrites_nothing(project: Path, tmp_path: Path) -
     assert _files(project) == before
 
 
+@pytest.mark.slow
 def test_a_damaged_previous_backup_is_replaced_and_reformat_runs(
     project: Path, isolated_home: Path
 ) -> None:
@@ -188,6 +189,7 @@ def test_needs_restore_point_must_be_a_bool(project: Path) -> None:
     assert "needs_restore_point" in result.stderr and "true or false" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_step_that_may_change_files_waits_for_the_backup_even_in_parallel(
     project: Path, tmp_path: Path
 ) -> None:
@@ -208,6 +210,7 @@ def test_a_step_that_may_change_files_waits_for_the_backup_even_in_parallel(
     assert (tmp_path / "order").read_text() == "after\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("how", "env"),
     [
@@ -234,6 +237,7 @@ def test_the_explicit_opt_out_rewrites(
     assert "held" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("selection", [["--steps", "reformat"], ["--skip", "backup"]])
 def test_a_run_without_a_planned_backup_rewrites_as_before(
     project: Path, tmp_path: Path, selection: list[str]
@@ -266,6 +270,7 @@ def test_a_dry_run_shows_the_hold(project: Path, tmp_path: Path) -> None:
     assert _files(project) == before
 
 
+@pytest.mark.slow
 def test_a_dry_run_with_a_usable_backup_dir_holds_nothing(project: Path) -> None:
     _project(project)
     result = run_cli(["--dry-run", "--json"], project)
@@ -312,6 +317,7 @@ def test_the_prompt_says_what_is_held_without_a_restore_point(project: Path) -> 
     assert "if it fails, the run stops" in _prompt_for(project, fail_on_backup=True)
 
 
+@pytest.mark.slow
 def test_an_old_backup_that_cannot_be_pruned_does_not_hold_reformat(
     project: Path, isolated_home: Path, unremovable: Any
 ) -> None:
@@ -328,3 +334,41 @@ def test_an_old_backup_that_cannot_be_pruned_does_not_hold_reformat(
     assert any(f"cannot remove old backup {old.name}" in d for d in steps["backup"]["details"])
     assert steps["reformat"]["status"] == "changed"
     assert result.returncode == 0
+
+
+# --- which steps need a restore point ------------------------------------------------------
+
+
+def test_which_steps_need_a_restore_point(project: Path, tmp_path: Path) -> None:
+    from routine_workflow.config import load_config
+    from routine_workflow.steps import builtin_steps
+    from routine_workflow.steps.base import StepBase, StepContext, StepResult
+    from routine_workflow.steps.script import ScriptStep
+    from routine_workflow.workflow.gate import needs_restore_point
+    from routine_workflow.workflow.plan import Configured
+
+    config = load_config({"project_root": project})
+    assert {s.name: needs_restore_point(s) for s in builtin_steps(config)} == {
+        "prune_dumps": False,
+        "backup": False,
+        "reformat": True,
+        "clean_caches": False,
+        "dumps": False,
+    }
+    # A script in a built-in's place takes its rule.
+    assert not needs_restore_point(ScriptStep("clean_caches", tmp_path / "clean.sh"))
+    assert needs_restore_point(ScriptStep("reformat", tmp_path / "fmt.sh"))
+
+    class Plugin(StepBase):
+        name = "count_todos"
+        description = "count TODOs"
+
+        def run(self, ctx: StepContext) -> StepResult:
+            return StepResult.skipped("")
+
+    class ReadOnlyPlugin(Plugin):
+        needs_restore_point = False
+
+    assert needs_restore_point(Plugin())  # unknown effect: assume it edits files
+    assert not needs_restore_point(ReadOnlyPlugin())
+    assert not needs_restore_point(Configured(ReadOnlyPlugin(), ("reformat",), 5.0))

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from helpers import run_cli
 
 from routine_workflow.backup import store
@@ -37,6 +38,7 @@ def _text_rows(project: Path) -> dict[str, dict[str, str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_list_names_the_run_that_wrote_each_archive(project: Path) -> None:
     (project / "a.py").write_text("x = 1\n")
     first = _run_backup(project)
@@ -51,6 +53,7 @@ def test_list_names_the_run_that_wrote_each_archive(project: Path) -> None:
         assert row["run"] == entry["run_id"]
 
 
+@pytest.mark.slow
 def test_an_archive_without_a_run_id_shows_a_dash(project: Path) -> None:
     (project / "a.py").write_text("x = 1\n")
     _run_backup(project)
