@@ -372,3 +372,24 @@ def test_which_steps_need_a_restore_point(project: Path, tmp_path: Path) -> None
     assert needs_restore_point(Plugin())  # unknown effect: assume it edits files
     assert not needs_restore_point(ReadOnlyPlugin())
     assert not needs_restore_point(Configured(ReadOnlyPlugin(), ("reformat",), 5.0))
+
+
+def test_a_backup_skipped_for_a_failed_dependency_holds_reformat(project: Path) -> None:
+    # The backup waits for a step of the user's that fails: reformat, declared after the
+    # backup, must not jump ahead of it in the order, and is held when it is skipped.
+    prep = (
+        '[tool.routine-workflow.steps.prep]\nrun = "false"\n'
+        '[tool.routine-workflow.steps.backup]\ndepends_on = ["prep"]\n'
+    )
+    _project(project, "", prep)
+    before = _files(project)
+    result = run_cli(["--yes", "--json"], project)
+    assert result.returncode == 1
+    assert _files(project) == before
+    report = json.loads(result.stdout)
+    assert [s["name"] for s in report["steps"]].index("reformat") > [
+        s["name"] for s in report["steps"]
+    ].index("backup")
+    assert report["reason"].startswith(
+        "reformat held: no restore point (backup skipped: prep failed)"
+    ), report["reason"]

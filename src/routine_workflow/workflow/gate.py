@@ -50,6 +50,31 @@ def needs_restore_point(step: Step) -> bool:
     return True
 
 
+def after_backup(steps: Sequence[Step]) -> frozenset[str]:
+    """The steps ordered after the backup although they do not depend on it.
+
+    Every step that needs a restore point, except those the backup itself
+    depends on (directly or not: they must run first, and waiting for the
+    backup would be a cycle). Without this, a backup that depends on a later
+    declared step would let reformat jump ahead of it in the order.
+    """
+    by_name = {s.name: s for s in steps}
+    if BACKUP not in by_name:
+        return frozenset()
+    before: set[str] = set()
+    todo = list(by_name[BACKUP].depends_on)
+    while todo:
+        name = todo.pop()
+        if name in by_name and name not in before:
+            before.add(name)
+            todo.extend(by_name[name].depends_on)
+    return frozenset(
+        s.name
+        for s in steps
+        if s.name != BACKUP and s.name not in before and needs_restore_point(s)
+    )
+
+
 @dataclass(frozen=True)
 class Gate:
     """The steps of one run that come after its backup and may change the user's files."""

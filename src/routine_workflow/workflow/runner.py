@@ -24,7 +24,14 @@ from routine_workflow.config_rules import did_you_mean
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted, StepTimeout
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.steps.base import RunRules, Status, Step, StepContext, StepResult
-from routine_workflow.workflow.gate import BACKUP, Gate, held_reason, held_summary, no_restore_point
+from routine_workflow.workflow.gate import (
+    BACKUP,
+    Gate,
+    after_backup,
+    held_reason,
+    held_summary,
+    no_restore_point,
+)
 from routine_workflow.workflow.signals import SignalGuard
 
 if TYPE_CHECKING:
@@ -32,7 +39,11 @@ if TYPE_CHECKING:
 
 
 def order_steps(steps: Sequence[Step]) -> list[Step]:
-    """Topological order; ties keep the declared order. Cycles and unknown names: ConfigError."""
+    """Topological order; ties keep the declared order. Cycles and unknown names: ConfigError.
+
+    A step that may rewrite the user's files comes after the backup unless the
+    backup depends on it (``gate.after_backup``).
+    """
     by_name: dict[str, Step] = {}
     for step in steps:
         if step.name in by_name:
@@ -46,14 +57,20 @@ def order_steps(steps: Sequence[Step]) -> list[Step]:
     ordered: list[Step] = []
     done: set[str] = set()
     pending = list(steps)
+    waits = after_backup(steps)
     while pending:
-        ready = next((s for s in pending if set(s.depends_on) <= done), None)
+        ready = next((s for s in pending if _deps(s, waits) <= done), None)
         if ready is None:
             raise ConfigError(f"steps depend on each other in a cycle: {_cycle(pending)}")
         ordered.append(ready)
         done.add(ready.name)
         pending.remove(ready)
     return ordered
+
+
+def _deps(step: Step, waits: frozenset[str]) -> set[str]:
+    """What ``step`` must come after: its own dependencies, and the backup if it waits."""
+    return {*step.depends_on, BACKUP} if step.name in waits else set(step.depends_on)
 
 
 def _cycle(pending: list[Step]) -> str:
