@@ -64,6 +64,7 @@ class WorkflowConfig:
     create_dump_clean_cmd: str | None
     create_dump_run_cmd: str | None
     fail_on_backup: bool
+    require_restore_point: bool
     auto_yes: bool
     dry_run: bool
     max_workers: int

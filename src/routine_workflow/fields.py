@@ -166,10 +166,20 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "fail_on_backup",
         "bool",
-        "Stop before reformatting if the backup fails.",
+        "A failed backup stops the whole run: no step after it runs.",
         False,
         "--fail-on-backup",
         ("FAIL_ON_BACKUP",),
+        negatable=True,
+    ),
+    # The restore-point gate (docs/backup.md, "No rewriting without a restore point").
+    Field(
+        "require_restore_point",
+        "bool",
+        "Hold the steps that may rewrite files when the run's backup makes no restore point "
+        "(--no-require-restore-point: run them anyway).",
+        True,
+        "--require-restore-point",
         negatable=True,
     ),
     Field(

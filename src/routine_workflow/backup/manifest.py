@@ -211,6 +211,7 @@ _META: dict[str, tuple[type, ...]] = {
     "archive_sha256": (str,),
     "verified": (bool,),
     "verified_at": (str,),
+    "left_out": (int,),
 }
 _PLAIN = (str, int, float, bool, type(None))
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -57,7 +57,16 @@ class Backup:
             "files": self._count("files"),
             "bytes": self._count("bytes"),
             "verified": self.sidecar.get("verified") is True,
+            # Both None for an archive written before they were kept.
+            "left_out": self._count("left_out"),
+            "run_id": self.run_id,
         }
+
+    @property
+    def run_id(self) -> str | None:
+        """The run (as ``history`` shows it) that wrote this archive, if it says."""
+        value = self.sidecar.get("run_id")
+        return value if isinstance(value, str) and value else None
 
     def _count(self, key: str) -> int | None:
         value = self.sidecar.get(key)
@@ -153,21 +162,41 @@ def list_backups(directory: Path, root: Path) -> list[Backup]:
     return sorted(found, key=lambda b: b.sort_key)
 
 
-def prune(directory: Path, root: Path, keep: int, protect: Path | None = None) -> list[Path]:
+def prune(
+    directory: Path,
+    root: Path,
+    keep: int,
+    protect: Path | None = None,
+    errors: list[OSError] | None = None,
+) -> list[Path]:
     """Delete all but the newest ``keep`` archives of this project (and their sidecars).
 
     ``protect`` (the archive just written) is never deleted, even if a clock
-    that went backwards makes it sort as old.
+    that went backwards makes it sort as old. With ``errors``, an archive that
+    cannot be deleted is appended there and the others are still pruned;
+    without, the OSError propagates.
     """
     removed: list[Path] = []
     backups = [b for b in list_backups(directory, root) if b.path != protect]
     keep -= protect is not None
     for old in backups[: max(0, len(backups) - keep)]:
         # Sidecar last: an archive without one would no longer be recognised as ours.
-        remove_path(old.path, [directory])
+        try:
+            remove_path(old.path, [directory])
+        except OSError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+            continue
         removed.append(old.path)
-        with contextlib.suppress(FileNotFoundError):
+        try:
             remove_path(sidecar_path(old.path), [directory])
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
     return removed
 
 

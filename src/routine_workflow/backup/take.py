@@ -7,6 +7,7 @@ done, a one-line summary, warnings and notes); the backup step reports it.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -72,15 +73,22 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
         change = first_change(current, latest.sidecar, root, ours)
     counts = {"files": current.files, "bytes": current.bytes}
     if change is None and latest is not None:
+        stuck: list[str] = []
         if not config.dry_run:
-            store.prune(directory, root, config.keep_backups)
-        apart = f" apart from {len(ours)} file(s) run {', '.join(runs)} reformatted" if ours else ""
+            _, stuck = _prune(directory, root, config.keep_backups)
+        apart = (
+            f" apart from {plural(len(ours), 'file')} run {', '.join(runs)} reformatted"
+            if ours
+            else ""
+        )
         return BackupOutcome(
             Action.UNCHANGED,
             f"unchanged since {latest.path.name} (verified){apart}; no new backup needed",
+            stuck,
             counts=counts,
         )
     if config.dry_run:
+        _check_writable(directory)
         return BackupOutcome(
             Action.DRY_RUN,
             f"dry run: would archive {plural(current.files, 'file')} "
@@ -92,8 +100,8 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
     private_dir(directory)
     leftovers = store.remove_leftovers(directory, root)
     final, archive_size, left_out = _write(config, run_id, directory, current)
-    pruned = store.prune(directory, root, config.keep_backups, protect=final)
-    warnings = [f"left out {line}" for line in [*current.left_out, *left_out]]
+    pruned, stuck = _prune(directory, root, config.keep_backups, protect=final)
+    warnings = [f"left out {line}" for line in [*current.left_out, *left_out]] + stuck
     warnings += [
         f"symlink {name} points outside the project: restoring this backup needs "
         "--skip-unsafe-links (the link is then left out)"
@@ -111,6 +119,42 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
             f"; {plural(len(left_out) + len(current.left_out), 'path')} left out (see the log)"
         )
     return BackupOutcome(Action.WRITTEN, summary, warnings, notes, counts)
+
+
+def _prune(
+    directory: Path, root: Path, keep: int, protect: Path | None = None
+) -> tuple[list[Path], list[str]]:
+    """Retention, after the restore point is safe: what was removed, and warnings.
+
+    An old archive that cannot be deleted (immutable, a read-only mount) is a
+    warning, never a failed backup: the run's restore point exists, and
+    calling the backup failed would hold the steps that need one.
+    """
+    errors: list[OSError] = []
+    removed = store.prune(directory, root, keep, protect=protect, errors=errors)
+    return removed, [
+        f"cannot remove old backup {Path(exc.filename or directory).name}: {exc.strerror or exc}"
+        for exc in errors
+    ]
+
+
+def _check_writable(directory: Path) -> None:
+    """Raise the OSError that writing into ``directory`` would, without writing (a dry run).
+
+    The directory, or the nearest of its parents that exists (the backup
+    creates the rest), must be a directory this process may write: a dry run
+    then says "cannot write backup", and that the run's rewriting steps would
+    be held, instead of promising an archive that can never be written.
+    """
+    probe = directory
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(probe))
+    if os.statvfs(probe).f_flag & os.ST_RDONLY:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(probe))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(probe))
 
 
 def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
@@ -169,6 +213,8 @@ def _write(
                     "archive_size": size,
                     "archive_sha256": verified.archive_sha256,
                     "verified": True,
+                    # How many paths could not be archived (backup list shows it).
+                    "left_out": len(current.left_out) + len(left_out),
                     "verified_at": _now(),
                 }
             ),

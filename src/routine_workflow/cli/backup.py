@@ -30,7 +30,8 @@ def backup_group() -> None:
 @json_option
 @click.pass_context
 def backup_list(ctx: click.Context, project_root: Path | None, as_json: bool) -> int:
-    """Show this project's backups, newest first."""
+    """Show this project's backups, newest first: the run that wrote each (as ``history``
+    shows it) and how many paths it could not archive."""
     backups = list_backups(workflow_config(ctx, project_root=project_root))
     if as_json:
         output.write_json(backups)
@@ -42,10 +43,13 @@ def backup_list(ctx: click.Context, project_root: Path | None, as_json: bool) ->
             str(b["files"]),
             human_size(b["size"] or 0),
             "yes" if b["verified"] else "no",
+            "-" if b["left_out"] is None else str(b["left_out"]),
+            b["run_id"] or "-",
         ]
         for b in backups
     ]
-    for line in output.table(rows, ["archive", "created", "files", "size", "verified"]):
+    headers = ["archive", "created", "files", "size", "verified", "left out", "run"]
+    for line in output.table(rows, headers):
         output.write_line(line)
     return 0
 

@@ -63,6 +63,8 @@ class CommandStep(StepBase):
     allow_failure: bool = False
     when: When = field(default_factory=When)
     critical: bool = False
+    #: False: the command may run when the run's backup made no restore point (workflow.gate).
+    needs_restore_point: bool = True
     runs_in_thread = True  # not a field: every command step only waits on its child process
 
     @property

@@ -22,6 +22,7 @@ from routine_workflow.steps import BUILTIN_ORDER
 from routine_workflow.steps.base import BuiltinStep, Step
 from routine_workflow.steps.command import CommandStep
 from routine_workflow.steps.script import ScriptStep
+from routine_workflow.workflow.gate import Gate
 from routine_workflow.workflow.plan import Configured
 
 #: How much of the project a step may change.
@@ -78,18 +79,33 @@ def describe(config: WorkflowConfig, step: Step) -> Effect:
     return Effect(step.name, "a plugin step (what it changes is up to the plugin)", MAY_CHANGE)
 
 
-def _backup_note(effects: Sequence[Effect], watch: bool = False) -> str:
+def _backup_note(effects: Sequence[Effect], watch: bool = False, gate: str = "") -> str:
     changing = [i for i, e in enumerate(effects) if e.change]
     if not changing:
         return "Nothing in the project is rewritten or deleted."
     backup = next((i for i, e in enumerate(effects) if e.step == "backup"), None)
     if backup is not None and backup < changing[0]:
-        return "A backup of the project is taken first."
+        return "A backup of the project is taken first" + (f"; {gate}." if gate else ".")
     if backup is not None:
         return f"No backup is taken before {effects[changing[0]].step} runs."
     if watch:
         return "No backup is taken before each run (backup is not one of its steps)."
     return "No backup is taken first (backup is not part of this run)."
+
+
+def _gate_note(config: WorkflowConfig, steps: Sequence[Step]) -> str:
+    """What happens to the rewriting steps if the backup fails (``workflow.gate``)."""
+    gate = Gate.plan(steps, config.require_restore_point)
+    guarded = [s.name for s in steps if gate is not None and gate.guards(s)]
+    if not guarded:
+        return ""
+    if config.fail_on_backup:
+        return "if it fails, the run stops"
+    names = " and ".join([", ".join(guarded[:-1]), guarded[-1]] if len(guarded) > 1 else guarded)
+    one = len(guarded) == 1
+    if gate is not None and gate.required:
+        return f"if it fails, {names} {'is' if one else 'are'} held"
+    return f"{names} {'runs' if one else 'run'} even if it fails (require_restore_point = false)"
 
 
 def confirmation_text(config: WorkflowConfig, steps: Sequence[Step], *, watch: bool = False) -> str:
@@ -102,7 +118,8 @@ def confirmation_text(config: WorkflowConfig, steps: Sequence[Step], *, watch: b
         if watch
         else f"Run on {config.project_root}:"
     )
-    return "\n".join([head, *lines, f"{_backup_note(effects, watch)} Go ahead?"])
+    note = _backup_note(effects, watch, _gate_note(config, steps))
+    return "\n".join([head, *lines, f"{note} Go ahead?"])
 
 
 def short_summary(config: WorkflowConfig, steps: Sequence[Step]) -> str:

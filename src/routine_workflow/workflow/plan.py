@@ -37,6 +37,7 @@ COMMAND_KEYS = OVERRIDE_KEYS | {
     "retry_delay",
     "allow_failure",
     "when",
+    "needs_restore_point",
 }
 
 
@@ -234,6 +235,7 @@ def command_step(config: WorkflowConfig, name: str, table: Mapping[str, Any]) ->
         retry_delay=float(_typed(table, "retry_delay", (int, float), name, 1.0)),
         allow_failure=bool(_typed(table, "allow_failure", bool, name, False)),
         when=_when(table, name),
+        needs_restore_point=bool(_typed(table, "needs_restore_point", bool, name, True)),
     )
 
 

@@ -3,7 +3,8 @@
 - ``order_steps``, ``select_steps``: the DAG in run order, and ``--steps``/``--skip``.
 - ``StepRecord``, ``RunReport``: a finished step, and the whole run (``--json``).
 - ``run_steps``: run the steps, ``runs_in_thread`` ones possibly side by side; a failure skips
-  its dependents.
+  its dependents; the steps that may rewrite files wait for the backup and are held without a
+  restore point (``workflow.gate``).
 
 Signals and timeouts are ``workflow.signals``. The runner never calls
 ``sys.exit``: it returns a ``RunReport`` whose ``exit_code`` the CLI passes on
@@ -23,6 +24,14 @@ from routine_workflow.config_rules import did_you_mean
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted, StepTimeout
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.steps.base import RunRules, Status, Step, StepContext, StepResult
+from routine_workflow.workflow.gate import (
+    BACKUP,
+    Gate,
+    after_backup,
+    held_reason,
+    held_summary,
+    no_restore_point,
+)
 from routine_workflow.workflow.signals import SignalGuard
 
 if TYPE_CHECKING:
@@ -30,7 +39,11 @@ if TYPE_CHECKING:
 
 
 def order_steps(steps: Sequence[Step]) -> list[Step]:
-    """Topological order; ties keep the declared order. Cycles and unknown names: ConfigError."""
+    """Topological order; ties keep the declared order. Cycles and unknown names: ConfigError.
+
+    A step that may rewrite the user's files comes after the backup unless the
+    backup depends on it (``gate.after_backup``).
+    """
     by_name: dict[str, Step] = {}
     for step in steps:
         if step.name in by_name:
@@ -44,14 +57,20 @@ def order_steps(steps: Sequence[Step]) -> list[Step]:
     ordered: list[Step] = []
     done: set[str] = set()
     pending = list(steps)
+    waits = after_backup(steps)
     while pending:
-        ready = next((s for s in pending if set(s.depends_on) <= done), None)
+        ready = next((s for s in pending if _deps(s, waits) <= done), None)
         if ready is None:
             raise ConfigError(f"steps depend on each other in a cycle: {_cycle(pending)}")
         ordered.append(ready)
         done.add(ready.name)
         pending.remove(ready)
     return ordered
+
+
+def _deps(step: Step, waits: frozenset[str]) -> set[str]:
+    """What ``step`` must come after: its own dependencies, and the backup if it waits."""
+    return {*step.depends_on, BACKUP} if step.name in waits else set(step.depends_on)
 
 
 def _cycle(pending: list[Step]) -> str:
@@ -152,8 +171,12 @@ class _Run:
     on_step: StepHook | None
     guard: SignalGuard | None
     names: set[str]
+    gate: Gate | None = None
     outcome: dict[str, bool] = field(default_factory=dict)  # name -> may dependents run
     stop_reason: str = ""
+    skipped: set[str] = field(default_factory=set)  # skipped by the runner, never started
+    held: list[str] = field(default_factory=list)  # held for want of a restore point
+    hold_cause: str = ""  # why the backup left none ("backup failed: ...")
     began: dict[str, float] = field(default_factory=dict)  # name -> when it started
 
     def ran_for(self, name: str) -> float:
@@ -163,8 +186,27 @@ class _Run:
     def blocked_by(self, step: Step) -> list[str]:
         return [d for d in step.depends_on if d in self.names and self.outcome.get(d) is False]
 
+    def blocked_reason(self, blocked: list[str]) -> str:
+        """``skipped: a failed`` or ``skipped: reformat held``, for a step whose dependency
+        did not succeed."""
+        failed = [d for d in blocked if d not in self.held]
+        held = [d for d in blocked if d in self.held]
+        parts = [f"{', '.join(failed)} failed"] if failed else []
+        parts += [f"{', '.join(held)} held"] if held else []
+        return "skipped: " + "; ".join(parts)
+
     def ready(self, step: Step) -> bool:
+        if self.gate is not None and self.gate.guards(step) and BACKUP not in self.outcome:
+            return False  # a step that may change the user's files waits for the backup
         return all(d in self.outcome for d in step.depends_on if d in self.names)
+
+    def missing_restore_point(self, step: Step) -> str | None:
+        """Why ``step`` (ready) must be held: no restore point, and one is required."""
+        if self.gate is None or not self.gate.required or not self.gate.guards(step):
+            return None
+        backup = next(r for r in self.report.steps if r.name == BACKUP)
+        ran = BACKUP not in self.skipped
+        return no_restore_point(backup.status, backup.summary, ran, self.ctx.dry_run)
 
     def finish(self, step: Step, record: StepRecord) -> None:
         """Record a step that ran; its dependents may run unless it failed (and may not)."""
@@ -180,12 +222,21 @@ class _Run:
     def skip(self, step: Step, why: str) -> None:
         """Record a step that cannot run because something before it failed."""
         self.outcome[step.name] = False
+        self.skipped.add(step.name)
         _finish(
             self.report,
             StepRecord(step.name, Status.SKIPPED.value, why, 0.0),
             self.on_step,
             self.ctx.logger,
         )
+
+    def hold(self, step: Step, cause: str) -> None:
+        """Record a step held because the backup before it left no restore point."""
+        self.outcome[step.name] = False
+        self.held.append(step.name)
+        self.hold_cause = cause
+        record = StepRecord(step.name, Status.SKIPPED.value, held_summary(cause), 0.0)
+        _finish(self.report, record, self.on_step, self.ctx.logger, logging.WARNING)
 
 
 def run_steps(
@@ -200,13 +251,16 @@ def run_steps(
     """Run ``steps`` (already ordered) and fill ``report``.
 
     A failed step marks its dependents skipped; independent steps still run. A
-    failed *critical* step skips everything after it. With ``parallel`` > 1,
+    failed *critical* step skips everything after it. A step that may rewrite
+    the user's files and comes after the backup waits for it, and is held
+    (skipped; the run fails) if it left no restore point (``workflow.gate``). With ``parallel`` > 1,
     up to that many ready ``runs_in_thread`` steps (command steps) run at once
     beside the in-process steps, which always run one at a time in the main
     thread (where signals and timeouts arrive). ``Interrupted`` marks the running steps failed and
     the rest skipped, then propagates.
     """
-    run = _Run(ctx, report, on_step, guard, {s.name for s in steps})
+    gate = Gate.plan(steps, ctx.config.require_restore_point)
+    run = _Run(ctx, report, on_step, guard, {s.name for s in steps}, gate)
     pending = list(steps)
     running: dict[Future[StepResult], Step] = {}
     current: Step | None = None
@@ -255,6 +309,10 @@ def run_steps(
     report.steps.sort(key=lambda r: order.get(r.name, len(order)))
     report.duration = time.monotonic() - start
     failed = any(r.status == Status.FAILED.value and not r.allowed_failure for r in report.steps)
+    if run.held:
+        failed = True
+        report.reason = held_reason(run.held, run.hold_cause)
+        ctx.logger.warning("%s", report.reason, extra={"event": "run_held"})
     report.exit_code = EXIT_FAILED if failed else EXIT_OK
     report.status = "failed" if failed else "ok"
     return report
@@ -286,9 +344,14 @@ def _next_inline(
         blocked = run.blocked_by(step)
         if run.stop_reason or blocked:
             pending.remove(step)
-            run.skip(step, run.stop_reason or f"skipped: {', '.join(blocked)} failed")
+            run.skip(step, run.stop_reason or run.blocked_reason(blocked))
             continue
         if not run.ready(step):
+            continue
+        cause = run.missing_restore_point(step)
+        if cause is not None:
+            pending.remove(step)
+            run.hold(step, cause)
             continue
         if pool is not None and runs_in_thread(step):
             if len(running) < parallel:
@@ -337,10 +400,15 @@ def _record(step: Step, result: StepResult) -> StepRecord:
 
 
 def _finish(
-    report: RunReport, record: StepRecord, on_step: StepHook | None, log: logging.Logger
+    report: RunReport,
+    record: StepRecord,
+    on_step: StepHook | None,
+    log: logging.Logger,
+    level: int | None = None,
 ) -> None:
     report.steps.append(record)
-    level = logging.WARNING if record.status == Status.FAILED.value else logging.INFO
+    if level is None:
+        level = logging.WARNING if record.status == Status.FAILED.value else logging.INFO
     allowed = " (failure allowed)" if record.allowed_failure else ""
     log.log(
         level,
