@@ -69,7 +69,7 @@ def test_the_run_after_a_reformatting_run_keeps_its_backup(tmp_path: Path) -> No
     assert steps["backup"]["status"] == "ok"
     summary = steps["backup"]["summary"]
     assert summary.startswith(f"unchanged since {Path(archives[0]).name} (verified) apart from")
-    assert f"2 file(s) run {run_id} reformatted" in summary
+    assert f"2 files run {run_id} reformatted" in summary
     assert steps["reformat"]["status"] == "ok"
     assert _archives(root) == archives
     # and the third run is the same

@@ -40,7 +40,7 @@ def test_findings_at_or_above_medium_fail_one_line_each(project: Path) -> None:
     _project(project, "", {"pkg/a.py": PICKLE, "pkg/b.py": SHELL, "pkg/c.py": ASSERT})
     code, step = _step(project)
     assert code == 1
-    assert step["summary"] == "2 finding(s) at or above medium (1 high, 1 medium) in 3 file(s)"
+    assert step["summary"] == "2 findings at or above medium (1 high, 1 medium) in 3 files"
     lines = sorted(line for line in step["details"] if not line.startswith("attempt "))
     assert lines[0].startswith("pkg/a.py:5 B301 [medium] ")
     assert lines[1].startswith("pkg/b.py:5 B602 [high] ")
@@ -51,7 +51,7 @@ def test_severity_high_lets_medium_pass(project: Path) -> None:
     _project(project, 'severity = "high"', {"pkg/a.py": PICKLE})
     code, step = _step(project)
     assert code == 0, step
-    assert step["summary"] == "no findings at or above high in 1 file(s)"
+    assert step["summary"] == "no findings at or above high in 1 file"
 
 
 def test_low_catches_asserts(project: Path) -> None:
@@ -72,7 +72,7 @@ def test_our_excludes_and_gitignore_are_respected(project: Path) -> None:
     (project / ".gitignore").write_text("generated/\n")
     code, step = _step(project)
     assert code == 0, step
-    assert step["summary"] == "no findings at or above medium in 1 file(s)"
+    assert step["summary"] == "no findings at or above medium in 1 file"
 
 
 def test_bandit_table_in_pyproject_is_read(project: Path) -> None:

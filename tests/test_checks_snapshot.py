@@ -55,7 +55,7 @@ def test_commits_what_the_run_changed_naming_the_run(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     snap = steps["git_snapshot"]
     assert snap["status"] == "changed"
-    assert snap["summary"].startswith("committed 1 file(s) as ")
+    assert snap["summary"].startswith("committed 1 file as ")
     assert snap["summary"].endswith(" on main")
     message = git(project, "log", "-1", "--format=%B")
     assert message.startswith(f"routine-workflow run {snap['run_id']}: reformat")
@@ -73,7 +73,7 @@ def test_user_work_in_progress_refuses_the_snapshot(project: Path) -> None:
     assert result.returncode == 1
     snap = steps["git_snapshot"]
     assert snap["status"] == "failed"
-    assert snap["summary"].startswith("refused: 1 file(s) this run changed hold work of yours")
+    assert snap["summary"].startswith("refused: 1 file this run changed hold work of yours")
     assert "a.py: had uncommitted changes before this run" in snap["details"]
     assert git(project, "rev-parse", "HEAD") == head
     assert (project / "a.py").read_text() == "x = 1\nwip = 2\n"  # reformatted, not committed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from routine_workflow.checks import Reading
+from routine_workflow.output import plural
 
 SEVERITIES = ("low", "medium", "high")
 TEMPLATE = "{relpath}:{line} {test_id} [{severity}] {msg}"
@@ -40,7 +41,8 @@ def read(returncode: int, output: str, severity: str, files: int) -> Reading:
     if findings:
         spread = ", ".join(f"{n} {level}" for level, n in by_level.items() if n)
         return Reading(
-            f"{len(findings)} finding(s) at or above {severity} ({spread}) in {files} file(s)",
+            f"{plural(len(findings), 'finding')} at or above {severity} ({spread}) "
+            f"in {plural(files, 'file')}",
             details=details,
             counts=counts,
         )
@@ -52,4 +54,6 @@ def read(returncode: int, output: str, severity: str, files: int) -> Reading:
     if returncode == 1:  # findings it did not print in our format: say so, do not pass
         tail = " | ".join(output.strip().splitlines()[-3:])
         return Reading("bandit reported a problem" + (f": {tail}" if tail else ""), counts=counts)
-    return Reading(None, f"no findings at or above {severity} in {files} file(s)", counts=counts)
+    return Reading(
+        None, f"no findings at or above {severity} in {plural(files, 'file')}", counts=counts
+    )

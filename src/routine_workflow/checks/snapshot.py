@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from routine_workflow.checks.git import Git, GitError, push_message, zero_split
+from routine_workflow.output import plural
 from routine_workflow.undo.layout import project_journals, sha256
 from routine_workflow.undo.reader import read_journal
 
@@ -215,7 +216,7 @@ def _vet(git: Git, changes: list[Change], head: str, tip: str, snap: Snapshot) -
         names = ", ".join(line.split(":", 1)[0] for line in refused[:3])
         more = ", ..." if len(refused) > 3 else ""
         raise SnapshotRefused(
-            f"refused: {len(refused)} file(s) this run changed hold work of yours that is not "
+            f"refused: {plural(len(refused), 'file')} this run changed hold work of yours that is not "
             f"committed ({names}{more}); commit or stash it, then run again",
             refused,
         )

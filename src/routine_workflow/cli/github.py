@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from routine_workflow import output
+from routine_workflow.output import plural
 
 FORMATS = ("text", "github")
 TITLE = "routine-workflow"
@@ -116,7 +117,7 @@ def after_reformat(
     verb = "would change" if check else "changed"
     rows = [[f"`{name}`", verb] for name in changed]
     rows += [[f"`{f['path']}`", f"error: {f['reason']}"] for f in report.get("failures", [])]
-    summary = [f"### {TITLE} reformat", "", f"{len(changed)} file(s) {verb}", ""]
+    summary = [f"### {TITLE} reformat", "", f"{plural(len(changed), 'file')} {verb}", ""]
     if rows:
         summary += _markdown_table(["file", "status"], rows)
     _publish(summary, report, changed)

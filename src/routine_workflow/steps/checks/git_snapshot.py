@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from routine_workflow.config import TABLE, WorkflowConfig
 from routine_workflow.errors import ConfigError
+from routine_workflow.output import plural
 from routine_workflow.steps.base import Status, StepContext
 from routine_workflow.steps.checks.base import CheckStep
 from routine_workflow.steps.checks.options import Option
@@ -111,7 +112,9 @@ def _verdict(taken: snapshot.Snapshot) -> Verdict:
             else "every file it changed is ignored by git"
         )
         return Verdict(None, what + _pushed(taken), details, counts)
-    summary = f"committed {len(taken.committed)} file(s) as {taken.commit[:12]} on {taken.branch}"
+    summary = (
+        f"committed {plural(len(taken.committed), 'file')} as {taken.commit[:12]} on {taken.branch}"
+    )
     return Verdict(None, summary + _pushed(taken), details, counts, Status.CHANGED)
 
 
