@@ -43,6 +43,7 @@ from routine_workflow.reformat.pipeline import (
     Outcome,
     decode,
     digest_bytes,
+    one_line,
     unreadable,
 )
 from routine_workflow.reformat.ruff import (
@@ -89,11 +90,12 @@ def outcomes(
     """The outcome of every file in ``paths`` (absolute, under ``root``)."""
     files: list[_File] = []
     for path in paths:
-        outcome, item = _read(root, path)
-        if item is None:
+        outcome, data = _read(path)
+        if outcome.status != UNCHANGED:  # failed or vanished
             yield outcome
-        else:
-            files.append(item)
+            continue
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        files.append(_File(path, rel, data, outcome.digest, outcome.encoding, data))
     if not files:
         return
     listed = _listed(ruff, root, timeout, log)
@@ -113,28 +115,24 @@ def outcomes(
     yield from _results(active, workers)
 
 
-def _read(root: Path, path: str) -> tuple[Outcome, _File | None]:
-    """(a failed or vanished Outcome, None) if ruff cannot have the file (unreadable, gone,
-    not UTF-8); else (an unchanged Outcome, the file)."""
+def _read(path: str) -> tuple[Outcome, bytes]:
+    """Read one file: (a failed or vanished Outcome if ruff cannot have it (unreadable, gone,
+    not UTF-8), else an unchanged one with its digest and encoding; the bytes)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return unreadable(path, exc), None
+        return unreadable(path, exc), b""
     digest = digest_bytes(data)
     try:
         encoding = decode(data)[0]
     except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        from routine_workflow.reformat.pipeline import one_line
-
-        return Outcome(path, FAILED, digest, reason=f"cannot decode: {one_line(exc)}"), None
+        return Outcome(path, FAILED, digest, reason=f"cannot decode: {one_line(exc)}"), b""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         reason = f"cannot decode: ruff reads only UTF-8 (this file is {encoding})"
-        return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), None
-    rel = os.path.relpath(path, root).replace(os.sep, "/")
-    item = _File(path, rel, data, digest, encoding, data)
-    return Outcome(path, UNCHANGED, digest, encoding=encoding), item
+        return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), b""
+    return Outcome(path, UNCHANGED, digest, encoding=encoding), data
 
 
 def _odd_name(rel: str) -> bool:
