@@ -8,9 +8,9 @@ nothing there (``--diff``):
 
 1. each file is read and hashed; it must be UTF-8 (all ruff reads), else it is failed;
 2. ``ruff check --show-files .`` tells which files ruff's own settings leave out
-   (*excluded*); a broken ruff configuration is exit 2 here, before anything else;
-3. ``ruff check --fix --select F401,I --diff`` on the files, all at once (ruff is
-   multi-threaded itself); each diff is applied to the bytes that were read
+   (*excluded*); a broken ruff configuration is exit 2 here, before anything is written;
+3. meanwhile, ``ruff check --fix --select F401,I --diff`` on the files, all at once
+   (ruff is multi-threaded itself); each diff is applied to the bytes that were read
    (``unidiff``: exactly, or not at all — a file whose diff cannot be applied exactly
    goes through ``ruff check --fix --stdin-filename <its path> -``, one process each);
 4. ``ruff format --diff`` on the real files for those check left alone; the others'
@@ -30,6 +30,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,21 +99,41 @@ def outcomes(
         files.append(_File(path, rel, data, outcome.digest, outcome.encoding, data))
     if not files:
         return
-    listed = _listed(ruff, root, timeout, log)
     run = _Pass(ruff, root, list(configs), timeout, log)
+    listed = _listed_while_checking(run, [f for f in files if not _odd_name(f.rel)])
     active: list[_File] = []
     for item in files:
         if listed is None:
             item.failure, item.cacheable = timeout_reason(timeout), False
         elif item.rel not in listed:
-            odd = _odd_name(item.rel)
-            reason = ODD_NAME if odd else EXCLUDED_REASON
+            reason = ODD_NAME if _odd_name(item.rel) else EXCLUDED_REASON
             yield Outcome(item.path, EXCLUDED, item.digest, reason=reason)
             continue
         active.append(item)
-    run.check([f for f in active if not f.failure])
     run.format([f for f in active if not f.failure])
     yield from _results(active, workers)
+
+
+def _listed_while_checking(run: _Pass, files: list[_File]) -> set[str] | None:
+    """``_listed``, while ``ruff check`` already works on ``files`` in a thread (its
+    results for files ruff turns out to exclude are simply not used). A broken
+    configuration is reported as such, whatever check made of it."""
+    with ThreadPoolExecutor(1, thread_name_prefix="ruff") as thread:
+        checking = thread.submit(run.check, files)
+        try:
+            try:
+                listed = _listed(run.ruff, run.root, run.timeout, run.log)
+            finally:
+                checking.exception()  # wait for it, whatever happened here
+        except Exception:
+            raise
+        except BaseException:  # interrupted: ruff too, or the thread would wait for it
+            from routine_workflow.procs.children import kill_children_unreaped
+
+            kill_children_unreaped()
+            raise
+        checking.result()  # check's own error, if it had one
+    return listed
 
 
 def _read(path: str) -> tuple[Outcome, bytes]:
