@@ -17,7 +17,8 @@ first alternating from pair to pair so that a loaded machine's drift falls on bo
 run is timed by the wall clock and by CPU time (user + system of every child process,
 ruff's threads and our workers included). Reported per case: the medians and ranges, the
 ratio of the medians and the median of the per-pair ratios (the steadier one on a loaded
-machine). After the first cold pair, the two trees are compared byte for byte.
+machine). In the first pair the two trees are compared byte for byte after the cold run and
+after the one-file change.
 
     python benchmarks/bench_ruff.py                       # django and stdlib, 5 pairs
     python benchmarks/bench_ruff.py --trees requests --pairs 3
@@ -40,7 +41,7 @@ from pathlib import Path
 from bench_reformat import BIN, WORK, as_repository, cpu_seconds, django_tree, stdlib_tree
 from benchenv import child_env
 
-DJANGO_SOURCE = Path("/tmp/dj/Django-5.1.4")
+DJANGO_SOURCE = Path(os.environ.get("RW_BENCH_DJANGO", "/tmp/dj/Django-5.1.4"))  # noqa: S108
 BY_HAND = (["ruff", "check", "--fix", "--select", "F401,I", "."], ["ruff", "format", "."])
 CASES = ("cold", "warm", "one")
 
@@ -143,21 +144,21 @@ def bench_tree(name: str, pairs: int) -> dict:
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {
         case: {"ours": [], "hand": []} for case in CASES
     }
-    diff: list[str] | None = None
+    diff: list[str] = []
     for i in range(pairs):
         with tempfile.TemporaryDirectory(prefix="rw-bench-ruff-") as tmp:
             home, cache = Path(tmp) / "home", Path(tmp) / "ruff-cache"
             ours, hand = fresh(pristine, f"{name}-ours"), fresh(pristine, f"{name}-hand")
-            sides = {"ours": lambda: run_ours(ours, home), "hand": lambda: run_by_hand(hand, cache)}
             order = ("ours", "hand") if i % 2 == 0 else ("hand", "ours")
             for case in CASES:
                 if case == "one":
                     touch_one(ours)
                     touch_one(hand)
                 for side in order:
-                    runs[case][side].append(sides[side]())
-                if case == "cold" and diff is None:
-                    diff = differing(ours, hand)
+                    timed = run_ours(ours, home) if side == "ours" else run_by_hand(hand, cache)
+                    runs[case][side].append(timed)
+                if i == 0 and case != "warm":  # after cold, and after one file changed
+                    diff += [f"{rel} ({case})" for rel in differing(ours, hand)]
         cold = runs["cold"]
         print(
             f"  {name} pair {i + 1}/{pairs}: cold {cold['ours'][-1][0]:.2f}s vs "
@@ -165,11 +166,11 @@ def bench_tree(name: str, pairs: int) -> dict:
             flush=True,
         )
     files = sum(1 for p in pristine.rglob("*.py") if ".git" not in p.parts)
-    return {"tree": name, "files": files, "runs": runs, "differing": diff or []}
+    return {"tree": name, "files": files, "runs": runs, "differing": diff}
 
 
 def _row(label: str, ours: list[float], hand: list[float]) -> str:
-    ratios = [o / h for o, h in zip(ours, hand) if h > 0]
+    ratios = [o / h for o, h in zip(ours, hand, strict=True) if h > 0]
     mo, mh = statistics.median(ours), statistics.median(hand)
     return (
         f"  {label:14} {mo:7.3f}s [{min(ours):.3f}-{max(ours):.3f}]  "
@@ -200,7 +201,7 @@ def print_results(results: list[dict], pairs: int) -> None:
             for index, unit in ((0, "wall"), (1, "cpu")):
                 label = f"{case}, {unit}"
                 print(_row(label, [x[index] for x in ours], [x[index] for x in hand]))
-        print(f"  byte-identity after the cold run: {len(r['differing'])} differing file(s)")
+        print(f"  byte-identity (cold, one changed): {len(r['differing'])} differing file(s)")
         for rel in r["differing"][:10]:
             print(f"    differs: {rel}")
 
