@@ -13,7 +13,7 @@ import pytest
 from helpers import popen_cli, run_cli, snapshot, write_tree
 
 from routine_workflow.reformat.pipeline import Pipeline
-from routine_workflow.reformat.ruff import _read
+from routine_workflow.reformat.ruffpass import _read
 
 PYPROJECT = '[project]\nname = "demo"\n'
 SLOW = b"".join(b"def f%d(a,b):\n    return [a,b,%d]\n" % (i, i) for i in range(3000))

@@ -113,9 +113,10 @@ def run_captured(
     env: dict[str, str] | None = None,
     *,
     merge_stderr: bool = False,
+    stdin: bytes | None = None,
 ) -> tuple[int | None, bytes, bytes]:
     """(exit code, or None on a time-out; stdout; stderr) of ``argv`` run in its own
-    process group, recorded as a child of the run.
+    process group, recorded as a child of the run; ``stdin``: its input (else none).
 
     The group is killed on the time-out, and when an exception (a signal, the workflow
     timeout) arrives while waiting, so no child outlives the run. With ``merge_stderr``
@@ -125,14 +126,14 @@ def run_captured(
         list(argv),
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         start_new_session=True,
     )
     record = orphans.note_started(proc.pid, list(argv))
     try:
-        out, err = proc.communicate(timeout=timeout or None)
+        out, err = proc.communicate(stdin, timeout=timeout or None)
     except subprocess.TimeoutExpired:
         kill_group(proc)
         out, err = proc.communicate()

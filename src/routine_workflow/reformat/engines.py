@@ -4,7 +4,8 @@
   the discovery walk, the cache fingerprint, and the outcome of each file to do;
 * ``BlackEngine``: autoflake -> isort -> black (``pipeline``) in the worker pool
   (``workers``);
-* ``RuffEngine``: ``ruff check --fix`` and ``ruff format`` on a mirror (``ruff``);
+* ``RuffEngine``: ``ruff check --fix`` and ``ruff format`` on the project's own files
+  (``ruffpass``, ``ruff``);
 * ``for_config``: the engine ``reformat_engine`` names.
 
 Neither engine's heavy modules are imported here: a warm black run never imports the
@@ -82,7 +83,7 @@ class RuffEngine:
 
     def fingerprint(self, found: Sequence[Path], versions: dict[str, str] | None) -> str:
         """ruff's and Python's versions, and every ruff configuration file that applies
-        (which ``outcomes`` copies to the mirror)."""
+        (which ``outcomes`` copies to the mirror where it formats what check changed)."""
         from routine_workflow.reformat import ruff
 
         root = self.config.project_root
@@ -92,10 +93,10 @@ class RuffEngine:
 
     def outcomes(self, todo: Sequence[tuple[str, int]], log: logging.Logger) -> Iterator[Outcome]:
         """Outcomes of the failed inputs first, then of the rest once ruff has run."""
-        from routine_workflow.reformat import ruff
+        from routine_workflow.reformat import ruffpass
 
         config = self.config
-        return ruff.outcomes(
+        return ruffpass.outcomes(
             self.ruff,
             config.project_root,
             [path for path, _ in todo],

@@ -1,27 +1,12 @@
-"""The ``ruff`` reformat engine: ``ruff check --fix --select F401,I``, then ``ruff format``.
+"""The ``ruff`` reformat engine's mechanics: finding ruff, its configuration files, running it.
 
 For users who prefer speed to black-exact output (``reformat_engine = "ruff"``). The
-rest of the pass (discovery, cache, writes, report) is ``run``'s, which reaches this
-module through ``engines.RuffEngine``; ``outcomes`` turns the files that need work into
-``Outcome``\\ s, as ``pipeline`` does for black:
-
-1. each file is read and hashed; it must be UTF-8 (all ruff reads) and compile with
-   this interpreter, else it is failed and gets no tool at all;
-2. the files that pass are copied into a temporary *mirror*: a directory that repeats
-   the project's absolute path (``<tmp>/<absolute path of the project>/...``) and holds every ruff
-   configuration file of the project and of its parent directories at its place (and
-   what their ``extend`` settings point to). Relative paths, exclusion patterns, nested
-   configurations and ``extend`` chains resolve in the mirror as in the project;
-3. in the mirror's copy of the project root, ``ruff check --show-files .`` tells which
-   files ruff's own settings leave out (*excluded*); then
-   ``ruff check --fix --select F401,I .`` and ``ruff format .`` run there: the very
-   commands a user types in the project root, on a copy, each over all files at once
-   (ruff is multi-threaded itself);
-4. each result is read back: the same bytes are *unchanged*; otherwise the output must
-   compile, else the file is failed and left as it is.
-
-Nothing in the project is written here: ``run`` writes changed files
-atomically, and only if they still hold the bytes that were read.
+rest of the pass (discovery, cache, writes, report) is ``run``'s, which reaches the
+engine through ``engines.RuffEngine``; the pass itself, ruff on the project's own files,
+is ``ruffpass``. Here: the executable and its version (``Ruff``), every configuration
+file that applies (``config_files``: the cache fingerprint, and the *mirror* where the
+files ``ruff check`` changed are formatted), one ruff command (``run_ruff``) and how to
+read its errors.
 """
 
 from __future__ import annotations
@@ -33,25 +18,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from routine_workflow.errors import ConfigError, RoutineError
-from routine_workflow.reformat.pipeline import (
-    CHANGED,
-    EXCLUDED,
-    FAILED,
-    UNCHANGED,
-    Outcome,
-    decode,
-    digest_bytes,
-    one_line,
-    unreadable,
-)
-from routine_workflow.reformat.workers import Checker
+from routine_workflow.errors import ConfigError
 
 #: What ``ruff check --fix`` is asked to fix: unused imports (pyflakes' F401) and isort's rules.
 SELECT = "F401,I"
@@ -148,204 +119,13 @@ def _extends(path: Path) -> Path | None:
     return path.parent / os.path.expanduser(os.path.expandvars(value))
 
 
-# --- one pass --------------------------------------------------------------------------------
+# --- running ruff --------------------------------------------------------------------------
 
 
-@dataclass
-class _Ready:
-    """A file copied into the mirror: what was read, and how it decodes."""
-
-    digest: str
-    encoding: str
-
-
-def outcomes(
-    ruff: Ruff,
-    root: Path,
-    paths: Sequence[str],
-    configs: Iterable[Path],
-    timeout: float,
-    log: logging.Logger,
-    workers: int = 1,
-) -> Iterator[Outcome]:
-    """The outcome of every file in ``paths`` (absolute, under ``root``).
-
-    ``compile()`` checks of what was read and of what ruff wrote run in ``workers``
-    processes; those of the inputs while ruff works on the mirror.
-    """
-    with tempfile.TemporaryDirectory(prefix="rw-ruff-") as tmp, Checker(workers) as checker:
-        # Resolved: ruff lists files by their real path (/tmp may be a symlink, as on macOS).
-        mirror = Mirror(Path(tmp).resolve())
-        for config in configs:
-            mirror.copy(config)
-        ready: dict[str, _Ready] = {}
-        sources: list[tuple[str, Path, bytes]] = []
-        for path in paths:
-            outcome, data = _read(path)
-            if outcome.status != UNCHANGED:  # failed or vanished
-                yield outcome
-                continue
-            mirror.write(Path(path), data)
-            ready[path] = _Ready(outcome.digest, outcome.encoding)
-            sources.append((path, Path(path), data))
-        if not ready:
-            return
-        # Workers are forked now, before the ruff thread exists: a fork taken while another
-        # thread holds a lock (logging's, say) leaves that lock held forever in the child.
-        checker.start(sum(len(data) for _, _, data in sources))
-        with ThreadPoolExecutor(1, thread_name_prefix="ruff") as thread:
-            try:
-                running = thread.submit(_run_ruff, ruff, mirror, root, ready, timeout, log)
-                broken = checker.problems(sources)
-                listed, failures = running.result()
-            except Exception:
-                raise
-            except BaseException:  # interrupted: ruff too, or the thread would wait for it
-                _stop_children()
-                raise
-        del sources
-        yield from _results(mirror, ready, broken, listed, failures, checker, timeout)
-
-
-def _read(path: str) -> tuple[Outcome, bytes]:
-    """Read one file: (a failed or vanished Outcome if ruff cannot have it (unreadable, gone,
-    not UTF-8), else an unchanged one with its digest and encoding; the bytes)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return unreadable(path, exc), b""
-    digest = digest_bytes(data)
-    try:
-        encoding = decode(data)[0]
-    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        return Outcome(path, FAILED, digest, reason=f"cannot decode: {one_line(exc)}"), b""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        reason = f"cannot decode: ruff reads only UTF-8 (this file is {encoding})"
-        return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), b""
-    return Outcome(path, UNCHANGED, digest, encoding=encoding), data
-
-
-def _results(
-    mirror: Mirror,
-    ready: dict[str, _Ready],
-    broken: dict[str, str],
-    listed: set[str] | None,
-    failures: dict[str, str],
-    checker: Checker,
-    timeout: float,
-) -> Iterator[Outcome]:
-    """One Outcome per file ruff had: failed, excluded, unchanged or changed (if it compiles)."""
-    changed: dict[str, bytes] = {}
-    for path, item in ready.items():
-        if broken[path]:
-            reason = f"does not compile: {broken[path]}"
-            yield Outcome(path, FAILED, item.digest, reason=reason, encoding=item.encoding)
-        elif path in failures:
-            cacheable = failures[path] != _timeout_reason(timeout)
-            yield Outcome(
-                path,
-                FAILED,
-                item.digest,
-                reason=failures[path],
-                encoding=item.encoding,
-                cacheable=cacheable,
-            )
-        elif listed is not None and str(mirror.of(Path(path))) not in listed:
-            yield Outcome(path, EXCLUDED, item.digest, reason=EXCLUDED_REASON)
-        else:
-            new = mirror.of(Path(path)).read_bytes()
-            if digest_bytes(new) == item.digest:
-                yield Outcome(path, UNCHANGED, item.digest, encoding=item.encoding)
-            else:
-                changed[path] = new
-    # Never accept output that does not compile (the input did).
-    problems = checker.problems([(p, mirror.of(Path(p)), new) for p, new in changed.items()])
-    for path, new in changed.items():
-        item = ready[path]
-        if problems[path]:
-            reason = f"ruff's output would not compile ({problems[path]}); left as is"
-            yield Outcome(path, FAILED, item.digest, reason=reason, encoding=item.encoding)
-        else:
-            yield Outcome(path, CHANGED, item.digest, new, encoding=decode(new)[0])
-
-
-def _run_ruff(
-    ruff: Ruff,
-    mirror: Mirror,
-    root: Path,
-    ready: dict[str, _Ready],
-    timeout: float,
-    log: logging.Logger,
-) -> tuple[set[str] | None, dict[str, str]]:
-    """Run ruff in the mirror: (the files it looks at, or None on a time-out; failures)."""
-    cwd = mirror.of(root)
-    listed = _show_files(ruff, mirror, cwd, timeout, log)
-    if listed is None:
-        return None, dict.fromkeys(ready, _timeout_reason(timeout))
-    failures: dict[str, str] = {}
-    for command in (
-        [
-            ruff.exe,
-            "check",
-            "--fix",
-            "--select",
-            SELECT,
-            "--no-cache",
-            "--output-format",
-            "concise",
-            ".",
-        ],
-        [ruff.exe, "format", "--no-cache", "."],
-    ):
-        failures.update(_run_stage(command, mirror, cwd, ready, failures, timeout, log))
-    return listed, failures
-
-
-def _show_files(
-    ruff: Ruff, mirror: Mirror, cwd: Path, timeout: float, log: logging.Logger
-) -> set[str] | None:
-    """The files ``ruff check .`` would look at in the mirror (None on a time-out).
-
-    Also where a broken ruff configuration surfaces: exit 2 before any file is touched.
-    """
-    code, out, err = _run([ruff.exe, "check", "--show-files", "."], cwd, timeout, log)
-    if code is None:
-        return None
-    if code != 0:
-        raise ConfigError(f"ruff configuration: {_cause(mirror.unmirror(err))}")
-    return set(out.splitlines())
-
-
-def _run_stage(
-    argv: list[str],
-    mirror: Mirror,
-    cwd: Path,
-    ready: dict[str, _Ready],
-    failed: dict[str, str],
-    timeout: float,
-    log: logging.Logger,
-) -> dict[str, str]:
-    """Run one ruff command in the mirror; the files it failed on, with the reason."""
-    code, _out, err = _run(argv, cwd, timeout, log)
-    if code is None:
-        return dict.fromkeys(ready, _timeout_reason(timeout))
-    # Per-file problems: "error: Failed to format a/b.py: <why>" (paths relative to cwd).
-    by_rel = {mirror.of(Path(p)).relative_to(cwd).as_posix(): p for p in ready}
-    found: dict[str, str] = {}
-    for line in err.splitlines():
-        hit = _file_problem(line, by_rel)
-        if hit is not None and hit[0] not in failed:
-            found[hit[0]] = hit[1]
-    # check exits 1 for violations it cannot fix (F401 in an __init__.py, say); 2 is an error.
-    if code >= 2 and not found:
-        raise RoutineError(f"ruff {argv[1]}: {_cause(mirror.unmirror(err))}")
-    return found
-
-
-def _file_problem(line: str, by_rel: dict[str, str]) -> tuple[str, str] | None:
-    """(path, reason) if ``line`` is ruff's report of a problem with one of our files."""
+def file_problem(line: str, by_rel: Mapping[str, object]) -> tuple[str, str] | None:
+    """(relative path, reason) if ``line`` is ruff's report of a problem with one of the
+    files in ``by_rel`` ("error: Failed to format a/b.py: <why>", paths relative to ruff's
+    working directory)."""
     for prefix in ("error: Failed to ", "warning: Failed to "):
         if not line.startswith(prefix):
             continue
@@ -354,20 +134,14 @@ def _file_problem(line: str, by_rel: dict[str, str]) -> tuple[str, str] | None:
         at = rest.find(":")
         while at >= 0:
             if rest[:at] in by_rel:
-                return by_rel[rest[:at]], f"ruff cannot {verb} it:{rest[at + 1 :]}"
+                return rest[:at], f"ruff cannot {verb} it:{rest[at + 1 :]}"
             at = rest.find(":", at + 1)
     return None
 
 
-def _timeout_reason(timeout: float) -> str:
+def timeout_reason(timeout: float) -> str:
+    """Why a file is left as it is when ruff ran out of time."""
     return f"ruff took longer than the limit of {timeout:g}s; left as is"
-
-
-def _stop_children() -> None:
-    """Kill ruff and the pool's workers, leaving their reaping to their owners."""
-    from routine_workflow.procs.children import kill_children_unreaped
-
-    kill_children_unreaped()
 
 
 # --- the mirror ------------------------------------------------------------------------------
@@ -399,22 +173,26 @@ class Mirror:
         return text.replace(str(self.base) + os.sep, os.sep)
 
 
-def _run(
-    argv: Sequence[str], cwd: Path, timeout: float, log: logging.Logger
-) -> tuple[int | None, str, str]:
+def run_ruff(
+    argv: Sequence[str],
+    cwd: Path,
+    timeout: float,
+    log: logging.Logger,
+    stdin: bytes | None = None,
+) -> tuple[int | None, bytes, bytes]:
     """(exit code or None on a time-out, stdout, stderr) of one ruff command, which never
     outlives the run (``procs.run_captured``)."""
     from routine_workflow.procs.children import run_captured
 
-    log.debug("running %s in %s", " ".join(argv), cwd, extra={"event": "ruff_start"})
-    code, out, err = run_captured(argv, cwd, timeout)
-    text = err.decode("utf-8", "replace")
-    for line in text.splitlines():
+    shown = " ".join(argv[:8]) + (f" ... ({len(argv) - 8} more)" if len(argv) > 8 else "")
+    log.debug("running %s in %s", shown, cwd, extra={"event": "ruff_start"})
+    code, out, err = run_captured(argv, cwd, timeout, stdin=stdin)
+    for line in err.decode("utf-8", "replace").splitlines():
         log.debug("ruff | %s", line, extra={"event": "ruff_output"})
-    return code, out.decode("utf-8", "surrogateescape"), text
+    return code, out, err
 
 
-def _cause(stderr: str) -> str:
+def cause(stderr: str) -> str:
     """ruff's error output as one line: its "Cause:" lines and the final message, without
     the "ruff failed" header and the source excerpt of a TOML error."""
     useful = [

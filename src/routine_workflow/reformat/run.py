@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from logging import Logger
 from pathlib import Path
 
 from routine_workflow.config import WorkflowConfig
@@ -158,13 +159,16 @@ def reformat(
             continue
         report.cached += 1
         _count(report, rel, hit.status, hit.reason)
+    batch = _Batch(report, cache, config, log)
     try:
         if todo:
             with progress(len(todo), "reformatting") as advance:
                 for outcome in engine.outcomes(todo, log):
-                    _settle(outcome, report, cache, config, check=check, diff=diff, log=log)
+                    if _settle(outcome, report, cache, config, check=check, diff=diff, log=log):
+                        batch.add(outcome)
                     advance(1)
     finally:
+        batch.flush()  # what is already known is written, even on the way out of an error
         try:
             cache.save(keep=None if paths else (rel for rel, _ in entries))
         except OSError as exc:
@@ -243,8 +247,9 @@ def _settle(
     check: bool,
     diff: bool,
     log: logging.Logger,
-) -> None:
-    """Count one outcome, write it (unless checking) and teach the cache what is final."""
+) -> bool:
+    """Count one outcome and teach the cache what is final; True if it is a change to
+    write (``_Batch``)."""
     path = Path(outcome.path)
     rel = path.relative_to(config.project_root).as_posix()
     if outcome.status != CHANGED:
@@ -253,7 +258,7 @@ def _settle(
             log.debug("%s: %s", rel, outcome.reason, extra={"event": "reformat_failed"})
         if outcome.cacheable and outcome.digest:
             cache.record(rel, outcome.digest, outcome.status, outcome.reason)
-        return
+        return False
     new = outcome.new or b""
     if diff:
         try:
@@ -261,72 +266,89 @@ def _settle(
         except OSError as exc:
             gone = unreadable(str(path), exc)
             _count(report, rel, gone.status, gone.reason)
-            return
+            return False
     if check:
         report.changed.append(rel)
-        return
-    try:
-        written = write_if_unmodified(path, outcome.digest, new, (config.project_root,))
-    except NotRewritable as exc:  # its identity could not be kept: left alone, said why
-        report.failed.append(Failure(rel, exc.strerror or "not rewritten"))
-        return
-    except FileNotFoundError:  # its directory went away: nothing of the user's to keep
-        report.vanished.append(rel)
-        cache.forget(rel)
-        return
-    except OSError as exc:  # a read-only directory: report it, go on with the rest
-        report.failed.append(Failure(rel, f"cannot write: {exc.strerror}"))
-        return
-    if written:
-        report.changed.append(rel)
-        log.debug("reformatted %s", rel, extra={"event": "reformatted"})
-        # The engine's output is final: the pipeline ran it again until it changed nothing.
-        cache.record(rel, digest_bytes(new), UNCHANGED)
-    elif not os.path.lexists(path):  # deleted meanwhile: nothing was written
-        report.vanished.append(rel)
-        cache.forget(rel)
-    else:
-        report.modified.append(rel)
-        cache.forget(rel)
-        log.debug(
-            "%s: modified since it was read; left as is", rel, extra={"event": "reformat_skipped"}
-        )
+        return False
+    return True
+
+
+class _Batch:
+    """Changes waiting to be written, a batch at a time (``writes``: one journal sync per
+    batch, the files' own syncs overlapping)."""
+
+    #: Changes per batch: a batch waits for this many, or for the end of the pass.
+    SIZE = 128
+
+    def __init__(
+        self, report: ReformatReport, cache: ReformatCache, config: WorkflowConfig, log: Logger
+    ) -> None:
+        self.report, self.cache, self.config, self.log = report, cache, config, log
+        self.pending: list[Outcome] = []
+
+    def add(self, outcome: Outcome) -> None:
+        """Queue one change; write the batch once it is full."""
+        self.pending.append(outcome)
+        if len(self.pending) >= self.SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued and account for each file."""
+        from routine_workflow.reformat.writes import write_many_if_unmodified
+
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        items = [(Path(o.path), o.digest, o.new or b"") for o in pending]
+        results = write_many_if_unmodified(items, (self.config.project_root,))
+        for outcome, result in zip(pending, results, strict=True):
+            self._account(outcome, result)
+
+    def _account(self, outcome: Outcome, result: bool | OSError) -> None:
+        report, cache = self.report, self.cache
+        path = Path(outcome.path)
+        rel = path.relative_to(self.config.project_root).as_posix()
+        if isinstance(result, NotRewritable):  # its identity could not be kept: said why
+            report.failed.append(Failure(rel, result.strerror or "not rewritten"))
+        elif isinstance(result, FileNotFoundError):  # its directory went away
+            report.vanished.append(rel)
+            cache.forget(rel)
+        elif isinstance(result, OSError):  # a read-only directory: report it, go on
+            report.failed.append(Failure(rel, f"cannot write: {result.strerror}"))
+        elif result:
+            report.changed.append(rel)
+            self.log.debug("reformatted %s", rel, extra={"event": "reformatted"})
+            # The engine's output is final: the pipeline ran it again until it changed nothing.
+            cache.record(rel, digest_bytes(outcome.new or b""), UNCHANGED)
+        elif not os.path.lexists(path):  # deleted meanwhile: nothing was written
+            report.vanished.append(rel)
+            cache.forget(rel)
+        else:
+            report.modified.append(rel)
+            cache.forget(rel)
+            self.log.debug(
+                "%s: modified since it was read; left as is",
+                rel,
+                extra={"event": "reformat_skipped"},
+            )
 
 
 def write_if_unmodified(path: Path, digest: str, new: bytes, roots: Iterable[Path]) -> bool:
     """Atomically replace ``path`` with ``new`` unless its content no longer hashes to ``digest``.
 
     The file keeps its identity: mode, owner, group, extended attributes
-    (``fsutil.rewrite_user_file``). Returns False, writing nothing, when another process
-    changed the file since the pipeline read it. Raises ``fsutil.NotRewritable`` (an
-    OSError whose ``strerror`` is the reason) for a file left alone because a rename
-    would change what it is: hard-linked, read-only, an owner this user cannot keep.
+    (``fsutil.rewrite_user_file``); its original goes to the run's undo journal first.
+    Returns False, writing nothing, when another process changed the file since the
+    pipeline read it. Raises ``fsutil.NotRewritable`` (an OSError whose ``strerror`` is
+    the reason) for a file left alone because a rename would change what it is:
+    hard-linked, read-only, an owner this user cannot keep. ``writes`` does it for a batch.
     """
-    from routine_workflow.fsutil import (
-        NotRewritable,
-        ensure_inside,
-        rewrite_refusal,
-        rewrite_user_file,
-    )
-    from routine_workflow.undo.journal import record_replacement
+    from routine_workflow.reformat.writes import write_many_if_unmodified
 
-    ensure_inside(path, roots)
-    try:
-        current = path.read_bytes()
-    except OSError:
-        return False
-    if digest_bytes(current) != digest:
-        return False
-    # A writer that slips in between this check and the rename still loses its
-    # bytes; the window is the length of one atomic write.
-    reason = rewrite_refusal(path)
-    if reason is not None:  # refused before the journal records a write that never happens
-        raise NotRewritable(path, reason)
-    # The original goes to the run's undo journal, on disk, before the file is replaced
-    # (docs/undo.md); if it cannot, OSError: the file is left alone and reported.
-    record_replacement(path, current, new)
-    rewrite_user_file(path, new)
-    return True
+    [result] = write_many_if_unmodified([(path, digest, new)], roots)
+    if isinstance(result, OSError):
+        raise result
+    return result
 
 
 def unified_diff(rel: str, old: bytes, new: bytes, encoding: str) -> str:

@@ -2,7 +2,8 @@
 
 A run records through ``recording(config, run_id)`` (``workflow/session.py`` and the
 ``reformat`` command wrap their writes in it) and ``record_replacement``, which the
-reformat pass calls just before it replaces a file. Nothing is created until the first
+reformat pass calls just before it replaces a file (``record_replacements`` for a batch
+of files, with one sync). Nothing is created until the first
 record: a run that changes nothing leaves no journal. On the way out the journal is
 sealed and only the newest ``keep_undo`` are kept. The format: ``layout``.
 """
@@ -19,7 +20,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,27 +71,22 @@ class Recorder:
     ) -> None:
         """Durably record that ``rel`` (holding ``old``; None: absent) is about to become
         content hashing to ``new_sha`` (None: deleted). Returns once the record is on disk."""
-        entry: dict[str, Any] = {"type": "file", "path": rel, "new": new_sha}
-        if old is None or info is None:
-            entry["old"] = None
-        else:
-            entry.update(
-                old=sha256(old),
-                size=len(old),
-                mode=stat.S_IMODE(info.st_mode),
-                uid=info.st_uid,
-                gid=info.st_gid,
-                atime_ns=info.st_atime_ns,
-                mtime_ns=info.st_mtime_ns,
-                data=base64.b64encode(zlib.compress(old, ZLIB_LEVEL)).decode("ascii"),
-            )
-        line = encode_line(entry)
+        self.record_many([(rel, old, info, new_sha)])
+
+    def record_many(
+        self, items: Sequence[tuple[str, bytes | None, os.stat_result | None, str | None]]
+    ) -> None:
+        """``record`` for several files at once, with one sync: returns once every record
+        is on disk (a batch of files is then replaced, none of them before)."""
+        lines = [_encode(rel, old, info, new_sha) for rel, old, info, new_sha in items]
+        if not lines:
+            return
         with self._guard:
             fd = self._open()
-            _write_all(fd, line)
+            _write_all(fd, b"".join(lines))
             _sync(fd)
-            self.records += 1
-            self.size += len(line)
+            self.records += len(lines)
+            self.size += sum(len(line) for line in lines)
 
     def _open(self) -> int:
         if self._fd is not None:
@@ -148,6 +144,25 @@ class Recorder:
             self._fd = None
             seal = json.dumps({"records": self.records, "bytes": self.size}).encode()
             atomic_write(self.directory / SEAL_FILE, seal, dirs.PRIVATE_FILE_MODE)
+
+
+def _encode(rel: str, old: bytes | None, info: os.stat_result | None, new_sha: str | None) -> bytes:
+    """One file record's line."""
+    entry: dict[str, Any] = {"type": "file", "path": rel, "new": new_sha}
+    if old is None or info is None:
+        entry["old"] = None
+    else:
+        entry.update(
+            old=sha256(old),
+            size=len(old),
+            mode=stat.S_IMODE(info.st_mode),
+            uid=info.st_uid,
+            gid=info.st_gid,
+            atime_ns=info.st_atime_ns,
+            mtime_ns=info.st_mtime_ns,
+            data=base64.b64encode(zlib.compress(old, ZLIB_LEVEL)).decode("ascii"),
+        )
+    return encode_line(entry)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -210,12 +225,23 @@ def record_replacement(path: Path, old: bytes, new: bytes) -> None:
     Raises OSError, with a message naming the journal, when the record cannot be written:
     the caller must then leave the file alone.
     """
+    record_replacements([(path, old, new)])
+
+
+def record_replacements(items: Sequence[tuple[Path, bytes, bytes]]) -> None:
+    """``record_replacement`` for several (path, old, new) at once, with one sync: every
+    original is on disk when it returns, before any of the files is replaced.
+
+    Raises OSError (as ``record_replacement``): then none of them may be replaced.
+    """
     recorder = _active
-    if recorder is None:
+    if recorder is None or not items:
         return
     try:
-        rel = Path(path).relative_to(recorder.root).as_posix()
-        info = os.stat(path)
-        recorder.record(rel, old, info, sha256(new))
+        entries = [
+            (Path(path).relative_to(recorder.root).as_posix(), old, os.stat(path), sha256(new))
+            for path, old, new in items
+        ]
+        recorder.record_many(entries)
     except OSError as exc:
         raise OSError(exc.errno, f"cannot save it in the undo journal: {exc.strerror}") from exc
