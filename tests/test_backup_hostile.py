@@ -356,6 +356,7 @@ def _mangle_text(rng: random.Random, data: bytes) -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 600 archives: minutes on a loaded machine, never a hang
 def test_manifest_fuzz_only_ever_gets_one_line(tmp_path: Path) -> None:
     members = _base_members() + _members_for_depth()
     original = manifest_doc(_items(members), project_root="/p", created="now")
