@@ -62,8 +62,17 @@ def atomic_writer(
     original = _stat_or_none(path)
     if mode is None:
         mode = stat.S_IMODE(original.st_mode) if original is not None else _new_file_mode()
-    fd, tmp = _create_temp(path)
+    tmp = ""
     try:
+        # Named before it is created: a run's SIGTERM is raised as an exception, and one
+        # raised just after the creation must still find the name to remove.
+        while True:
+            tmp = _temp_name(path)
+            try:
+                fd = _open_temp(tmp)
+                break
+            except FileExistsError:  # pragma: no cover (48 random bits)
+                tmp = ""  # someone else's file: never ours to remove
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -73,8 +82,9 @@ def atomic_writer(
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
     if durable:
         _fsync_dir(path.parent)
@@ -209,16 +219,15 @@ def remove_leftover_temps(paths: Iterable[str], roots: Iterable[Path]) -> list[s
     return removed
 
 
-def _create_temp(path: Path) -> tuple[int, str]:
+def _temp_name(path: Path) -> str:
     # tempfile.mkstemp's job (a new, private file beside ``path``), without importing
     # tempfile and random on every start.
-    while True:
-        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.rw-tmp")
-        try:
-            # Read-write, as tempfile.mkstemp opens it.
-            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), tmp
-        except FileExistsError:  # pragma: no cover (48 random bits)
-            continue
+    return os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.rw-tmp")
+
+
+def _open_temp(tmp: str) -> int:
+    # Read-write, as tempfile.mkstemp opens it; never an existing file.
+    return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None, *, durable: bool = True) -> None:
