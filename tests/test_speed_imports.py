@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,18 @@ sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "modules": sorted(sys.m
 FORMATTERS = {"black", "isort", "autoflake", "pyflakes"}
 
 
+def _without_coverage(env: Mapping[str, str]) -> dict[str, str]:
+    # Coverage measuring the child (pytest-cov, coverage's subprocess patch) imports
+    # sqlite3 itself: what is measured here is the tool's own imports.
+    return {k: v for k, v in env.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
+
+
 def imported(args: list[str], cwd: Path, **env: str) -> tuple[int, set[str]]:
     """(exit code, top-level names of every module imported) of one CLI run."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         cwd=cwd,
-        env={**os.environ, **env},
+        env={**_without_coverage(os.environ), **env},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
