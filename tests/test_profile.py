@@ -7,6 +7,8 @@ number >= 0 (times on a shared machine are not a test's business).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,24 @@ def test_the_original_profile_flag_is_ours_now(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "--profile" not in result.stderr
     assert [s["name"] for s in json.loads(result.stdout)["profile"]["steps"]] == ["clean_caches"]
+
+
+def test_workers_time_each_file_only_when_asked(tmp_path: Path) -> None:
+    """A pool worker's per-file seconds: > 0 when timed, never measured (0) otherwise."""
+    root = write_tree(tmp_path / "p", {"a.py": b"import os\nx=1\n", "b.py": b"y=( 2 )\n"}, "")
+    code = (
+        "import json, sys\n"
+        "from routine_workflow.reformat import workers as w\n"
+        "w.init_worker(sys.argv[1], 0.0, 0, sys.argv[2] == 'timed')\n"
+        "out = w.process_batch([sys.argv[1] + '/a.py', sys.argv[1] + '/b.py'])\n"
+        "print(json.dumps([o.seconds for o in out]))\n"
+    )
+    seconds = {}
+    for mode in ("timed", "untimed"):
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(root), mode], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        seconds[mode] = json.loads(done.stdout)
+    assert all(s > 0 for s in seconds["timed"])
+    assert seconds["untimed"] == [0.0, 0.0]
