@@ -121,11 +121,12 @@ def test_a_flag_that_asked_for_work_done_differently_here_is_refused(
     assert hint in result.stderr and "docs/migrating.md" in result.stderr
 
 
-def test_lock_ttl_and_profile_are_ignored_with_a_note(project: Path) -> None:
+def test_lock_ttl_is_ignored_with_a_note_and_profile_is_ours(project: Path) -> None:
     result = run_cli(["--lock-ttl", "3600", "--profile", "-d", "-s", "clean"], project)
     assert result.returncode == 0, result.stderr
     assert "warning: --lock-ttl is ignored" in result.stderr
-    assert "warning: --profile is ignored" in result.stderr
+    assert "--profile" not in result.stderr
+    assert "profile:" in result.stdout
 
 
 def test_old_variables_are_read_or_named(project: Path) -> None:

@@ -96,6 +96,7 @@ class WorkflowConfig:
     on_success: str | None
     on_failure: str | None
     notify_url: str | None
+    profile: bool
     #: field name -> where its value came from ("default", "pyproject.toml", "env X", "flag --x")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: raw ``[tool.routine-workflow.steps]`` tables, for user-defined steps

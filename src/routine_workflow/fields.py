@@ -359,6 +359,13 @@ FIELDS: tuple[Field, ...] = (
         "on_failure", "command", "Command run after a failed, interrupted or timed-out run.", None
     ),
     Field("notify_url", "opt_str", "URL that receives the JSON run report (HTTP POST).", None),
+    Field(
+        "profile",
+        "bool",
+        "Report each step's wall and CPU time, files/s and reformat's slowest files.",
+        False,
+        "--profile",
+    ),
 )
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 

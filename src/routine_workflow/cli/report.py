@@ -3,6 +3,7 @@
 - ``report_lines(report, verbose)``: one run (a ``RunReport.as_dict()``).
 - ``project_lines(root, exit_code, report, verbose)``: one project of several.
 - ``file_lines(step, dry_run, verbose)``: the files one step changed or would change.
+- ``profile_lines(profile)``: the ``profile:`` block of ``--profile``.
 
 A dry run lists the files each step would write, rewrite or delete, the first
 ``MAX_LISTED`` of each (all with ``-v``); a real run lists what it changed with ``-v``
@@ -16,6 +17,7 @@ from typing import Any
 
 from routine_workflow import output
 from routine_workflow.cli.common import PROG
+from routine_workflow.workflow.profile import SHARED_NOTE, SINGULAR
 
 #: How many files per step and action a console listing shows without -v.
 MAX_LISTED = 10
@@ -49,6 +51,41 @@ def step_lines(report: Mapping[str, Any], verbose: bool) -> list[str]:
     dry_run = bool(report.get("dry_run"))
     for step in steps:
         lines += file_lines(step, dry_run, verbose)
+    if report.get("profile") is not None:
+        lines += profile_lines(report["profile"])
+    return lines
+
+
+def profile_lines(profile: Mapping[str, Any]) -> list[str]:
+    """Each measured step's wall and CPU seconds and files/s, then the slowest files.
+
+    A step whose CPU could not be told apart from others' (they ran side by side in
+    threads) is starred, and a line says why.
+    """
+    steps = profile.get("steps", [])
+    lines = ["profile: wall and CPU seconds per step (CPU includes child processes)"]
+    width = max((len(s["name"]) for s in steps), default=0)
+    for step in steps:
+        star = "*" if step["cpu_shared"] else ""
+        files, rate = step.get("files"), step.get("files_per_second")
+        unit = step.get("unit", "files")
+        where = (
+            f"  {output.plural(files, SINGULAR.get(unit, unit), unit)}" if files is not None else ""
+        )
+        if files and rate:
+            where += f", {rate:.1f} {unit}/s"
+        lines.append(
+            f"  {output.printable(step['name']).ljust(width)}  {step['wall']:.2f}s wall  "
+            f"{step['cpu']:.2f}s cpu{star} ({step['cpu_children']:.2f}s in children){where}"
+        )
+    if any(s["cpu_shared"] for s in steps):
+        lines.append(f"  * {SHARED_NOTE}")
+    files = profile.get("slowest_files", [])
+    if files:
+        lines.append("  slowest files (a worker's seconds on each):")
+        lines += [
+            f"    {f['seconds']:.3f}s  {f['step']}  {output.printable(f['path'])}" for f in files
+        ]
     return lines
 
 

@@ -66,7 +66,12 @@ class BlackEngine:
         config = self.config
         headroom = memory_headroom(config.reformat_max_file_size, config.max_workers)
         return run_pool(
-            config.project_root, todo, config.max_workers, config.reformat_file_timeout, headroom
+            config.project_root,
+            todo,
+            config.max_workers,
+            config.reformat_file_timeout,
+            headroom,
+            timed=config.profile,
         )
 
 

@@ -85,6 +85,7 @@ class Outcome:
     reason: str = ""
     encoding: str = "utf-8"
     cacheable: bool = True
+    seconds: float = 0.0  # a worker's time on this file (``--profile``); 0: not measured
 
 
 def unreadable(path: str, exc: OSError) -> Outcome:

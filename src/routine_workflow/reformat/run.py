@@ -15,6 +15,7 @@ so a warm run with nothing to do never imports the formatters. The step
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import time
@@ -68,6 +69,12 @@ class ReformatReport:
     vanished: list[str] = field(default_factory=list)  # deleted by someone else meanwhile
     diffs: list[str] = field(default_factory=list)
     duration: float = 0.0
+    #: (file, a worker's seconds on it) for each file the engine timed; only with --profile
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    def slowest(self, n: int = 10) -> list[tuple[str, float]]:
+        """The ``n`` files that took a worker longest, slowest first (``timings``)."""
+        return heapq.nlargest(n, self.timings, key=lambda item: item[1])
 
     def counts(self) -> dict[str, int]:
         """The numbers a summary, the history and ``--json`` show."""
@@ -252,6 +259,8 @@ def _settle(
     write (``_Batch``)."""
     path = Path(outcome.path)
     rel = path.relative_to(config.project_root).as_posix()
+    if config.profile and outcome.seconds:  # the ruff engine times no single file
+        report.timings.append((rel, outcome.seconds))
     if outcome.status != CHANGED:
         _count(report, rel, outcome.status, outcome.reason)
         if outcome.status == FAILED:

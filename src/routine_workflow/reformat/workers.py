@@ -20,6 +20,7 @@ import dataclasses
 import gc
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -80,6 +81,7 @@ def batches(todo: Sequence[tuple[str, int]]) -> list[list[str]]:
 _PIPELINE: Pipeline | None = None
 _FILE_TIMEOUT = 0.0
 _HEADROOM = 0
+_TIMED = False  # --profile: each outcome carries its seconds
 
 
 def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
@@ -96,14 +98,16 @@ def prime(root: Path) -> Pipeline:
     return _PIPELINE
 
 
-def init_worker(root: str, file_timeout: float, headroom: int = 0) -> None:
+def init_worker(root: str, file_timeout: float, headroom: int = 0, timed: bool = False) -> None:
     """Pool initializer: signals as the parent wants, tools imported and configured once,
-    and (``headroom`` > 0) at most that many bytes more address space than now."""
+    (``headroom`` > 0) at most that many bytes more address space than now, and
+    (``timed``) each file's seconds measured."""
     from routine_workflow.procs.children import worker_initializer
 
-    global _FILE_TIMEOUT, _HEADROOM
+    global _FILE_TIMEOUT, _HEADROOM, _TIMED
     worker_initializer()
     _FILE_TIMEOUT = file_timeout
+    _TIMED = timed
     _HEADROOM = headroom if headroom > 0 and _limit_memory(headroom) else 0
     signal.signal(signal.SIGALRM, _on_alarm)
     if _PIPELINE is None or _PIPELINE.root != Path(root).resolve():
@@ -117,11 +121,17 @@ def init_worker(root: str, file_timeout: float, headroom: int = 0) -> None:
 
 
 def process_batch(paths: list[str]) -> list[Outcome]:
-    """Worker entry point: each file of a batch, each under its own time limit."""
+    """Worker entry point: each file of a batch, each under its own time limit.
+
+    Timed (``--profile``), each outcome has its ``seconds``: from the end of the previous
+    file (one clock read per file), including the collection after it, which that file's
+    trees made necessary. Untimed, no clock is read.
+    """
     pipeline = _PIPELINE
     if pipeline is None:
         raise RuntimeError("process_batch() runs in a pool whose initializer is init_worker()")
     outcomes = []
+    mark = time.monotonic() if _TIMED else 0.0
     for path in paths:
         if _FILE_TIMEOUT > 0:
             signal.setitimer(signal.ITIMER_REAL, _FILE_TIMEOUT)
@@ -139,6 +149,10 @@ def process_batch(paths: list[str]) -> list[Outcome]:
                 f"out of memory (a reformat worker may grow by {_HEADROOM >> 20} MB); left as is"
             )
             outcome = dataclasses.replace(outcome, reason=reason)
+        if _TIMED:
+            now = time.monotonic()
+            outcome = dataclasses.replace(outcome, seconds=now - mark)
+            mark = now
         outcomes.append(outcome)
     return outcomes
 
@@ -193,9 +207,10 @@ def run_pool(
     workers: int,
     file_timeout: float,
     headroom: int = 0,
+    timed: bool = False,
 ) -> Iterator[Outcome]:
     """Outcomes of every file in ``todo`` ((path, size) pairs), as workers finish them;
-    each worker may grow by ``headroom`` bytes (0: no limit)."""
+    each worker may grow by ``headroom`` bytes (0: no limit); ``timed``: with ``seconds``."""
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
@@ -206,7 +221,9 @@ def run_pool(
     prime(root)
     groups = batches(todo)
     pool = _pool(
-        max(1, min(workers, len(groups))), init_worker, (str(root), file_timeout, headroom)
+        max(1, min(workers, len(groups))),
+        init_worker,
+        (str(root), file_timeout, headroom, timed),
     )
     futures: dict[Future[list[Outcome]], list[str]] = {
         pool.submit(process_batch, group): group for group in groups

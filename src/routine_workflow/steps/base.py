@@ -38,7 +38,8 @@ class StepResult:
     ``files``: what the step wrote, rewrote or deleted (in a dry run: would have), by
     action (``"write"``, ``"rewrite"``, ``"delete"``), each path relative to the project
     root when inside it, else absolute; a directory ends with ``/``. Empty when the step
-    cannot tell (a user's command or script).
+    cannot tell (a user's command or script). ``slowest``: (path, seconds) of the files
+    that took longest, filled only with ``--profile`` (reformat's black engine).
     """
 
     status: Status
@@ -47,6 +48,7 @@ class StepResult:
     counts: dict[str, int] = field(default_factory=dict)
     duration: float = 0.0
     files: dict[str, list[str]] = field(default_factory=dict)
+    slowest: list[tuple[str, float]] = field(default_factory=list)
 
     @classmethod
     def skipped(cls, summary: str) -> StepResult:

@@ -45,6 +45,7 @@ class ReformatStep(BuiltinStep):
             if not line.startswith(("reformatted", "would reformat")):
                 ctx.logger.warning("%s", line, extra={"event": "reformat_problem", "step": NAME})
         result.duration = report.duration
+        result.slowest = report.slowest()
         return result
 
 

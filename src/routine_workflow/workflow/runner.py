@@ -24,6 +24,7 @@ from routine_workflow.config_rules import did_you_mean
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted, StepTimeout
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.steps.base import RunRules, Status, Step, StepContext, StepResult
+from routine_workflow.workflow import profile
 from routine_workflow.workflow.gate import (
     BACKUP,
     Gate,
@@ -125,6 +126,7 @@ class StepRecord:
     counts: dict[str, int] = field(default_factory=dict)
     allowed_failure: bool = False
     files: dict[str, list[str]] = field(default_factory=dict)  # StepResult.files
+    profile: dict[str, Any] = field(default_factory=dict)  # --profile (workflow.profile)
 
 
 @dataclass
@@ -141,10 +143,16 @@ class RunReport:
     reason: str = ""
     duration: float = 0.0
     finished: str = ""
+    profile: dict[str, Any] | None = None  # --profile: workflow.profile.run_profile
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (``--json``)."""
-        return asdict(self)
+        """JSON-friendly form (``--json``); ``profile`` only with ``--profile``."""
+        data = asdict(self)
+        for step in data["steps"]:
+            del step["profile"]  # gathered in the report's own profile
+        if data["profile"] is None:
+            del data["profile"]
+        return data
 
 
 def utc_now() -> str:
@@ -178,6 +186,7 @@ class _Run:
     held: list[str] = field(default_factory=list)  # held for want of a restore point
     hold_cause: str = ""  # why the backup left none ("backup failed: ...")
     began: dict[str, float] = field(default_factory=dict)  # name -> when it started
+    usage: dict[str, _Usage] | None = None  # --profile: name -> CPU around it
 
     def ran_for(self, name: str) -> float:
         """Seconds since ``name`` started: the real time of a step an interruption ends."""
@@ -261,6 +270,7 @@ def run_steps(
     """
     gate = Gate.plan(steps, ctx.config.require_restore_point)
     run = _Run(ctx, report, on_step, guard, {s.name for s in steps}, gate)
+    run.usage = {} if ctx.config.profile else None
     pending = list(steps)
     running: dict[Future[StepResult], Step] = {}
     current: Step | None = None
@@ -272,14 +282,14 @@ def run_steps(
             if current is not None:
                 # Reaping every child is only safe when no step runs beside it in a thread.
                 run.began[current.name] = time.monotonic()
-                result = _run_one(current, ctx, guard, reap=not running)
-                run.finish(current, _record(current, result))
+                result = _run_one(current, ctx, guard, not running, run.usage)
+                run.finish(current, _record(current, result, run.usage))
                 current = None
             elif running:
                 finished = _wait_first(running)
                 for future in finished:
                     step = running.pop(future)
-                    run.finish(step, _record(step, future.result()))
+                    run.finish(step, _record(step, future.result(), run.usage))
             elif pending:  # pragma: no cover (order_steps guarantees progress)
                 raise AssertionError("no step can start")
     except Interrupted as exc:
@@ -305,6 +315,8 @@ def run_steps(
             # Command steps' processes are killed by the caller (terminate_children);
             # their threads then return at once, so not waiting here loses nothing.
             pool.shutdown(wait=False, cancel_futures=True)
+        if run.usage is not None:
+            report.profile = profile.run_profile((r.name, r.profile) for r in report.steps)
     order = {s.name: i for i, s in enumerate(steps)}
     report.steps.sort(key=lambda r: order.get(r.name, len(order)))
     report.duration = time.monotonic() - start
@@ -357,16 +369,34 @@ def _next_inline(
             if len(running) < parallel:
                 pending.remove(step)
                 run.began[step.name] = time.monotonic()
-                running[pool.submit(_run_one, step, run.ctx, None, False)] = step
+                running[pool.submit(_run_one, step, run.ctx, None, False, run.usage)] = step
             continue
         pending.remove(step)
         return step
     return None
 
 
-def _run_one(step: Step, ctx: StepContext, guard: SignalGuard | None, reap: bool) -> StepResult:
+@dataclass(frozen=True)
+class _Usage:
+    """CPU counters before and after one step; ``shared`` if other steps ran meanwhile."""
+
+    before: profile.Usage
+    after: profile.Usage
+    shared: bool
+
+
+def _run_one(
+    step: Step,
+    ctx: StepContext,
+    guard: SignalGuard | None,
+    reap: bool,
+    usage: dict[str, _Usage] | None = None,
+) -> StepResult:
+    """Run one step, never raising but for Interrupted; with ``usage`` (``--profile``),
+    record its CPU counters there. ``reap``: nothing else runs meanwhile."""
     log = ctx.logger
     log.debug("started", extra={"event": "step_start", "step": step.name})
+    before = profile.Usage.now() if usage is not None else None
     began = time.monotonic()
     rules = RunRules.of(step)
     timeout = 0.0 if rules.runs_in_thread else rules.timeout  # such a step keeps its own time
@@ -384,10 +414,28 @@ def _run_one(step: Step, ctx: StepContext, guard: SignalGuard | None, reap: bool
         log.exception("crashed", extra={"event": "step_crash", "step": step.name})
         result = StepResult.failed(f"internal error: {type(exc).__name__}: {exc}")
     result.duration = time.monotonic() - began
+    if usage is not None and before is not None:
+        # A step in a thread (reap False) shares the process's counters with whatever
+        # else runs; so does an in-process step started while thread steps still run.
+        usage[step.name] = _Usage(before, profile.Usage.now(), shared=not reap)
     return result
 
 
-def _record(step: Step, result: StepResult) -> StepRecord:
+def _record(step: Step, result: StepResult, usage: dict[str, _Usage] | None) -> StepRecord:
+    measured = usage.pop(step.name, None) if usage is not None else None
+    figures = (
+        profile.step_profile(
+            step.name,
+            result.duration,
+            measured.before,
+            measured.after,
+            shared=measured.shared,
+            counts=result.counts,
+            slowest=result.slowest,
+        )
+        if measured is not None
+        else {}
+    )
     return StepRecord(
         name=step.name,
         status=result.status.value,
@@ -396,6 +444,7 @@ def _record(step: Step, result: StepResult) -> StepRecord:
         details=list(result.details),
         counts=dict(result.counts),
         files={action: list(paths) for action, paths in result.files.items()},
+        profile=figures,
     )
 
 
