@@ -86,17 +86,19 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
     raise FileTimeout(f"took longer than the per-file limit of {_FILE_TIMEOUT:g}s; left as is")
 
 
-def prime(root: Path) -> Pipeline:
+def prime(root: Path, keep_unused_imports: bool = False) -> Pipeline:
     """Build the pipeline in this process (raising ConfigError on bad tool settings).
 
     Forked workers inherit it, so each does not import and configure the tools again.
     """
     global _PIPELINE
-    _PIPELINE = Pipeline(Path(root))
+    _PIPELINE = Pipeline(Path(root), keep_unused_imports)
     return _PIPELINE
 
 
-def init_worker(root: str, file_timeout: float, headroom: int = 0) -> None:
+def init_worker(
+    root: str, file_timeout: float, headroom: int = 0, keep_unused_imports: bool = False
+) -> None:
     """Pool initializer: signals as the parent wants, tools imported and configured once,
     and (``headroom`` > 0) at most that many bytes more address space than now."""
     from routine_workflow.procs.children import worker_initializer
@@ -106,8 +108,14 @@ def init_worker(root: str, file_timeout: float, headroom: int = 0) -> None:
     _FILE_TIMEOUT = file_timeout
     _HEADROOM = headroom if headroom > 0 and _limit_memory(headroom) else 0
     signal.signal(signal.SIGALRM, _on_alarm)
-    if _PIPELINE is None or _PIPELINE.root != Path(root).resolve():
-        prime(Path(root))  # not forked from a primed parent (spawn start method)
+    if (
+        _PIPELINE is None
+        or _PIPELINE.root != Path(root).resolve()
+        or _PIPELINE.keep_unused_imports != keep_unused_imports
+    ):
+        prime(
+            Path(root), keep_unused_imports
+        )  # not forked from a primed parent (spawn start method)
     # black builds large trees full of reference cycles; the cyclic collector running
     # during formatting traverses them again and again (docs/reformat.md, "Measured").
     # Workers collect once after each file instead, with the imported modules frozen
@@ -193,9 +201,11 @@ def run_pool(
     workers: int,
     file_timeout: float,
     headroom: int = 0,
+    keep_unused_imports: bool = False,
 ) -> Iterator[Outcome]:
     """Outcomes of every file in ``todo`` ((path, size) pairs), as workers finish them;
-    each worker may grow by ``headroom`` bytes (0: no limit)."""
+    each worker may grow by ``headroom`` bytes (0: no limit); ``keep_unused_imports``:
+    autoflake removes none (``watch``)."""
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
@@ -203,10 +213,12 @@ def run_pool(
 
     # Configure the tools here first: a bad [tool.black] is one clear error, and forked
     # workers inherit the imported, configured pipeline instead of importing it again.
-    prime(root)
+    prime(root, keep_unused_imports)
     groups = batches(todo)
     pool = _pool(
-        max(1, min(workers, len(groups))), init_worker, (str(root), file_timeout, headroom)
+        max(1, min(workers, len(groups))),
+        init_worker,
+        (str(root), file_timeout, headroom, keep_unused_imports),
     )
     futures: dict[Future[list[Outcome]], list[str]] = {
         pool.submit(process_batch, group): group for group in groups
