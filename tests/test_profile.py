@@ -114,7 +114,7 @@ def test_workers_time_each_file_only_when_asked(tmp_path: Path) -> None:
     code = (
         "import json, sys\n"
         "from routine_workflow.reformat import workers as w\n"
-        "w.init_worker(sys.argv[1], 0.0, 0, sys.argv[2] == 'timed')\n"
+        "w.init_worker(sys.argv[1], 0.0, 0, timed=sys.argv[2] == 'timed')\n"
         "out = w.process_batch([sys.argv[1] + '/a.py', sys.argv[1] + '/b.py'])\n"
         "print(json.dumps([o.seconds for o in out]))\n"
     )

@@ -88,6 +88,7 @@ class WorkflowConfig:
     dump_engine: str
     reformat_file_timeout: float
     reformat_max_file_size: int
+    watch_remove_unused_imports: bool
     log_format: str
     log_level: str
     log_max_bytes: int
@@ -103,6 +104,8 @@ class WorkflowConfig:
     step_tables: Mapping[str, Any] = field(default_factory=dict, compare=False)
     #: names the tool would otherwise ignore without a word (a misspelt table or variable)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    #: set by ``watch`` at run time, never by the user: reformat removes no unused import
+    keep_unused_imports: bool = False
 
     def with_changes(self, **changes: Any) -> WorkflowConfig:
         """A copy with some values replaced (e.g. ``dry_run``), sources marked as overrides."""

@@ -310,6 +310,15 @@ FIELDS: tuple[Field, ...] = (
         minimum=0,
     ),
     Field(
+        "watch_remove_unused_imports",
+        "bool",
+        "Let watch's reformat runs remove unused imports too (default: keep them, so an "
+        "import you just typed survives the save).",
+        False,
+        "--remove-unused-imports",
+        negatable=True,
+    ),
+    Field(
         "log_format",
         "choice",
         "Log events as text lines or one JSON object per line.",

@@ -40,6 +40,10 @@ from routine_workflow.workflow.watch import DEFAULT_STEPS, watch
 )
 @wait_option("If another run holds the lock, wait up to SECONDS (default: skip this change).")
 @field_option("auto_yes")
+@field_option(
+    "watch_remove_unused_imports",
+    help="Let reformat remove unused imports on each save too (default: keep them).",
+)
 @click.option("--max-runs", type=click.IntRange(min=1), default=None, hidden=True)
 @click.pass_context
 def watch_cmd(
@@ -49,19 +53,27 @@ def watch_cmd(
     debounce: int,
     wait: float,
     auto_yes: bool | None,
+    watch_remove_unused_imports: bool | None,
     max_runs: int | None,
 ) -> int:
     """Rerun steps whenever project files change; Ctrl-C stops (exit 130).
 
     Excluded and ignored paths (virtualenvs, .gitignore'd files, the tool's own
     directories) never trigger a run, nor do the changes a run makes itself.
+    Reformat keeps unused imports here (one you just typed is about to be used);
+    the full run and `reformat` still remove them.
 
     \b
     Examples:
       routine-workflow watch --yes                  # reformat on every save
       routine-workflow watch -y --steps reformat,clean_caches --debounce 1000
     """
-    config = workflow_config(ctx, project_root=project_root, auto_yes=auto_yes)
+    config = workflow_config(
+        ctx,
+        project_root=project_root,
+        auto_yes=auto_yes,
+        watch_remove_unused_imports=watch_remove_unused_imports,
+    )
     if only and not split_names(only):
         raise ConfigError("--steps: no steps selected (the value is empty)")
     steps = planned_steps(config, split_names(only) or DEFAULT_STEPS)

@@ -27,6 +27,8 @@ from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.fsutil import atomic_write
 
 CACHE_NAME = "reformat-cache.json"
+#: ``watch``'s runs keep unused imports: their verdicts hold under another fingerprint.
+WATCH_CACHE_NAME = "reformat-cache-watch.json"
 #: Bump when the pipeline's behaviour changes in a way the inputs below do not show.
 PIPELINE_VERSION = "2"  # 2: outputs are fixed points (caches of 1 may not be)
 TOOLS = ("black", "isort", "autoflake", "pyflakes")
@@ -131,9 +133,10 @@ class ReformatCache:
     entries: dict[str, Entry] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, cache_dir: Path, fingerprint: str) -> ReformatCache:
-        """The cache for ``fingerprint``; empty if missing, unreadable or made for another."""
-        path = cache_dir / CACHE_NAME
+    def load(cls, cache_dir: Path, fingerprint: str, name: str = CACHE_NAME) -> ReformatCache:
+        """The cache for ``fingerprint`` in ``cache_dir / name``; empty if missing,
+        unreadable or made for another."""
+        path = cache_dir / name
         cache = cls(path, fingerprint)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

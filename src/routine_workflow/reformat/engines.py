@@ -57,7 +57,8 @@ class BlackEngine:
     def fingerprint(self, found: Sequence[Path], versions: dict[str, str] | None) -> str:
         """The tools' versions and the configuration files they read (``cache.CONFIG_NAMES``)."""
         root = self.config.project_root
-        return cache.fingerprint(root, versions or cache.tool_versions(), {"engine": "black"})
+        settings = {"engine": "black", **_keep_setting(self.config)}
+        return cache.fingerprint(root, versions or cache.tool_versions(), settings)
 
     def outcomes(self, todo: Sequence[tuple[str, int]], log: logging.Logger) -> Iterator[Outcome]:
         """Outcomes as the workers finish them, largest files first."""
@@ -71,12 +72,14 @@ class BlackEngine:
             config.max_workers,
             config.reformat_file_timeout,
             headroom,
+            config.keep_unused_imports,
             timed=config.profile,
         )
 
 
 class RuffEngine:
-    """``ruff check --fix --select F401,I`` and ``ruff format``, over all files at once."""
+    """``ruff check --fix --select F401,I`` (``I`` when keeping unused imports) and
+    ``ruff format``, over all files at once."""
 
     def __init__(self, config: WorkflowConfig, ruff: Ruff) -> None:
         from routine_workflow.reformat.ruff import CONFIG_NAMES
@@ -93,12 +96,12 @@ class RuffEngine:
 
         root = self.config.project_root
         self.configs = ruff.config_files(root, found)
-        settings = {"engine": "ruff", "select": ruff.SELECT}
+        settings = {"engine": "ruff", "select": ruff.select(self.config.keep_unused_imports)}
         return cache.fingerprint(root, versions or self.ruff.versions(), settings, self.configs)
 
     def outcomes(self, todo: Sequence[tuple[str, int]], log: logging.Logger) -> Iterator[Outcome]:
         """Outcomes of the failed inputs first, then of the rest once ruff has run."""
-        from routine_workflow.reformat import ruffpass
+        from routine_workflow.reformat import ruff, ruffpass
 
         config = self.config
         return ruffpass.outcomes(
@@ -109,7 +112,19 @@ class RuffEngine:
             config.reformat_file_timeout,
             log,
             config.max_workers,
+            ruff.select(config.keep_unused_imports),
         )
+
+
+def _keep_setting(config: WorkflowConfig) -> dict[str, bool]:
+    # Only when on, so the fingerprint of an ordinary run (and its cache) stays as it was.
+    return {"keep_unused_imports": True} if config.keep_unused_imports else {}
+
+
+def cache_name(config: WorkflowConfig) -> str:
+    """The cache file: ``watch``'s own when it keeps unused imports, so watch runs and full
+    runs (cron) do not discard each other's cache at every turn."""
+    return cache.WATCH_CACHE_NAME if config.keep_unused_imports else cache.CACHE_NAME
 
 
 def for_config(config: WorkflowConfig) -> Engine:

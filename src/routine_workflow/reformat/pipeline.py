@@ -104,8 +104,9 @@ def digest_bytes(data: bytes) -> str:
 class Pipeline:
     """The three tools configured for one project root, ready to format files."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, keep_unused_imports: bool = False) -> None:
         self.root = Path(root).resolve()
+        self.keep_unused_imports = keep_unused_imports
         self._load_black()
         self._load_isort()
         self._load_autoflake()
@@ -317,7 +318,10 @@ class Pipeline:
         import autoflake
 
         options = dict(self.autoflake_options)
-        options["ignore_init_module_imports"] = (
+        # autoflake's only switch that keeps *every* unused import is the one it sets for
+        # __init__.py: remove_all_unused_imports=False still removes standard-library ones
+        # (``import os``), the ones typed most. Its other fixes stay as configured.
+        options["ignore_init_module_imports"] = self.keep_unused_imports or (
             options["ignore_init_module_imports"] and file.name == "__init__.py"
         )
         return str(autoflake.fix_code(text, additional_imports=self.autoflake_imports, **options))

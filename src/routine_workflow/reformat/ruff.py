@@ -26,6 +26,16 @@ from routine_workflow.errors import ConfigError
 
 #: What ``ruff check --fix`` is asked to fix: unused imports (pyflakes' F401) and isort's rules.
 SELECT = "F401,I"
+#: What it is asked to fix in ``watch`` (unless ``watch_remove_unused_imports``): import order
+#: only, so the import the user just typed survives the save.
+SELECT_KEEP_IMPORTS = "I"
+
+
+def select(keep_unused_imports: bool) -> str:
+    """The rules ``ruff check --fix`` selects."""
+    return SELECT_KEEP_IMPORTS if keep_unused_imports else SELECT
+
+
 #: Files ruff reads its settings from, at every directory level.
 CONFIG_NAMES = ("pyproject.toml", "ruff.toml", ".ruff.toml")
 #: A line of the source excerpt in an error message ("  |", "2 | line-length = ...").

@@ -61,7 +61,6 @@ from routine_workflow.reformat.ruff import (
 #: Bytes of file names per ruff command line (far below any system's limit).
 ARGS_BYTES = 64 * 1024
 ODD_NAME = "excluded: the ruff engine leaves files whose names are not UTF-8 or hold line breaks"
-CHECK = ["check", "--fix", "--select", SELECT, "--no-cache"]
 FORMAT = ["format", "--no-cache"]
 
 
@@ -87,8 +86,10 @@ def outcomes(
     timeout: float,
     log: logging.Logger,
     workers: int = 1,
+    select: str = SELECT,
 ) -> Iterator[Outcome]:
-    """The outcome of every file in ``paths`` (absolute, under ``root``)."""
+    """The outcome of every file in ``paths`` (absolute, under ``root``); ``select``: the
+    rules ``ruff check --fix`` fixes."""
     files: list[_File] = []
     for path in paths:
         outcome, data = _read(path)
@@ -99,7 +100,7 @@ def outcomes(
         files.append(_File(path, rel, data, outcome.digest, outcome.encoding, data))
     if not files:
         return
-    run = _Pass(ruff, root, list(configs), timeout, log)
+    run = _Pass(ruff, root, list(configs), timeout, log, select)
     listed = _listed_while_checking(run, [f for f in files if not _odd_name(f.rel)])
     active: list[_File] = []
     for item in files:
@@ -189,14 +190,21 @@ class _Pass:
     """The two ruff stages over a set of files, each leaving its result in ``_File.now``."""
 
     def __init__(
-        self, ruff: Ruff, root: Path, configs: list[Path], timeout: float, log: logging.Logger
+        self,
+        ruff: Ruff,
+        root: Path,
+        configs: list[Path],
+        timeout: float,
+        log: logging.Logger,
+        select: str,
     ) -> None:
         self.ruff, self.root, self.configs = ruff, root, configs
         self.timeout, self.log = timeout, log
+        self.check_argv = ["check", "--fix", "--select", select, "--no-cache"]
 
     def check(self, files: list[_File]) -> None:
         """``ruff check --fix`` on the real files (``--diff``); stdin for the rest."""
-        leftover = self._diffs(CHECK, [f for f in files if unidiff.splittable(f.data)])
+        leftover = self._diffs(self.check_argv, [f for f in files if unidiff.splittable(f.data)])
         leftover += [f for f in files if not unidiff.splittable(f.data)]
         for item in leftover:
             self._check_stdin(item)
@@ -252,7 +260,7 @@ class _Pass:
         return True
 
     def _check_stdin(self, item: _File) -> None:
-        argv = [self.ruff.exe, *CHECK, "--stdin-filename", item.rel, "-"]
+        argv = [self.ruff.exe, *self.check_argv, "--stdin-filename", item.rel, "-"]
         code, out, err = run_ruff(argv, self.root, self.timeout, self.log, stdin=item.data)
         if self._failures(code, err, {item.rel: item}, "check") and not item.failure:
             item.now = out

@@ -143,7 +143,8 @@ def reformat(
     if leftovers and not check:  # writing: we hold the project's lock
         for path in remove_leftover_temps(leftovers, [config.project_root]):
             log.warning("removed %s, a temporary file left by a killed run", path)
-    cache = ReformatCache.load(config.cache_dir, engine.fingerprint(found, versions))
+    fingerprint = engine.fingerprint(found, versions)
+    cache = ReformatCache.load(config.cache_dir, fingerprint, engines.cache_name(config))
     todo: list[tuple[str, int]] = []
     report.seen = len(entries)
     limit = config.reformat_max_file_size

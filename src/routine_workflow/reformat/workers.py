@@ -88,17 +88,23 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
     raise FileTimeout(f"took longer than the per-file limit of {_FILE_TIMEOUT:g}s; left as is")
 
 
-def prime(root: Path) -> Pipeline:
+def prime(root: Path, keep_unused_imports: bool = False) -> Pipeline:
     """Build the pipeline in this process (raising ConfigError on bad tool settings).
 
     Forked workers inherit it, so each does not import and configure the tools again.
     """
     global _PIPELINE
-    _PIPELINE = Pipeline(Path(root))
+    _PIPELINE = Pipeline(Path(root), keep_unused_imports)
     return _PIPELINE
 
 
-def init_worker(root: str, file_timeout: float, headroom: int = 0, timed: bool = False) -> None:
+def init_worker(
+    root: str,
+    file_timeout: float,
+    headroom: int = 0,
+    keep_unused_imports: bool = False,
+    timed: bool = False,
+) -> None:
     """Pool initializer: signals as the parent wants, tools imported and configured once,
     (``headroom`` > 0) at most that many bytes more address space than now, and
     (``timed``) each file's seconds measured."""
@@ -110,8 +116,14 @@ def init_worker(root: str, file_timeout: float, headroom: int = 0, timed: bool =
     _TIMED = timed
     _HEADROOM = headroom if headroom > 0 and _limit_memory(headroom) else 0
     signal.signal(signal.SIGALRM, _on_alarm)
-    if _PIPELINE is None or _PIPELINE.root != Path(root).resolve():
-        prime(Path(root))  # not forked from a primed parent (spawn start method)
+    if (
+        _PIPELINE is None
+        or _PIPELINE.root != Path(root).resolve()
+        or _PIPELINE.keep_unused_imports != keep_unused_imports
+    ):
+        prime(
+            Path(root), keep_unused_imports
+        )  # not forked from a primed parent (spawn start method)
     # black builds large trees full of reference cycles; the cyclic collector running
     # during formatting traverses them again and again (docs/reformat.md, "Measured").
     # Workers collect once after each file instead, with the imported modules frozen
@@ -207,10 +219,12 @@ def run_pool(
     workers: int,
     file_timeout: float,
     headroom: int = 0,
+    keep_unused_imports: bool = False,
     timed: bool = False,
 ) -> Iterator[Outcome]:
     """Outcomes of every file in ``todo`` ((path, size) pairs), as workers finish them;
-    each worker may grow by ``headroom`` bytes (0: no limit); ``timed``: with ``seconds``."""
+    each worker may grow by ``headroom`` bytes (0: no limit); ``keep_unused_imports``:
+    autoflake removes none (``watch``); ``timed``: with ``seconds``."""
     from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
@@ -218,12 +232,12 @@ def run_pool(
 
     # Configure the tools here first: a bad [tool.black] is one clear error, and forked
     # workers inherit the imported, configured pipeline instead of importing it again.
-    prime(root)
+    prime(root, keep_unused_imports)
     groups = batches(todo)
     pool = _pool(
         max(1, min(workers, len(groups))),
         init_worker,
-        (str(root), file_timeout, headroom, timed),
+        (str(root), file_timeout, headroom, keep_unused_imports, timed),
     )
     futures: dict[Future[list[Outcome]], list[str]] = {
         pool.submit(process_batch, group): group for group in groups

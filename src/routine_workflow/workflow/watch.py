@@ -9,6 +9,7 @@ a run, by a step or by you, is treated as part of that run).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import stat
@@ -122,6 +123,7 @@ def watch(
     """
     from watchfiles import watch as watch_changes
 
+    config = for_watch(config)
     logger = logs.get_logger()
     stop = _StopSignal()
     sigs = (signal.SIGINT, signal.SIGTERM, *STOPPING_EXTRA)
@@ -174,6 +176,15 @@ def watch(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code  # pragma: no cover (the watcher only ends by a signal or max_runs)
+
+
+def for_watch(config: WorkflowConfig) -> WorkflowConfig:
+    """The configuration of watch's runs: reformat keeps unused imports unless the user
+    asked otherwise (``watch_remove_unused_imports``) — on a save, an import just typed
+    is about to be used, and removing it fights the editor."""
+    if config.watch_remove_unused_imports:
+        return config
+    return dataclasses.replace(config, keep_unused_imports=True)
 
 
 def _run_once(
