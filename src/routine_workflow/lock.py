@@ -326,6 +326,26 @@ class ProjectLock(_Held):
             return
         _remove_ours(aside)
 
+    def state(self) -> dict[str, Any]:
+        """The lock's path, holder and verdict, JSON-friendly (``lock status``, ``doctor``)."""
+        snap = self.snapshot()
+        if snap is None:
+            return {"path": str(self.path), "held": False}
+        verdict = self.verdict(snap)
+        return {
+            "path": str(self.path),
+            "held": True,
+            "holder": snap.owner.describe() if snap.owner else "an unknown process",
+            "owner": snap.owner.to_json() if snap.owner else None,
+            "stale": verdict.stale,
+            "alive": verdict.verified_alive,
+            # between mkdir and the owner record: a run starting this very moment
+            "acquiring": snap.owner is None and not snap.forbidden,
+            "reason": verdict.reason,
+            # what the holder is running now (or, when stale, what a break would stop)
+            "commands": orphans.recorded(self.path),
+        }
+
     def break_lock(self, *, force: bool = False) -> tuple[Owner | None, Verdict] | None:
         """``lock break``: remove a stale lock; with ``force``, also one whose liveness is unknown.
 

@@ -15,7 +15,6 @@ from routine_workflow import output
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.lock import ProjectLock, tree_lock_path
-from routine_workflow.procs import orphans
 
 
 def lock_state(config: WorkflowConfig) -> dict[str, Any]:
@@ -32,21 +31,7 @@ def lock_state(config: WorkflowConfig) -> dict[str, Any]:
 
 
 def _one_lock_state(path: Path) -> dict[str, Any]:
-    lock = ProjectLock(path)
-    snap = lock.snapshot()
-    if snap is None:
-        return {"path": str(lock.path), "held": False}
-    verdict = lock.verdict(snap)
-    return {
-        "path": str(lock.path),
-        "held": True,
-        "holder": snap.owner.describe() if snap.owner else "an unknown process",
-        "owner": snap.owner.to_json() if snap.owner else None,
-        "stale": verdict.stale,
-        "reason": verdict.reason,
-        # what the holder is running now (or, when stale, what a break would stop)
-        "commands": orphans.recorded(lock.path),
-    }
+    return ProjectLock(path).state()
 
 
 def break_lock(config: WorkflowConfig, *, force: bool) -> str:

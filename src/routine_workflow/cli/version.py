@@ -6,7 +6,6 @@ from the installed distributions' metadata, as ``importlib.metadata`` finds it.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from routine_workflow import __version__
 from routine_workflow.cli.common import PROG
+from routine_workflow.distversions import dist_info_versions
 
 #: What the default engine runs, in order; ruff is the other engine.
 FORMATTERS = ("black", "isort", "autoflake")
@@ -37,7 +37,7 @@ def _installed(name: str) -> str | None:
     ``<name>-<version>.dist-info`` directory along sys.path (as ``reformat.cache`` reads
     them: importing importlib.metadata and parsing METADATA costs tens of milliseconds)."""
     if name not in _found:
-        _found.update(_from_dist_info_names())
+        _found.update(dist_info_versions((*FORMATTERS, "ruff")))
     if name in _found:
         return _found[name]
     from importlib import metadata  # an egg-info or otherwise unusual install
@@ -49,22 +49,6 @@ def _installed(name: str) -> str | None:
 
 
 _found: dict[str, str] = {}
-
-
-def _from_dist_info_names() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".dist-info"):
-                dist, _, version = name[: -len(".dist-info")].partition("-")
-                key = dist.lower().replace("_", "-").replace(".", "-")
-                if version and key in (*FORMATTERS, "ruff"):
-                    found.setdefault(key, version)
-    return found
 
 
 def _ruff() -> str:

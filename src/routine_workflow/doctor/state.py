@@ -96,7 +96,7 @@ def lock_section(config: WorkflowConfig) -> Section:
     data: list[dict[str, Any]] = []
     section = Section("lock", "locks", data)
     for label, lock, remedy in locks:
-        state = _lock_state(lock)
+        state = lock.state()
         data.append({"which": label, **state})
         if not state["held"]:
             section.lines.append(f"{label} {lock.path}: free")
@@ -111,20 +111,3 @@ def lock_section(config: WorkflowConfig) -> Section:
                 f"if no run is in progress there, {remedy}",
             )
     return section
-
-
-def _lock_state(lock: ProjectLock) -> dict[str, Any]:
-    snap = lock.snapshot()
-    if snap is None:
-        return {"path": str(lock.path), "held": False}
-    verdict = lock.verdict(snap)
-    return {
-        "path": str(lock.path),
-        "held": True,
-        "holder": snap.owner.describe() if snap.owner else "an unknown process",
-        "stale": verdict.stale,
-        "alive": verdict.verified_alive,
-        # between mkdir and the owner record: a run starting this very moment
-        "acquiring": snap.owner is None and not snap.forbidden,
-        "reason": verdict.reason,
-    }

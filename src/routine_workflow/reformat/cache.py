@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
+from routine_workflow.distversions import dist_info_versions
 from routine_workflow.fsutil import atomic_write
 
 CACHE_NAME = "reformat-cache.json"
@@ -46,7 +47,7 @@ CONFIG_NAMES = (
 def tool_versions() -> dict[str, str]:
     """Installed versions of the tools (and the interpreter), without importing them."""
     versions = {"python": ".".join(str(part) for part in sys.version_info[:3])}
-    versions.update(_versions_from_dist_info_names())
+    versions.update(dist_info_versions(TOOLS))
     missing = [name for name in TOOLS if name not in versions]
     if missing:  # an egg-info or otherwise unusual install: ask importlib.metadata
         from importlib import metadata
@@ -57,27 +58,6 @@ def tool_versions() -> dict[str, str]:
             except metadata.PackageNotFoundError:
                 versions[name] = "missing"
     return versions
-
-
-def _versions_from_dist_info_names() -> dict[str, str]:
-    # importlib.metadata's own rule (the first distribution found along sys.path wins),
-    # read from the ``<name>-<version>.dist-info`` directory names alone: one listing per
-    # path entry instead of importing importlib.metadata and parsing METADATA files, which
-    # was a quarter of a warm run. Anything not found this way goes to importlib.metadata.
-    found: dict[str, str] = {}
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
-            if not name.endswith(".dist-info"):
-                continue
-            dist, _, version = name[: -len(".dist-info")].partition("-")
-            tool = dist.lower().replace("_", "-").replace(".", "-")
-            if tool in TOOLS and version and tool not in found:
-                found[tool] = version
-    return found
 
 
 def config_files(root: Path) -> list[Path]:
