@@ -153,7 +153,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def real_path(path: Path) -> Path:
     """``path`` as shown and used: its directory resolved (``proj/../scripts`` ->
-    ``/home/me/scripts``, as the system reads it, symlinked directories included), its
+    ``<project>/../scripts`` resolved, as the system reads it, symlinked directories included), its
     own name kept, so a symlink to a script is still run by the name the user gave."""
     if path.name in ("", ".."):
         return path.resolve()
