@@ -152,8 +152,8 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def real_path(path: Path) -> Path:
-    """``path`` as shown and used: its directory resolved (``proj/../scripts`` ->
-    ``<project>/../scripts`` resolved, as the system reads it, symlinked directories included), its
+    """``path`` as shown and used: its directory resolved (``proj/../scripts`` -> the
+    real ``scripts`` directory, as the system reads it, symlinked directories included), its
     own name kept, so a symlink to a script is still run by the name the user gave."""
     if path.name in ("", ".."):
         return path.resolve()
