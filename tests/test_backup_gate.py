@@ -393,3 +393,21 @@ def test_a_backup_skipped_for_a_failed_dependency_holds_reformat(project: Path) 
     assert report["reason"].startswith(
         "reformat held: no restore point (backup skipped: prep failed)"
     ), report["reason"]
+
+
+def test_checks_are_described_by_what_they_do_and_read_only_ones_are_not_held(
+    project: Path,
+) -> None:
+    checks = "".join(
+        f"[tool.routine-workflow.steps.{name}]\nenabled = true\n"
+        for name in ("tests", "security", "audit")
+    )
+    _project(project, "", checks)
+    text = _prompt_for(project)
+    assert "run bandit" in text and "run pip-audit" in text and "pytest" in text
+    lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ")}
+    assert "(it may change files)" in lines["tests"]
+    for scan in ("security", "audit"):
+        assert "may change" not in lines[scan], lines[scan]
+    # A scan that reads the code needs no restore point; the tests may write anything.
+    assert "if it fails, reformat and tests are held" in text

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.steps import BUILTIN_ORDER
 from routine_workflow.steps.base import BuiltinStep, Step
+from routine_workflow.steps.checks.base import CheckStep
 from routine_workflow.steps.command import CommandStep
 from routine_workflow.steps.script import ScriptStep
 from routine_workflow.workflow.gate import Gate
@@ -71,6 +72,10 @@ def describe(config: WorkflowConfig, step: Step) -> Effect:
         return Effect(
             step.name, f"runs your script {inner.script} (it may change files)", MAY_CHANGE
         )
+    if isinstance(inner, CheckStep):
+        if inner.writes_files:
+            return Effect(step.name, f"{inner.action} (it may change files)", MAY_CHANGE)
+        return Effect(step.name, inner.action, NOTHING)
     if isinstance(inner, CommandStep):
         command = inner.argv[0] if inner.shell else shlex.join(inner.argv)
         return Effect(step.name, f"runs `{command}` (it may change files)", MAY_CHANGE)

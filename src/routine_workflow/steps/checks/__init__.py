@@ -12,6 +12,7 @@ before these presets existed).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Collection, Mapping
 from dataclasses import fields
@@ -54,6 +55,8 @@ def make_check(
     if "depends_on" not in table:
         common["depends_on"] = module.default_depends_on(before)
     step: CommandStep = module.make(config, common, values)
+    if "needs_restore_point" not in table and not getattr(step, "writes_files", True):
+        step = dataclasses.replace(step, needs_restore_point=False)  # a scan only reads
     return step
 
 

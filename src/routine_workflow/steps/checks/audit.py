@@ -39,6 +39,8 @@ def default_depends_on(before: Collection[str]) -> tuple[str, ...]:
 class AuditStep(CheckStep):
     """pip-audit, failing on known vulnerabilities; offline, what ``offline`` says."""
 
+    writes_files = False  # it only reads: no restore point needed (workflow/gate.py)
+
     offline: str = "warn"
     requirements: tuple[str, ...] = ()
     python: str | None = None

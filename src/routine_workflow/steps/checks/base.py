@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import ClassVar
 
 from routine_workflow.checks import Reading
 from routine_workflow.procs.children import ScriptOutcome
@@ -27,6 +28,10 @@ class CheckStep(CommandStep):
     def action(self) -> str:
         """What the step does, as a phrase ("run pytest ...")."""
         raise NotImplementedError  # pragma: no cover (every check overrides it)
+
+    #: Whether the check's tool may write into the project (pytest runs any code); a
+    #: scan that only reads needs no restore point and is described as reading.
+    writes_files: ClassVar[bool] = True
 
     @property
     def description(self) -> str:

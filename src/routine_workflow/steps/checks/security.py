@@ -44,6 +44,8 @@ def default_depends_on(before: Collection[str]) -> tuple[str, ...]:
 class SecurityStep(CheckStep):
     """bandit, failing on findings at or above ``severity``."""
 
+    writes_files = False  # it only reads: no restore point needed (workflow/gate.py)
+
     severity: str = "medium"
     args: tuple[str, ...] = ()
     _files: list[str] = field(default_factory=list, repr=False)
