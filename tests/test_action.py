@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The install step runs pip: minutes on a loaded machine or a cold cache, never a hang.
 pytestmark = pytest.mark.timeout(600)
 
+
 def _action() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((REPO / "action.yml").read_text())
     return data
