@@ -226,8 +226,16 @@ def test_a_run_killed_during_its_writes_is_listed_as_undoable(tmp_path: Path) ->
         found = list(journals.glob("*/journal.jsonl"))
         return found[0].read_bytes().count(b"\n") - 1 if found else 0
 
+    def rewritten() -> bool:
+        return any((root / rel).read_bytes() != data for rel, data in files.items())
+
     run = popen_cli(["--yes", "--steps", "reformat"], root)
-    wait_until(lambda: run.poll() is not None or recorded() >= 10, 120, "ten records")
+    # A batch's originals are journaled before any of its files is replaced: wait for both.
+    wait_until(
+        lambda: run.poll() is not None or (recorded() >= 10 and rewritten()),
+        120,
+        "ten records and a rewritten file",
+    )
     os.kill(run.pid, signal.SIGKILL)
     run.communicate(timeout=60)
     assert run.returncode == -signal.SIGKILL, "the run ended before the kill"
