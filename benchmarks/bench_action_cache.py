@@ -10,8 +10,8 @@ locally, paired so that a loaded machine's noise falls on both sides alike:
   (a copy of what an earlier run left) -- the action's warm path;
 * local warm: the same command again in place, for reference.
 
-The tree is a copy of ``/tmp/dj/Django-5.1.4/django`` with the sdist's own
-configuration files (black and isort settings) at its root.
+The tree is a copy of django 5.1.4's ``django/`` (``bench_reformat.django_source``)
+with the sdist's own configuration files (black and isort settings) at its root.
 
     python benchmarks/bench_action_cache.py --pairs 5
 """
@@ -27,19 +27,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_reformat import django_source
 from benchenv import child_env
 
-SOURCE = Path("/tmp/dj/Django-5.1.4")
 CONFIGS = ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig")
 
 
 def fresh_copy(tree: Path) -> None:
     """The checkout a job starts from: same path and bytes, new inodes and times."""
+    source = django_source()
     shutil.rmtree(tree, ignore_errors=True)
-    shutil.copytree(SOURCE / "django", tree / "django")
+    shutil.copytree(source / "django", tree / "django")
     for name in CONFIGS:
-        if (SOURCE / name).is_file():
-            shutil.copy(SOURCE / name, tree / name)
+        if (source / name).is_file():
+            shutil.copy(source / name, tree / name)
 
 
 def check(tree: Path, cache: Path, home: Path) -> float:

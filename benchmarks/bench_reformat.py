@@ -83,6 +83,15 @@ RUFF_STEPS = (["ruff", "check", "--fix", "--select", "F401,I", "."], ["ruff", "f
 # --- trees -----------------------------------------------------------------------------------
 
 
+def django_source() -> Path:
+    """Django 5.1.4's unpacked sdist: ``$RW_BENCH_DJANGO`` (an existing copy, read only)
+    when it names one, else downloaded once (``django_tree``)."""
+    given = os.environ.get("RW_BENCH_DJANGO")
+    if given and (Path(given) / "django").is_dir():
+        return Path(given)
+    return django_tree()
+
+
 def django_tree() -> Path:
     """The pristine django tree (downloaded once)."""
     pristine = WORK / "pristine-django"

@@ -5,7 +5,7 @@ Ours is ``routine-workflow reformat`` with ``reformat_engine = "ruff"``; by hand
 (fresh copies under benchmarks/.work/, gitignored, each a git repository of its own):
 
 * django: django 5.1.4's ``django/`` package with the sdist's configuration files at the
-  root (copied from /tmp/dj/Django-5.1.4 when it is there, else downloaded as
+  root (copied from ``$RW_BENCH_DJANGO`` when it names a copy, else downloaded as
   bench_reformat.py does);
 * stdlib: this interpreter's standard library without its test suites;
 * requests: requests 2.32.3's sdist (``--trees requests``; downloaded with pip), the tree
@@ -38,10 +38,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_reformat import BIN, WORK, as_repository, cpu_seconds, django_tree, stdlib_tree
+from bench_reformat import BIN, WORK, as_repository, cpu_seconds, django_source, stdlib_tree
 from benchenv import child_env
 
-DJANGO_SOURCE = Path(os.environ.get("RW_BENCH_DJANGO", "/tmp/dj/Django-5.1.4"))  # noqa: S108
 BY_HAND = (["ruff", "check", "--fix", "--select", "F401,I", "."], ["ruff", "format", "."])
 CASES = ("cold", "warm", "one")
 
@@ -51,13 +50,12 @@ def django_copy() -> Path:
     pristine = WORK / "pristine-django-local"
     if pristine.is_dir():
         return pristine
-    if not (DJANGO_SOURCE / "django").is_dir():
-        return django_tree()
+    source = django_source()
     pristine.mkdir(parents=True)
     for name in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
-        if (DJANGO_SOURCE / name).is_file():
-            shutil.copy2(DJANGO_SOURCE / name, pristine / name)
-    shutil.copytree(DJANGO_SOURCE / "django", pristine / "django")
+        if (source / name).is_file():
+            shutil.copy2(source / name, pristine / name)
+    shutil.copytree(source / "django", pristine / "django")
     return as_repository(pristine)
 
 

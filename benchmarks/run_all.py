@@ -8,7 +8,7 @@
 Trees (copied under $RW_BENCH_WORK, default <tmp>/routine-workflow-bench: outside this
 repository, whose ruff settings ruff would otherwise apply to them): django 5.1.4's ``django/`` package
 with its sdist's pyproject.toml, setup.cfg and tox.ini at the root (from
-/tmp/dj/Django-5.1.4 when it is there, else ``bench_reformat.django_tree``), a copy of
+``$RW_BENCH_DJANGO`` when it names a copy, else downloaded by ``bench_reformat``), a copy of
 this interpreter's standard library without its tests, and, with ``--quick``, the
 ``django/db`` and ``django/utils`` parts only. Each tree is a git repository of its own.
 
@@ -37,6 +37,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench_reformat import CLI_STEPS, django_source  # the CLIs exactly as it runs them
 from benchenv import child_env
 from pairs import Row, Sample, interleave, table, timed
 
@@ -47,7 +48,6 @@ WORK = Path(
     os.environ.get("RW_BENCH_WORK") or Path(tempfile.gettempdir()) / "routine-workflow-bench"
 )
 VENVS = HERE / ".work" / "venvs"
-DJANGO_SDIST = Path("/tmp/dj/Django-5.1.4")  # noqa: S108 (read only: copied, never written)
 BIN = Path(sys.executable).parent
 OURS = (
     [str(BIN / "routine-workflow")]
@@ -59,18 +59,6 @@ OURS = (
     ]
 )
 PY = sys.executable
-CLI_STEPS = (
-    [
-        "autoflake",
-        "--in-place",
-        "--remove-all-unused-imports",
-        "--ignore-init-module-imports",
-        "-r",
-        ".",
-    ],
-    ["isort", "."],
-    ["black", "-q", "."],
-)
 UPSTREAM_STEPS = ["delete_dump", "reformat", "clean", "backup", "create_dump"]
 
 
@@ -88,12 +76,7 @@ def pristine_django(parts: tuple[str, ...] = ()) -> Path:
     tree = WORK / name
     if tree.is_dir():
         return tree
-    if DJANGO_SDIST.is_dir():
-        sdist = DJANGO_SDIST
-    else:  # fetched by the reformat benchmark (pip download of the sdist)
-        from bench_reformat import django_tree
-
-        sdist = django_tree()
+    sdist = django_source()
     tree.mkdir(parents=True)
     for config in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
         if (sdist / config).is_file():
