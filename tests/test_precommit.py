@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import wait_for, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / ".pre-commit-hooks.yaml"
@@ -141,16 +141,23 @@ def test_commit_hook_touches_only_staged_files(repo: tuple[Path, dict[str, str]]
 
 # -- a run holding the lock does not fail the commit ----------------------------------------------
 
+#: Holds the lock until ``release`` exists or ``ticks`` twentieths of a second have passed.
 HOLDER = (
-    "[tool.routine-workflow.steps.hold]\n" "run = \"sh -c 'touch {marker}; sleep {seconds}'\"\n"
+    "[tool.routine-workflow.steps.hold]\n"
+    "run = \"sh -c 'touch {marker}; i=0; "
+    "while [ ! -e {release} ] && [ $i -lt {ticks} ]; do sleep 0.05; i=$((i+1)); done'\"\n"
 )
 
 
 def _hold_the_lock(root: Path, env: dict[str, str], seconds: float) -> subprocess.Popen[str]:
-    """A real workflow run (as cron or watch would start it) holding the project's lock."""
+    """A real workflow run (as cron or watch would start it) holding the project's lock.
+
+    It lets go after ``seconds``, or as soon as ``root.parent / "release"`` exists.
+    """
     marker = root.parent / "holding"
+    release = root.parent / "release"
     with (root / "pyproject.toml").open("a") as handle:
-        handle.write(HOLDER.format(marker=marker, seconds=seconds))
+        handle.write(HOLDER.format(marker=marker, release=release, ticks=int(seconds * 20)))
     holder = subprocess.Popen(
         [sys.executable, "-m", "routine_workflow", "--yes", "--steps", "hold"],
         cwd=root,
@@ -163,20 +170,29 @@ def _hold_the_lock(root: Path, env: dict[str, str], seconds: float) -> subproces
     return holder
 
 
-def test_reformat_waits_for_a_run_holding_the_lock(repo: tuple[Path, dict[str, str]]) -> None:
+def test_reformat_waits_for_a_run_holding_the_lock(
+    repo: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
     root, env = repo
     (root / "ugly.py").write_text(UGLY)
-    holder = _hold_the_lock(root, env, 3)
+    # Held until released (60 s at most): a loaded machine can't make the wait moot.
+    holder = _hold_the_lock(root, env, 60)
+    err = tmp_path / "waited.err"
     try:
         busy = _run([sys.executable, "-m", "routine_workflow", "reformat", "ugly.py"], root, env)
         assert busy.returncode == 75, busy.stdout + busy.stderr
-        waited = _run(
-            [sys.executable, "-m", "routine_workflow", "reformat", "--wait", "60", "ugly.py"],
-            root,
-            env,
-        )
-        assert waited.returncode == 0, waited.stdout + waited.stderr
-        assert "waiting up to 60s" in waited.stderr
+        with err.open("w") as stderr:
+            waited = subprocess.Popen(
+                [sys.executable, "-m", "routine_workflow", "reformat", "--wait", "60", "ugly.py"],
+                cwd=root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        wait_until(lambda: "waiting up to 60s" in err.read_text(), 60, "the waiting message")
+        assert (root / "ugly.py").read_text() == UGLY, "rewritten while the lock was held"
+        (root.parent / "release").touch()
+        assert waited.wait(timeout=120) == 0, err.read_text()
         assert PRETTY_LINE in (root / "ugly.py").read_text()
         assert holder.wait(timeout=60) == 0
     finally:
