@@ -2,14 +2,19 @@
 
 Ours is ``routine-workflow reformat`` with ``reformat_engine = "ruff"``; by hand is
 ``ruff check --fix --select F401,I . ; ruff format .`` typed in the project root. Trees
-(fresh copies under benchmarks/.work/, gitignored, each a git repository of its own):
+(fresh copies under ``$RW_BENCH_WORK/ruff``, default ``<tmp>/routine-workflow-bench/ruff``,
+each a git repository of its own). They must be outside this checkout: ruff reads the
+nearest ``[tool.ruff]`` upwards, ``.git`` or not, so a tree under ``benchmarks/`` would be
+formatted with *our* settings (line length 100), not the tree's own (the script refuses to
+run when a parent directory holds ruff settings):
 
 * django: django 5.1.4's ``django/`` package with the sdist's configuration files at the
   root (copied from ``$RW_BENCH_DJANGO`` when it names a copy, else downloaded as
   bench_reformat.py does);
 * stdlib: this interpreter's standard library without its test suites;
 * requests: requests 2.32.3's sdist (``--trees requests``; downloaded with pip), the tree
-  of issue 13's first-party case.
+  of issue 13's first-party case;
+* django-quick: ``django/db`` and ``django/utils`` alone (``--quick``: this tree, 2 pairs).
 
 For each pair: two fresh copies; cold (our cache and ruff's empty), warm (the same again,
 nothing to do) and one file changed, ours and by hand one after the other, which goes
@@ -22,6 +27,7 @@ after the one-file change.
 
     python benchmarks/bench_ruff.py                       # django and stdlib, 5 pairs
     python benchmarks/bench_ruff.py --trees requests --pairs 3
+    python benchmarks/bench_ruff.py --quick                # what run_all.py --quick runs
 """
 
 from __future__ import annotations
@@ -38,16 +44,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_reformat import BIN, WORK, as_repository, cpu_seconds, django_source, stdlib_tree
+from bench_reformat import BIN, as_repository, cpu_seconds, django_source, stdlib_tree
 from benchenv import child_env
+
+WORK = (
+    Path(os.environ.get("RW_BENCH_WORK") or Path(tempfile.gettempdir()) / "routine-workflow-bench")
+    / "ruff"
+)
 
 BY_HAND = (["ruff", "check", "--fix", "--select", "F401,I", "."], ["ruff", "format", "."])
 CASES = ("cold", "warm", "one")
 
 
-def django_copy() -> Path:
-    """django's package and configuration, from the local source tree when there is one."""
-    pristine = WORK / "pristine-django-local"
+def django_copy(packages: tuple[str, ...] = ()) -> Path:
+    """django's package (only ``packages`` of it if given) and configuration, from the
+    local source tree when there is one."""
+    pristine = WORK / ("pristine-django-" + "-".join(packages) if packages else "pristine-django")
     if pristine.is_dir():
         return pristine
     source = django_source()
@@ -55,8 +67,36 @@ def django_copy() -> Path:
     for name in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
         if (source / name).is_file():
             shutil.copy2(source / name, pristine / name)
-    shutil.copytree(source / "django", pristine / "django")
+    if not packages:
+        shutil.copytree(source / "django", pristine / "django")
+    for package in packages:
+        shutil.copytree(source / "django" / package, pristine / "django" / package)
     return as_repository(pristine)
+
+
+def stdlib_copy() -> Path:
+    """The standard library without its tests (bench_reformat's copy, copied here)."""
+    pristine = WORK / "pristine-stdlib"
+    if not pristine.is_dir():
+        shutil.copytree(stdlib_tree(False), pristine, ignore=shutil.ignore_patterns(".git"))
+        as_repository(pristine)
+    return pristine
+
+
+def foreign_ruff_settings(tree: Path) -> Path | None:
+    """A ruff configuration file in a directory above ``tree``, which ruff would apply to
+    it (``[tool.ruff]`` in a pyproject.toml, or a ruff.toml)."""
+    for parent in tree.resolve().parents:
+        for name in ("ruff.toml", ".ruff.toml"):
+            if (parent / name).is_file():
+                return parent / name
+        pyproject = parent / "pyproject.toml"
+        try:
+            if "[tool.ruff" in pyproject.read_text(encoding="utf-8"):
+                return pyproject
+        except OSError:
+            continue
+    return None
 
 
 def requests_tree() -> Path:
@@ -76,7 +116,12 @@ def requests_tree() -> Path:
     return as_repository(pristine)
 
 
-TREES = {"django": django_copy, "stdlib": lambda: stdlib_tree(False), "requests": requests_tree}
+TREES = {
+    "django": django_copy,
+    "stdlib": stdlib_copy,
+    "requests": requests_tree,
+    "django-quick": lambda: django_copy(("db", "utils")),
+}
 
 
 def fresh(pristine: Path, name: str) -> Path:
@@ -139,6 +184,12 @@ def differing(ours: Path, theirs: Path) -> list[str]:
 def bench_tree(name: str, pairs: int) -> dict:
     """Paired runs on one tree: {case: {"ours"/"hand": [(wall, cpu)]}} and the identity."""
     pristine = TREES[name]()
+    foreign = foreign_ruff_settings(pristine)
+    if foreign is not None:
+        raise SystemExit(
+            f"{pristine} is below {foreign}, whose ruff settings ruff would apply to it: "
+            "set RW_BENCH_WORK to a directory outside any project"
+        )
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {
         case: {"ours": [], "hand": []} for case in CASES
     }
@@ -206,9 +257,15 @@ def print_results(results: list[dict], pairs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trees", default="django,stdlib", help="django,stdlib,requests")
-    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument(
+        "--trees", default="django,stdlib", help="django,stdlib,requests,django-quick"
+    )
+    parser.add_argument("--pairs", type=int, default=None, help="5 (2 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="django/db + django/utils only")
     args = parser.parse_args()
+    if args.quick:
+        args.trees = "django-quick"
+    args.pairs = args.pairs or (2 if args.quick else 5)
     names = [n for n in args.trees.split(",") if n]
     unknown = sorted(set(names) - set(TREES))
     if unknown:

@@ -115,3 +115,36 @@ def test_files_without_usable_diffs_are_as_by_hand(tmp_path: Path) -> None:
     assert got == snapshot(theirs)
     assert all(got[rel] != files[rel] for rel in files)
     assert "new\\nline.py" in result.stdout  # listed among the excluded files
+
+
+def test_a_line_without_its_ending_is_refused_inside_the_result() -> None:
+    """The cheap check of line endings (one count) refuses what the line-by-line one did:
+    a hunk whose last new line has no ending, followed by more of the file."""
+    diff = b"--- a.py\n+++ a.py\n@@ -1 +1 @@\n-x\n+y\n\\ No newline at end of file\n\n"
+    hunks = unidiff.parse(diff, ["a.py"])["a.py"]
+    assert unidiff.apply(b"x\n", hunks) == b"y"  # last: allowed
+    with pytest.raises(unidiff.Unparsable):
+        unidiff.apply(b"x\nz\n", hunks)  # "y" then "z\n": not a file ruff would write
+    empty = b"--- a.py\n+++ a.py\n@@ -1 +1 @@\n-x\n+\n\\ No newline at end of file\n\n"
+    with pytest.raises(unidiff.Unparsable):
+        unidiff.apply(b"x\nz\n", unidiff.parse(empty, ["a.py"])["a.py"])
+
+
+@pytest.mark.parametrize(
+    "root, path",
+    [
+        ("/p", "/p/a/b.py"),
+        ("/p/", "/p/a.py"),
+        ("/", "/a/b.py"),
+        ("/p", "/p/a/../b.py"),  # not clean: relpath's answer
+        ("/p", "/p//a.py"),
+        ("/p", "/q/a.py"),  # not below the root
+        ("/p", "/pa/b.py"),
+    ],
+)
+def test_relative_is_relpath(root: str, path: str) -> None:
+    import os
+
+    from routine_workflow.reformat.ruffpass import relative
+
+    assert relative(path, Path(root)) == os.path.relpath(path, root)

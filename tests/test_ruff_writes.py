@@ -106,3 +106,25 @@ def test_kill_9_during_the_batched_writes_then_undo(tmp_path: Path) -> None:
         undone = run_cli(["undo"], root)
         assert undone.returncode == 0, (kill, undone.stdout, undone.stderr)
         assert {rel: snapshot(root)[rel] for rel in files} == files, f"kill {kill}"
+
+
+def test_every_file_of_a_batch_is_checked_for_being_inside(tmp_path: Path) -> None:
+    """The inside-the-project check, made once per directory, still refuses the batch
+    with a file outside, whichever directory it shares with the others."""
+    from routine_workflow.fsutil import UnsafePath
+
+    root = write_tree(tmp_path / "p", {"a/x.py": b"x=1\n", "a/y.py": b"y=1\n"}, PYPROJECT)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "z.py").write_bytes(b"z=1\n")
+    (root / "a" / "link").symlink_to(outside, target_is_directory=True)
+    items = [
+        (root / "a" / rel, digest_bytes(b"x=1\n" if rel == "x.py" else b"y=1\n"), b"new\n")
+        for rel in ("x.py", "y.py")
+    ]
+    escape = [(root / "a" / "link" / "z.py", digest_bytes(b"z=1\n"), b"new\n")]
+    for batch in (items + escape, escape + items, [items[0], *escape, items[1]]):
+        with pytest.raises(UnsafePath):
+            write_many_if_unmodified(batch, [root])
+    assert (outside / "z.py").read_bytes() == b"z=1\n"
+    assert write_many_if_unmodified(items, [root]) == [True, True]

@@ -26,9 +26,11 @@ only if they still hold the bytes that were read.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
+import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -96,7 +98,7 @@ def outcomes(
         if outcome.status != UNCHANGED:  # failed or vanished
             yield outcome
             continue
-        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        rel = relative(path, root)
         files.append(_File(path, rel, data, outcome.digest, outcome.encoding, data))
     if not files:
         return
@@ -137,6 +139,16 @@ def _listed_while_checking(run: _Pass, files: list[_File]) -> set[str] | None:
     return listed
 
 
+def relative(path: str, root: Path) -> str:
+    """``path`` relative to ``root``, with ``/``: ``os.path.relpath``'s answer, without its
+    cost (two ``abspath``) for the usual case, a clean path below the root."""
+    prefix = os.path.join(str(root), "")
+    rest = path[len(prefix) :]
+    if path.startswith(prefix) and os.path.normpath(rest) == rest and not os.path.isabs(rest):
+        return rest.replace(os.sep, "/")
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
 def _read(path: str) -> tuple[Outcome, bytes]:
     """Read one file: (a failed or vanished Outcome if ruff cannot have it (unreadable, gone,
     not UTF-8), else an unchanged one with its digest and encoding; the bytes)."""
@@ -150,11 +162,16 @@ def _read(path: str) -> tuple[Outcome, bytes]:
     except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
         return Outcome(path, FAILED, digest, reason=f"cannot decode: {one_line(exc)}"), b""
     try:
-        data.decode("utf-8")
+        if encoding not in _UTF8:  # else decoding it just now was the UTF-8 check
+            data.decode("utf-8")
     except UnicodeDecodeError:
         reason = f"cannot decode: ruff reads only UTF-8 (this file is {encoding})"
         return Outcome(path, FAILED, digest, reason=reason, encoding=encoding), b""
     return Outcome(path, UNCHANGED, digest, encoding=encoding), data
+
+
+#: Encodings whose decoding proves a file is UTF-8 (``utf-8-sig`` only drops a BOM).
+_UTF8 = ("utf-8", "utf-8-sig")
 
 
 def _odd_name(rel: str) -> bool:
@@ -336,7 +353,13 @@ def _results(files: list[_File], workers: int) -> Iterator[Outcome]:
             yield Outcome(item.path, FAILED, item.digest, reason=reason, encoding=item.encoding)
         else:
             new = item.now
-            yield Outcome(item.path, CHANGED, item.digest, new, encoding=decode(new)[0])
+            yield Outcome(item.path, CHANGED, item.digest, new, encoding=_encoding(new))
+
+
+def _encoding(data: bytes) -> str:
+    """The encoding ``decode`` gives ``data`` (which compiled, so it decodes), without
+    decoding it all again."""
+    return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
 
 
 #: The sources a forked compile worker checks, by name: inherited, never sent down a pipe.
