@@ -198,7 +198,7 @@ def scan_cost(tree: Path, scratch: Path, runs: int) -> None:
     varies far less from run to run, and the dry run does all its work in this thread.
     """
     from routine_workflow.config import load_config
-    from routine_workflow.dumps import builtin, sensitive
+    from routine_workflow.dumps import build, builtin, sensitive
 
     os.environ["ROUTINE_WORKFLOW_HOME"] = str(scratch / "inproc-home")
     config = load_config(
@@ -219,7 +219,7 @@ def scan_cost(tree: Path, scratch: Path, runs: int) -> None:
         sensitive.find_secrets = timed_scan if scan else (lambda _data: [])
         try:
             start = time.thread_time()
-            builtin.build_dump(config, dry_run=True)
+            build.build_dump(config, dry_run=True)
             return time.thread_time() - start
         finally:
             sensitive.find_secrets = real
@@ -260,7 +260,7 @@ def scan_cost(tree: Path, scratch: Path, runs: int) -> None:
         f"min {best * 1000:.0f} ms, median {statistics.median(alone) * 1000:.0f} ms "
         f"({size / best / 1e9:.2f} GB/s)"
     )
-    outcome = builtin.build_dump(config, dry_run=True)
+    outcome = build.build_dump(config, dry_run=True)
     left_out = outcome.plan.secrets
     print(f"left out as secrets: {len(left_out)} file(s)")
     for item in left_out:
