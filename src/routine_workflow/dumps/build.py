@@ -26,7 +26,6 @@ from routine_workflow import fsutil
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import private_dir
 from routine_workflow.dumps import inputs, unchanged, writer
-from routine_workflow.dumps import names as dumpnames
 from routine_workflow.dumps.builtin import (
     BodyStats,
     DumpMeta,
@@ -37,6 +36,7 @@ from routine_workflow.dumps.builtin import (
     write_body,
 )
 from routine_workflow.dumps.gitcommit import git_commit_result, start_git, stop_git
+from routine_workflow.dumps.names import dump_name, project_slug, sidecar
 
 
 @dataclass
@@ -70,8 +70,8 @@ class _Counter:
 def free_dump_path(config: WorkflowConfig, when: datetime) -> Path:
     """A dump path in ``dump_dir`` that does not exist yet (two runs in one second)."""
     while True:
-        path = config.dump_dir / dumpnames.dump_name(config.project_root, when)
-        if not path.exists() and not dumpnames.sidecar(path).exists():
+        path = config.dump_dir / dump_name(config.project_root, when)
+        if not path.exists() and not sidecar(path).exists():
             return path
         when += timedelta(seconds=1)
 
@@ -128,12 +128,12 @@ def _build(
     """Write the body into ``body``; the outcome (kept, or the new path) and the header."""
     root, plan = config.project_root, Plan()
     stats = write_body(plan, body, config.dump_max_file_size, items)
-    meta = DumpMeta(dumpnames.project_slug(root), commit(), created)
+    meta = DumpMeta(project_slug(root), commit(), created)
     if body.previous is not None and body.kept(
         lambda when: render_head(replace(meta, created=when), plan, stats)
     ):
         return DumpOutcome(body.previous, body.size, plan, stats, kept=True), b""
-    path = config.dump_dir / dumpnames.dump_name(root, created)
+    path = config.dump_dir / dump_name(root, created)
     return DumpOutcome(path, 0, plan, stats), render_head(meta, plan, stats)
 
 
@@ -159,7 +159,7 @@ def _write_dump(
         # A dump is only complete with its checksum: whatever stopped us (an error, the
         # run's timeout, a signal, even after the sidecar's rename), leave both or neither.
         # Both names were free when we chose them and the project lock is ours.
-        for written in (dumpnames.sidecar(path), path):
+        for written in (sidecar(path), path):
             with contextlib.suppress(OSError):
                 written.unlink()
         raise
