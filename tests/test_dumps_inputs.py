@@ -39,10 +39,12 @@ FILES = {
     "conf/settings.json": b'{"token": "' + GITHUB_TOKEN.encode() + b'"}\n',
     "latin1.txt": b"caf\xe9 au lait\n",
     "blob.dat": b"\x00\x01\x02",
+    "img/logo.png": b"\x89PNG\r\n",  # left out by name: never read
+    ".env": b"API_KEY=hunter2\n",
 }
-#: Files a full run opens: pyproject.toml and every one of FILES (blob.dat is binary by
-#: its NUL bytes, which reading finds).
-READ = len(FILES) + 1
+#: Files a full run opens: pyproject.toml and FILES but the two left out by name (blob.dat
+#: is binary by its NUL bytes, which reading finds).
+READ = len(FILES) + 1 - 2
 POOL = 24
 
 
@@ -108,7 +110,8 @@ def test_an_unchanged_run_keeps_the_dump_from_stats_and_reports_the_same(aged: P
     assert fast.summary == full.summary
     assert fast.details == full.details == first.details  # the secret, the non-UTF-8 file
     assert {**fast.counts, "read": 0} == {**full.counts, "read": 0}
-    assert fast.counts["secrets"] == fast.counts["not_utf8"] == 1
+    assert fast.counts["secrets"] == 2 and fast.counts["not_utf8"] == 1
+    assert fast.counts["skipped"] == 4  # .env, settings.json, blob.dat, logo.png
     assert dumps_in(config) == [dump]
 
     (aged / "app.py").touch()  # a new mtime (and ctime): read again, then kept
@@ -176,6 +179,11 @@ def test_a_change_that_keeps_size_and_mtime_is_still_caught(aged: Path) -> None:
     assert b"PRINT('hello')" in dumps_in(config)[-1].read_bytes()
 
 
+def _swap_for_symlink(root: Path) -> None:
+    (root / "docs" / "index.md").unlink()
+    (root / "docs" / "index.md").symlink_to("../app.py")
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -183,8 +191,9 @@ def test_a_change_that_keeps_size_and_mtime_is_still_caught(aged: Path) -> None:
         lambda root: (root / "docs" / "index.md").unlink(),
         lambda root: os.rename(root / "app.py", root / "main.py"),
         lambda root: (root / ".gitignore").write_text("docs/\n"),
+        _swap_for_symlink,
     ],
-    ids=["added", "deleted", "renamed", "now-ignored"],
+    ids=["added", "deleted", "renamed", "now-ignored", "now-a-symlink"],
 )
 def test_an_added_deleted_or_renamed_file_writes_a_new_dump(aged: Path, change) -> None:  # type: ignore[no-untyped-def]
     config, _ = recorded_run(aged)

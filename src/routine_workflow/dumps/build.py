@@ -25,6 +25,7 @@ from pathlib import Path
 from routine_workflow import fsutil
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import private_dir
+from routine_workflow.discovery import Discovery, Entry
 from routine_workflow.dumps import inputs, unchanged, writer
 from routine_workflow.dumps.builtin import (
     BodyStats,
@@ -88,19 +89,30 @@ def build_dump(config: WorkflowConfig, dry_run: bool = False) -> DumpOutcome:
     commit = functools.cache(lambda: git_commit_result(git))
     previous = unchanged.newest_dump(config.dump_dir, config.project_root)
     try:
-        items = list(plan_items(config))
-        recorded = inputs.reuse(config, previous, items, commit)
+        entries = [entry for entry in Discovery(config).walk() if entry.kind != "dir"]
+        recorded = inputs.reuse(config, previous, entries, commit)
         if recorded is not None and previous is not None:
-            recorded.apply(items)
-            stats = BodyStats(recorded.files, recorded.source_bytes, recorded.flagged)
-            return DumpOutcome(previous, recorded.size, Plan(items), stats, kept=True)
+            return _kept_as_recorded(previous, recorded, entries)
+        items = list(plan_items(config, entries))
         if dry_run:
             return _measure(config, created, commit, previous, items)
         outcome, facts = _write_dump(config, created, commit, previous, items)
-        inputs.record(config, facts, outcome.plan.items, commit(), started_ns)
+        inputs.record(config, facts, entries, outcome.plan.items, commit(), started_ns)
         return outcome
     finally:
         stop_git(git)  # still running only if we left early
+
+
+def _kept_as_recorded(
+    previous: Path, recorded: inputs.Recorded, entries: list[Entry]
+) -> DumpOutcome:
+    """The outcome of keeping ``previous``, every item as the recorded run left it."""
+    items = [Item(entry.abspath, entry.rel) for entry in entries]
+    for at, (reason, secret, flagged) in recorded.outcomes.items():
+        item = items[at]  # the walk is the recorded one (same length, same digest)
+        item.reason, item.secret, item.flagged = reason, secret, flagged
+    stats = BodyStats(recorded.files, recorded.source_bytes, recorded.flagged)
+    return DumpOutcome(previous, recorded.size, Plan(items), stats, kept=True)
 
 
 def _measure(

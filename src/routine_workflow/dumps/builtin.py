@@ -36,7 +36,7 @@ from typing import Protocol
 
 from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.discovery import Discovery
+from routine_workflow.discovery import Discovery, Entry
 from routine_workflow.dumps import names as dumpnames
 from routine_workflow.dumps import sensitive
 from routine_workflow.dumps.inputs import signature
@@ -128,14 +128,14 @@ def plan_dump(config: WorkflowConfig) -> Plan:
     return Plan(list(plan_items(config)))
 
 
-def plan_items(config: WorkflowConfig) -> Iterator[Item]:
-    """The files discovery finds, in walk order, skip reasons set from their names.
+def plan_items(config: WorkflowConfig, entries: Iterable[Entry] | None = None) -> Iterator[Item]:
+    """The files discovery finds (or ``entries``), in walk order, skip reasons from their names.
 
     Sizes are learnt when a file is opened (``read_source``), not by a stat per file here.
     """
     root = config.project_root
     secrets = sensitive.SecretNames(config.dump_secret_patterns)
-    for entry in Discovery(config).walk():
+    for entry in Discovery(config).walk() if entries is None else entries:
         if entry.kind == "dir":
             continue
         item = Item(entry.abspath, entry.rel)

@@ -2,11 +2,11 @@
 
 After a run that wrote a dump, or kept the newest one by comparing it byte for byte
 (``unchanged``), ``record`` writes a small manifest into our cache directory: the
-dump's name, its own stat and checksum, the outcomes reading gave (files left out
-while read, files not UTF-8, the counts), and one digest of everything the dump's
+dump's name, its own stat and checksum, which files were read, the outcomes (files
+left out and why, files not UTF-8, the counts), and one digest of everything the dump's
 bytes depend on:
 
-- each path the walk found, in order, with its name-based skip reason, and for each
+- each path the walk found, in order, with its kind, and for each
   file that was read its ``signature``: (size, mtime_ns, ctime_ns, inode, device,
   mode), from the ``fstat`` of the descriptor it was read from, taken before reading;
 - ``context``: our version and the source of the code that shapes a dump, Python's
@@ -14,7 +14,9 @@ bytes depend on:
   (effective user and groups: another user may be refused a file we could read).
 
 The next run walks the tree (so ignore rules, added, removed and renamed files are
-seen as always), lstats the files it would read, and when the digest is the same and
+seen as always), lstats the files the recorded run read (the same walk and settings
+give the same name-based decisions, so they are not worked out again), and when the
+digest is the same and
 the newest dump is still the recorded one (same stat, sidecar naming the same
 checksum), keeps it without opening a project file (``reuse``). Anything else,
 including a manifest that is missing, truncated, edited or written by another
@@ -61,12 +63,19 @@ Signature = tuple[int, ...]
 class InputItem(Protocol):
     """What a dump item (``builtin.Item``) offers here."""
 
-    path: str | os.PathLike[str]
     rel: str
     reason: str | None
     flagged: bool
     secret: bool
     sig: Signature | None
+
+
+class InputEntry(Protocol):
+    """What a walk entry (``discovery.Entry``) offers here."""
+
+    abspath: str
+    rel: str
+    kind: str
 
 
 def signature(info: os.stat_result) -> Signature:
@@ -120,17 +129,13 @@ def context(config: WorkflowConfig, commit: str | None) -> bytes:
     ).encode()
 
 
-def _line(rel: str, token: str) -> bytes:
-    # surrogatepass: names that are not UTF-8 reach us as lone surrogates.
-    return f"{rel}\0{token}\n".encode("utf-8", "surrogatepass")
-
-
-def _sig_token(sig: Signature) -> str:
-    return "s" + ",".join(map(str, sig))
-
-
-def _stat_token(path: str | os.PathLike[str]) -> str:
-    return _sig_token(signature(os.lstat(path)))
+def _line(entry: InputEntry, sig: Signature | None) -> bytes:
+    # One line per path: its name, its kind and, for a file that is read, its stat. The
+    # name-based skip reasons follow from these and ``context``, so they are not hashed
+    # (and the next run need not work them out to compare). surrogatepass: names that are
+    # not UTF-8 reach us as lone surrogates.
+    token = "" if sig is None else ",".join(map(str, sig))
+    return f"{entry.rel}\0{entry.kind}\0{token}\n".encode("utf-8", "surrogatepass")
 
 
 def _digest(head: bytes, lines: Iterable[bytes]) -> str:
@@ -142,7 +147,7 @@ def _digest(head: bytes, lines: Iterable[bytes]) -> str:
 
 @dataclass
 class Recorded:
-    """A manifest as loaded: the dump it describes and what reading its inputs gave."""
+    """A manifest as loaded: the dump it describes and what its inputs gave."""
 
     dump: str
     dump_sig: Signature
@@ -152,14 +157,10 @@ class Recorded:
     source_bytes: int
     flagged: int
     size: int
-    outcomes: list[tuple[str, str | None, bool, bool]]  # rel, reason, secret, flagged
-
-    def apply(self, items: Sequence[InputItem]) -> None:
-        """Set on ``items`` what reading them gave when the dump was made."""
-        by_rel = {rel: (reason, secret, flagged) for rel, reason, secret, flagged in self.outcomes}
-        for item in items:
-            if item.rel in by_rel:
-                item.reason, item.secret, item.flagged = by_rel[item.rel]
+    #: One character per walk entry (not directories): "1" if it was read, "0" if not.
+    read: str
+    #: By walk index: (reason, secret, flagged) of every entry left out or flagged.
+    outcomes: dict[int, tuple[str | None, bool, bool]]
 
 
 # --- using a manifest -----------------------------------------------------------------------
@@ -168,19 +169,19 @@ class Recorded:
 def reuse(
     config: WorkflowConfig,
     previous: Path | None,
-    items: Sequence[InputItem],
+    entries: Sequence[InputEntry],
     commit: Callable[[], str | None],
 ) -> Recorded | None:
-    """The recorded outcome when ``previous`` is still the dump of ``items``, from stats alone.
+    """The recorded outcome when ``previous`` is still the dump of ``entries``, from stats alone.
 
-    ``items`` are this run's walk, skip reasons from names only; ``commit()`` waits for
-    the git commit (asked only when a manifest could apply). None: build and compare.
-    Opens no project file: one lstat per file that would be read.
+    ``entries`` are this run's walk (no directories); ``commit()`` waits for the git
+    commit (asked only when a manifest could apply). None: build and compare. Opens no
+    project file: one lstat per file the recorded run read.
     """
     if previous is None:
         return None
     recorded = load(manifest_path(config))
-    if recorded is None or recorded.dump != previous.name:
+    if recorded is None or recorded.dump != previous.name or len(recorded.read) != len(entries):
         return None
     try:
         if signature(os.lstat(previous)) != recorded.dump_sig:
@@ -189,8 +190,8 @@ def reuse(
             if handle.read(4096) != f"{recorded.sha256}  {previous.name}\n".encode():
                 return None
         lines = [
-            _line(i.rel, "r" + i.reason if i.reason is not None else _stat_token(i.path))
-            for i in items
+            _line(entry, signature(os.lstat(entry.abspath)) if read == "1" else None)
+            for entry, read in zip(entries, recorded.read, strict=True)
         ]
     except OSError:  # the dump, its sidecar or an input is gone or unreadable: look closer
         return None
@@ -215,10 +216,11 @@ def load(path: Path) -> Recorded | None:
             body["source_bytes"],
             body["flagged"],
             body["size"],
-            [
-                (rel, why, bool(secret), bool(flagged))
-                for rel, why, secret, flagged in body["outcomes"]
-            ],
+            str(body["read"]),
+            {
+                int(at): (why, bool(secret), bool(flag))
+                for at, why, secret, flag in body["outcomes"]
+            },
         )
     except (OSError, ValueError, TypeError, KeyError):
         return None
@@ -250,18 +252,20 @@ class DumpFacts:
 def record(
     config: WorkflowConfig,
     dump: DumpFacts,
+    entries: Sequence[InputEntry],
     items: Sequence[InputItem],
     commit: str | None,
     started_ns: int,
 ) -> bool:
-    """Write the manifest for ``dump``, made from ``items`` (all read, or skipped by name).
+    """Write the manifest for ``dump``, made from ``items`` (one per entry of the walk).
 
     Writes nothing, and removes any earlier manifest, when an input is racy (changed
-    within ``RACY_WINDOW_NS`` of ``started_ns``), could not be stat'ed, or the dump
-    itself cannot be. True if written.
+    within ``RACY_WINDOW_NS`` of ``started_ns``), could not be stat'ed, was never
+    read although it should have been, or the dump itself cannot be stat'ed. True if
+    written.
     """
     path = manifest_path(config)
-    lines = _recorded_lines(items, started_ns - RACY_WINDOW_NS)
+    lines = _recorded_lines(entries, items, started_ns - RACY_WINDOW_NS)
     try:
         dump_sig = dump.sig or signature(os.lstat(dump.path))
     except OSError:
@@ -279,10 +283,11 @@ def record(
         "source_bytes": dump.source_bytes,
         "flagged": dump.flagged,
         "size": dump.size,
+        "read": "".join("0" if i.sig is None else "1" for i in items),
         "outcomes": [
-            [i.rel, i.reason, i.secret, i.flagged]
-            for i in items
-            if i.sig is not None and (i.reason is not None or i.flagged)
+            [at, i.reason, i.secret, i.flagged]
+            for at, i in enumerate(items)
+            if i.reason is not None or i.flagged
         ],
     }
     try:
@@ -294,17 +299,19 @@ def record(
     return True
 
 
-def _recorded_lines(items: Sequence[InputItem], racy_from: int) -> list[bytes] | None:
+def _recorded_lines(
+    entries: Sequence[InputEntry], items: Sequence[InputItem], racy_from: int
+) -> list[bytes] | None:
+    if len(entries) != len(items):
+        return None
     lines = []
-    for item in items:
+    for entry, item in zip(entries, items, strict=True):
         if item.sig is None:
             if item.reason is None:  # never read (a dump left early): nothing to vouch for
                 return None
-            lines.append(_line(item.rel, "r" + item.reason))
-            continue
-        if not item.sig or max(item.sig[1], item.sig[2]) >= racy_from:
+        elif not item.sig or max(item.sig[1], item.sig[2]) >= racy_from:
             return None
-        lines.append(_line(item.rel, _sig_token(item.sig)))
+        lines.append(_line(entry, item.sig))
     return lines
 
 
