@@ -244,9 +244,10 @@ def test_another_commit_writes_a_new_dump(aged: Path) -> None:
 
 
 def _edit_count(path: Path) -> None:
-    doc = json.loads(path.read_text())
-    doc["body"]["files"] += 1
-    path.write_text(json.dumps(doc))
+    check, body = path.read_text().split("\n", 1)
+    doc = json.loads(body)
+    doc["files"] += 1
+    path.write_text(check + "\n" + json.dumps(doc))
 
 
 @pytest.mark.parametrize(

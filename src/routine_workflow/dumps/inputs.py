@@ -42,7 +42,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
@@ -203,9 +203,11 @@ def reuse(
 def load(path: Path) -> Recorded | None:
     """The manifest at ``path``; None when missing, unreadable, damaged or edited."""
     try:
-        doc = json.loads(path.read_bytes())
-        body = doc["body"]
-        if doc["check"] != _check(body) or body["format"] != FORMAT:
+        check, _, text = path.read_bytes().partition(b"\n")
+        if check.decode("ascii") != hashlib.sha256(text).hexdigest():
+            return None
+        body = json.loads(text)
+        if body["format"] != FORMAT:
             return None
         return Recorded(
             body["dump"],
@@ -224,12 +226,6 @@ def load(path: Path) -> Recorded | None:
         )
     except (OSError, ValueError, TypeError, KeyError):
         return None
-
-
-def _check(body: Any) -> str:
-    # A checksum of the manifest's own content: a hand edit, or a torn write on a
-    # file system that does not honour rename, makes it mismatch and be ignored.
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 # --- recording a manifest -------------------------------------------------------------------
@@ -292,7 +288,10 @@ def record(
     }
     try:
         private_dir(path.parent)  # it names the project's files
-        data = json.dumps({"check": _check(body), "body": body}).encode()
+        # The first line is the sha256 of the rest: a hand edit, or a torn write on a file
+        # system that does not honour rename, makes it mismatch and be ignored.
+        text = json.dumps(body).encode()
+        data = hashlib.sha256(text).hexdigest().encode() + b"\n" + text
         fsutil.atomic_write(path, data, PRIVATE_FILE_MODE, durable=False)
     except OSError:
         return False  # only a shortcut lost: the next run compares in full
