@@ -45,7 +45,8 @@ FILES = {
 #: Files a full run opens: pyproject.toml and FILES but the two left out by name (blob.dat
 #: is binary by its NUL bytes, which reading finds).
 READ = len(FILES) + 1 - 2
-POOL = 24
+POOL = 32
+YEAR_NS = 365 * 24 * 3600 * 10**9
 
 
 def _make(root: Path) -> Path:
@@ -60,13 +61,22 @@ def _make(root: Path) -> Path:
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
     base = tmp_path_factory.mktemp("aged")
     projects = [_make(base / f"app{n}") for n in range(POOL)]
+    future = projects[0] / "app.py"  # mtime a year ahead (a skewed clock), ctime now
+    os.utime(future, ns=(time.time_ns(), time.time_ns() + YEAR_NS))
     time.sleep(inputs.RACY_WINDOW_NS / 1e9 + 0.2)  # every input now older than the window
-    yield projects
+    yield projects  # projects[0] is ``future_root``'s; ``aged`` pops from the end
+
+
+@pytest.fixture(scope="module")
+def future_root(pool: list[Path]) -> Path:
+    """A project like the others, but app.py's mtime is a year ahead."""
+    return pool[0]
 
 
 @pytest.fixture
 def aged(pool: list[Path]) -> Path:
     """A project whose files are all older than the racy window."""
+    assert len(pool) > 1, "raise POOL"
     return pool.pop()
 
 
@@ -289,6 +299,13 @@ def test_a_file_changed_during_the_racy_window_is_not_recorded(aged: Path) -> No
     assert not inputs.manifest_path(config).exists()  # not vouched for: the old one is gone
     result = run_step(config)
     assert result.status is Status.OK and result.counts["read"] == READ  # compared in full
+
+
+def test_a_file_dated_in_the_future_does_not_stop_the_shortcut(future_root: Path) -> None:
+    # Its ctime is old; a later change would move it. A future mtime alone is no race.
+    assert (future_root / "app.py").stat().st_mtime_ns > time.time_ns()
+    config, _ = recorded_run(future_root)
+    assert run_step(config).counts["read"] == 0
 
 
 def test_a_dry_run_uses_the_manifest_but_never_writes_one(aged: Path) -> None:

@@ -26,8 +26,8 @@ The assumption is the one black's cache, git's index and our backup make: a file
 whose size, mtime, ctime and inode are unchanged holds the same bytes. ctime is set
 by the kernel on every write, chmod or rename and cannot be set back, so ``touch -d``
 or ``cp -p`` does not hide a change. What remains is a write within the same
-timestamp tick as the stat we recorded, with the same size: a file whose mtime or
-ctime is within ``RACY_WINDOW_NS`` of the run's start is *racy* and no manifest is
+timestamp tick as the stat we recorded, with the same size: a file changed within
+``RACY_WINDOW_NS`` of the run's start is *racy* (``_racy``) and no manifest is
 recorded, so the next run reads everything again (git's "racily clean" rule).
 """
 
@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,7 +262,7 @@ def record(
     written.
     """
     path = manifest_path(config)
-    lines = _recorded_lines(entries, items, started_ns - RACY_WINDOW_NS)
+    lines = _recorded_lines(entries, items, started_ns - RACY_WINDOW_NS, time.time_ns())
     try:
         dump_sig = dump.sig or signature(os.lstat(dump.path))
     except OSError:
@@ -299,7 +300,7 @@ def record(
 
 
 def _recorded_lines(
-    entries: Sequence[InputEntry], items: Sequence[InputItem], racy_from: int
+    entries: Sequence[InputEntry], items: Sequence[InputItem], racy_from: int, now: int
 ) -> list[bytes] | None:
     if len(entries) != len(items):
         return None
@@ -308,10 +309,21 @@ def _recorded_lines(
         if item.sig is None:
             if item.reason is None:  # never read (a dump left early): nothing to vouch for
                 return None
-        elif not item.sig or max(item.sig[1], item.sig[2]) >= racy_from:
+        elif not item.sig or _racy(item.sig, racy_from, now):
             return None
         lines.append(_line(entry, item.sig))
     return lines
+
+
+def _racy(sig: Signature, racy_from: int, now: int) -> bool:
+    """Changed so recently that a later write could share the recorded timestamps.
+
+    ctime is the kernel's clock at the last change, so it decides; an mtime set in the
+    future (``touch -d``, an archive from a skewed clock) does not make a file racy
+    forever, only one within the window around now (a file system without ctime).
+    """
+    mtime, ctime = sig[1], sig[2]
+    return ctime >= racy_from or racy_from <= mtime <= now + RACY_WINDOW_NS
 
 
 def forget(config: WorkflowConfig) -> None:
