@@ -14,6 +14,7 @@ audit hook listing every path it opens (``run_audited``), and in the step's ``re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -319,3 +320,30 @@ def test_a_dry_run_uses_the_manifest_but_never_writes_one(aged: Path) -> None:
     dry = run_step(config.with_changes(dry_run=True))
     assert dry.summary.startswith("dry run: dumps unchanged - ") and dry.counts["read"] == 0
     assert (manifest.read_bytes(), manifest.stat().st_mtime_ns) == before
+
+
+def _resign(path: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    """Edit the manifest's body and write a checksum that matches it again."""
+    body = json.loads(path.read_bytes().split(b"\n", 1)[1])
+    edit(body)
+    text = json.dumps(body).encode()
+    path.write_bytes(hashlib.sha256(text).hexdigest().encode() + b"\n" + text)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda body: body["outcomes"].append([10**6, "x", False, False]),
+        lambda body: body.update(read=body["read"].replace("1", "2")),
+        lambda body: body.update(format=inputs.FORMAT + 1),
+    ],
+    ids=["index-out-of-range", "bad-read-set", "other-format"],
+)
+def test_a_manifest_inconsistent_with_itself_is_ignored(aged: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    config, first = recorded_run(aged)
+    path = inputs.manifest_path(config)
+    assert inputs.load(path) is not None
+    _resign(path, edit)
+    assert inputs.load(path) is None
+    result = run_step(config)
+    assert result.status is Status.OK and result.counts["read"] == first.counts["read"]

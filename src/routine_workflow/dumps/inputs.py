@@ -210,7 +210,7 @@ def load(path: Path) -> Recorded | None:
         body = json.loads(text)
         if body["format"] != FORMAT:
             return None
-        return Recorded(
+        recorded = Recorded(
             body["dump"],
             tuple(body["dump_sig"]),
             body["sha256"],
@@ -227,6 +227,12 @@ def load(path: Path) -> Recorded | None:
         )
     except (OSError, ValueError, TypeError, KeyError):
         return None
+    # Consistent with itself, as we write it; anything else is not ours to trust.
+    if recorded.read.strip("01") or any(
+        not 0 <= at < len(recorded.read) for at in recorded.outcomes
+    ):
+        return None
+    return recorded
 
 
 # --- recording a manifest -------------------------------------------------------------------
