@@ -137,14 +137,20 @@ def hook(event, args):
     if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
         opened.append(os.fsdecode(args[0]))
 sys.addaudithook(hook)
-atexit.register(lambda: open(os.environ["OPENED_LOG"], "w").write("\\n".join(opened)))
+def report():
+    with open(os.environ["OPENED_LOG"], "w") as out:
+        out.write("\\n".join(opened))
+    with open(os.environ["OPENED_LOG"] + ".modules", "w") as out:
+        out.write("\\n".join(sorted(sys.modules)))
+atexit.register(report)
 sys.argv = ["routine-workflow", *sys.argv[1:]]
 runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
 """
 
 
 def run_audited(root: Path, log: Path, env: dict[str, str]) -> tuple[dict, list[str]]:  # type: ignore[type-arg]
-    """Run the CLI in a real process that records every path it opens (audit hook)."""
+    """Run the CLI in a real process that records every path it opens (audit hook), and
+    the modules it imported (``<log>.modules``)."""
     proc = subprocess.run(
         [sys.executable, "-c", AUDIT, "--steps", "dumps", "--yes", "--json"],
         cwd=root,
@@ -170,6 +176,10 @@ def test_through_the_cli_an_unchanged_run_opens_no_project_file(aged: Path, tmp_
     assert second["counts"]["read"] == 0
     sources = {str(aged / rel) for rel in FILES}
     assert sources.isdisjoint(opened), sorted(sources & set(opened))
+    # Nor does it load what only reading and writing need: the secret rules, the writer.
+    modules = set((tmp_path / "opened2.modules").read_text().splitlines())
+    assert "routine_workflow.dumps.inputs" in modules
+    assert {"routine_workflow.dumps.sensitive", "routine_workflow.dumps.writer"}.isdisjoint(modules)
 
 
 def test_a_change_that_keeps_size_and_mtime_is_still_caught(aged: Path) -> None:

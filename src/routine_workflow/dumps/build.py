@@ -26,7 +26,7 @@ from routine_workflow import fsutil
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import private_dir
 from routine_workflow.discovery import Discovery, Entry
-from routine_workflow.dumps import inputs, unchanged, writer
+from routine_workflow.dumps import inputs, unchanged
 from routine_workflow.dumps.builtin import (
     BodyStats,
     DumpMeta,
@@ -156,6 +156,8 @@ def _write_dump(
     previous: Path | None,
     items: list[Item],
 ) -> tuple[DumpOutcome, inputs.DumpFacts]:
+    from routine_workflow.dumps import writer  # not needed when the newest dump is kept
+
     private_dir(config.dump_dir)  # a dump holds the whole source: 0700, files 0600
     path = free_dump_path(config, created)
     fsutil.ensure_inside(path, config.own_dirs())

@@ -38,7 +38,6 @@ from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import Discovery, Entry
 from routine_workflow.dumps import names as dumpnames
-from routine_workflow.dumps import sensitive
 from routine_workflow.dumps.inputs import signature
 from routine_workflow.dumps.languages import BINARY_SUFFIXES, language
 
@@ -133,6 +132,8 @@ def plan_items(config: WorkflowConfig, entries: Iterable[Entry] | None = None) -
 
     Sizes are learnt when a file is opened (``read_source``), not by a stat per file here.
     """
+    from routine_workflow.dumps import sensitive  # not needed when stats show no change
+
     root = config.project_root
     secrets = sensitive.SecretNames(config.dump_secret_patterns)
     for entry in Discovery(config).walk() if entries is None else entries:
@@ -281,9 +282,11 @@ def render_file(item: Item, limit: int) -> tuple[bytes, bytes, bytes] | None:
     data = read_source(item, limit)
     if data is None:
         return None
-    findings = sensitive.find_secrets(data)
+    from routine_workflow.dumps.sensitive import describe, find_secrets
+
+    findings = find_secrets(data)
     if findings:
-        item.reason, item.secret = sensitive.describe(findings), True
+        item.reason, item.secret = describe(findings), True
         return None
     fence = fence_for(data)
     head = f"\n### {code_span(item.rel)}\n\n" + (NOT_UTF8 + "\n\n" if item.flagged else "")
