@@ -8,14 +8,17 @@ fresh copy into a temporary directory outside any git repository, then times,
 alternating so both see the same warm page cache:
 
 * ``routine-workflow --steps dumps --yes`` (the whole CLI: start-up, lock,
-  discovery, dump, checksum, fsync, history), and
+  discovery, dump, checksum, history), a new dump every time (the dump directory
+  is emptied before each run), and
 * ``files-to-prompt <tree> --markdown --include-hidden -o out.md``, the peer;
   install it for the benchmark only (``pip install files-to-prompt``); it is not
   a dependency of routine-workflow.
 
 Both are real processes started the same way. Prints wall and CPU time (min and median),
 the ratios, what each wrote, and the head of our dump. Each command also runs
-on an empty tree, so start-up cost can be told apart from the dump work.
+on an empty tree, so start-up cost can be told apart from the dump work; and ours
+runs once more on the unchanged tree with its newest dump kept (told from file
+stats, ``dumps/inputs.py``).
 
 Then the cost of the secret scan (``routine_workflow.dumps.sensitive``), in this
 process on the same tree: the dump's dry run (which reads, scans and renders every
@@ -42,6 +45,8 @@ from pathlib import Path
 from benchenv import child_env
 
 HERE = Path(__file__).resolve().parent
+FRESH = "routine-workflow --steps dumps"
+UNCHANGED = "routine-workflow, nothing changed"
 WORK = HERE / ".work"
 SDIST = "Django-5.1.4.tar.gz"
 
@@ -67,6 +72,15 @@ def fetch() -> Path:
             check=True,
         )
     return archive
+
+
+def sdist_copy(into: Path) -> Path:
+    """A fresh copy of the sdist's tree: of ``$RW_BENCH_DJANGO`` when it names an unpacked
+    one (``bench_reformat.django_source``), else unpacked from the downloaded archive."""
+    given = os.environ.get("RW_BENCH_DJANGO")
+    if given and (Path(given) / "django").is_dir():
+        return Path(shutil.copytree(given, into / Path(given).name, symlinks=True))
+    return unpack(fetch(), into)
 
 
 def unpack(archive: Path, into: Path) -> Path:
@@ -106,7 +120,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.scan_only:
         with tempfile.TemporaryDirectory(prefix="bench-dump-") as tmp:
-            scan_cost(unpack(fetch(), Path(tmp) / "src"), Path(tmp), args.runs)
+            scan_cost(sdist_copy(Path(tmp) / "src"), Path(tmp), args.runs)
         return 0
     ours = shutil.which("routine-workflow")
     peer = shutil.which("files-to-prompt")
@@ -115,10 +129,9 @@ def main() -> int:
             "need routine-workflow and files-to-prompt on PATH "
             "(pip install -e . files-to-prompt)"
         )
-    archive = fetch()
     with tempfile.TemporaryDirectory(prefix="bench-dump-") as tmp:
         scratch = Path(tmp)
-        tree = unpack(archive, scratch / "src")
+        tree = sdist_copy(scratch / "src")
         files, size = count_files(tree)
         print(f"tree: {tree.name}: {files:,} files, {size / 1e6:.1f} MB")
         home, dumps, peer_out = scratch / "home", scratch / "dumps", scratch / "peer.md"
@@ -130,7 +143,7 @@ def main() -> int:
         empty = scratch / "empty"
         empty.mkdir()
         runs = {
-            "routine-workflow --steps dumps": [
+            FRESH: [
                 ours,
                 "--project-root",
                 str(tree),
@@ -158,22 +171,40 @@ def main() -> int:
                 "--quiet",
             ],
             "files-to-prompt, empty tree": [peer, str(empty), "-o", str(scratch / "e.md")],
+            # the same tree again, nothing changed: the newest dump is kept, from file stats
+            UNCHANGED: [ours, "--project-root", str(tree), "--steps", "dumps", "--yes", "--quiet"],
         }
-        for argv in runs.values():  # warm-up: page cache, .pyc files
-            timed(argv, env, scratch)
+        # its own home: the fresh runs record their dumps' manifests in theirs
+        unchanged_env = {
+            **env,
+            "ROUTINE_WORKFLOW_HOME": str(scratch / "home-kept"),
+            "ROUTINE_WORKFLOW_DUMP_DIR": str(scratch / "kept"),
+        }
+        time.sleep(2.5)  # the tree's files older than the racy window (dumps/inputs.py)
+
+        def run(label: str) -> tuple[float, float]:
+            if label == UNCHANGED:
+                return timed(runs[label], unchanged_env, scratch)
+            if label == FRESH:  # a new dump every time: never "unchanged"
+                shutil.rmtree(dumps, ignore_errors=True)
+            return timed(runs[label], env, scratch)
+
+        for label in runs:  # warm-up: page cache, .pyc files; the kept dump and its manifest
+            run(label)
+        run(UNCHANGED)
         results: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
         for _ in range(args.runs):  # interleaved, so load changes hit both alike
-            for label, argv in runs.items():
-                results[label].append(timed(argv, env, scratch))
+            for label in runs:
+                results[label].append(run(label))
         newest = max(dumps.glob("Django*.md"), key=lambda p: p.stat().st_mtime)
         sizes = {
-            "routine-workflow --steps dumps": newest.stat().st_size,
+            FRESH: newest.stat().st_size,
             "files-to-prompt --markdown": peer_out.stat().st_size,
         }
         for label, times in results.items():
             report(label, times, sizes.get(label))
         ours_r, peer_r = (
-            results["routine-workflow --steps dumps"],
+            results[FRESH],
             results["files-to-prompt --markdown"],
         )
         for what, index in (("wall", 0), ("cpu", 1)):
@@ -198,7 +229,7 @@ def scan_cost(tree: Path, scratch: Path, runs: int) -> None:
     varies far less from run to run, and the dry run does all its work in this thread.
     """
     from routine_workflow.config import load_config
-    from routine_workflow.dumps import builtin, sensitive
+    from routine_workflow.dumps import build, builtin, sensitive
 
     os.environ["ROUTINE_WORKFLOW_HOME"] = str(scratch / "inproc-home")
     config = load_config(
@@ -219,7 +250,7 @@ def scan_cost(tree: Path, scratch: Path, runs: int) -> None:
         sensitive.find_secrets = timed_scan if scan else (lambda _data: [])
         try:
             start = time.thread_time()
-            builtin.build_dump(config, dry_run=True)
+            build.build_dump(config, dry_run=True)
             return time.thread_time() - start
         finally:
             sensitive.find_secrets = real
@@ -260,7 +291,7 @@ def scan_cost(tree: Path, scratch: Path, runs: int) -> None:
         f"min {best * 1000:.0f} ms, median {statistics.median(alone) * 1000:.0f} ms "
         f"({size / best / 1e9:.2f} GB/s)"
     )
-    outcome = builtin.build_dump(config, dry_run=True)
+    outcome = build.build_dump(config, dry_run=True)
     left_out = outcome.plan.secrets
     print(f"left out as secrets: {len(left_out)} file(s)")
     for item in left_out:

@@ -18,31 +18,27 @@ Files that are not UTF-8 are decoded with replacement characters and flagged.
 Credential files (by name) and files holding a secret (by content) are left out.
 
 Sections: planning (which files, from names alone), reading (binary sniffing,
-decoding), rendering (file sections, header, tree), and ``build_dump``, which puts
-them together. Name tables live in ``languages``; what counts as a secret in
+decoding), rendering (file sections, header, tree); ``build.build_dump`` puts them
+together. Name tables live in ``languages``; what counts as a secret in
 ``sensitive``; writing to disk in ``writer``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
-import subprocess
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.dirs import private_dir
-from routine_workflow.discovery import Discovery
+from routine_workflow.discovery import Discovery, Entry
 from routine_workflow.dumps import names as dumpnames
-from routine_workflow.dumps import sensitive, unchanged, writer
-from routine_workflow.dumps.gitcommit import git_commit_result, start_git, stop_git
+from routine_workflow.dumps.inputs import signature
 from routine_workflow.dumps.languages import BINARY_SUFFIXES, language
 
 NO_NEWLINE = "\\ No newline at end of file"
@@ -89,6 +85,9 @@ class Item:
     reason: str | None = None
     flagged: bool = False  # decoded with replacement characters
     secret: bool = False  # left out as a (likely) secret: by name, place or content
+    #: The file's identity when it was read (``inputs.signature`` of the descriptor's fstat,
+    #: or of an lstat when it could not be opened; ``()`` when neither worked); None: not read.
+    sig: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -128,14 +127,16 @@ def plan_dump(config: WorkflowConfig) -> Plan:
     return Plan(list(plan_items(config)))
 
 
-def plan_items(config: WorkflowConfig) -> Iterator[Item]:
-    """The files discovery finds, in walk order, skip reasons set from their names.
+def plan_items(config: WorkflowConfig, entries: Iterable[Entry] | None = None) -> Iterator[Item]:
+    """The files discovery finds (or ``entries``), in walk order, skip reasons from their names.
 
     Sizes are learnt when a file is opened (``read_source``), not by a stat per file here.
     """
+    from routine_workflow.dumps import sensitive  # not needed when stats show no change
+
     root = config.project_root
     secrets = sensitive.SecretNames(config.dump_secret_patterns)
-    for entry in Discovery(config).walk():
+    for entry in Discovery(config).walk() if entries is None else entries:
         if entry.kind == "dir":
             continue
         item = Item(entry.abspath, entry.rel)
@@ -161,12 +162,17 @@ def plan_items(config: WorkflowConfig) -> Iterator[Item]:
 def read_source(item: Item, limit: int) -> bytes | None:
     """The file's bytes ready to inline, or None with ``item.reason`` set (binary, too big...)."""
     try:
-        data = _read_regular(item.path, limit)
+        data = _read_regular(item, limit)
     except _TooLarge as big:
         item.reason = f"larger than {limit:,} bytes ({big.size:,} bytes)"
         return None
     except OSError as exc:
         item.reason = f"unreadable: {exc.strerror or exc}"
+        if item.sig is None:  # not even opened: what it was, for the inputs manifest
+            try:
+                item.sig = signature(os.lstat(item.path))
+            except OSError:
+                item.sig = ()
         return None
     if data is None:
         item.reason = "not a regular file"
@@ -203,13 +209,16 @@ class _TooLarge(Exception):
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
-def _read_regular(path: str | os.PathLike[str], limit: int) -> bytes | None:
+def _read_regular(item: Item, limit: int) -> bytes | None:
     # O_NOFOLLOW and O_NONBLOCK: a file swapped for a symlink or a FIFO since the walk is
     # neither followed nor waited on; fstat then tells what was really opened. Raw os.read
     # calls: no buffered file object per file, which is most of the cost of small files.
-    fd = os.open(path, _OPEN_FLAGS)
+    fd = os.open(item.path, _OPEN_FLAGS)
     try:
         info = os.fstat(fd)
+        # Taken before reading: a change after this moves ctime, so the next run's stat
+        # differs from the recorded one and it reads the file again (dumps.inputs).
+        item.sig = signature(info)
         if not stat.S_ISREG(info.st_mode):
             return None
         if info.st_size > limit:  # the size comes from here, not from a stat in the walk
@@ -273,9 +282,11 @@ def render_file(item: Item, limit: int) -> tuple[bytes, bytes, bytes] | None:
     data = read_source(item, limit)
     if data is None:
         return None
-    findings = sensitive.find_secrets(data)
+    from routine_workflow.dumps.sensitive import describe, find_secrets
+
+    findings = find_secrets(data)
     if findings:
-        item.reason, item.secret = sensitive.describe(findings), True
+        item.reason, item.secret = describe(findings), True
         return None
     fence = fence_for(data)
     head = f"\n### {code_span(item.rel)}\n\n" + (NOT_UTF8 + "\n\n" if item.flagged else "")
@@ -379,110 +390,3 @@ def _draw(node: dict, prefix: str, out: list[str]) -> None:  # type: ignore[type
             _draw(child, prefix + ("    " if last else "│   "), out)
         else:
             out.append(f"{prefix}{branch}{name}" + (f"  [skipped: {child}]" if child else ""))
-
-
-# --- the whole dump ---------------------------------------------------------------------------
-
-
-@dataclass
-class DumpOutcome:
-    """What was (or, in a dry run, would be) written."""
-
-    path: Path
-    size: int
-    plan: Plan
-    stats: BodyStats
-    sha256: str | None = None
-    kept: bool = False  # the newest dump is this dump again: nothing was (or would be) written
-
-
-class _Counter:
-    """A write-only sink that only counts bytes (dry run)."""
-
-    def __init__(self) -> None:
-        self.size = 0
-
-    def write(self, data: bytes, /) -> int:
-        self.size += len(data)
-        return len(data)
-
-
-def free_dump_path(config: WorkflowConfig, when: datetime) -> Path:
-    """A dump path in ``dump_dir`` that does not exist yet (two runs in one second)."""
-    from datetime import timedelta
-
-    while True:
-        path = config.dump_dir / dumpnames.dump_name(config.project_root, when)
-        if not path.exists() and not dumpnames.sidecar(path).exists():
-            return path
-        when += timedelta(seconds=1)
-
-
-def build_dump(config: WorkflowConfig, dry_run: bool = False) -> DumpOutcome:
-    """Write the dump and its ``.sha256`` sidecar atomically, or (dry run) only measure it.
-
-    When the dump would be the project's newest dump again (``unchanged``), that dump
-    is kept and nothing is written (``DumpOutcome.kept``).
-    """
-    created = datetime.now(timezone.utc).replace(microsecond=0)
-    git = start_git(config.project_root)
-    previous = unchanged.newest_dump(config.dump_dir, config.project_root)
-    try:
-        if not dry_run:
-            return _write_dump(config, created, git, previous)
-        counter = _Counter()
-        with unchanged.Matcher(previous, counter) as body:
-            outcome, head = _build(config, body, created, git)
-        if outcome.kept:
-            return outcome
-        outcome.size = len(head) + counter.size
-        return outcome
-    finally:
-        stop_git(git)  # still running only if we left early
-
-
-def _build(
-    config: WorkflowConfig,
-    body: unchanged.Matcher,
-    created: datetime,
-    git: subprocess.Popen[str] | None,
-) -> tuple[DumpOutcome, bytes]:
-    """Write the body into ``body``; the outcome (kept, or the new path) and the header."""
-    root, plan = config.project_root, Plan()
-    stats = write_body(plan, body, config.dump_max_file_size, plan_items(config))
-    meta = DumpMeta(dumpnames.project_slug(root), git_commit_result(git), created)
-    if body.previous is not None and body.kept(
-        lambda when: render_head(replace(meta, created=when), plan, stats)
-    ):
-        return DumpOutcome(body.previous, body.size, plan, stats, kept=True), b""
-    path = config.dump_dir / dumpnames.dump_name(root, created)
-    return DumpOutcome(path, 0, plan, stats), render_head(meta, plan, stats)
-
-
-def _write_dump(
-    config: WorkflowConfig,
-    created: datetime,
-    git: subprocess.Popen[str] | None,
-    previous: Path | None,
-) -> DumpOutcome:
-    private_dir(config.dump_dir)  # a dump holds the whole source: 0700, files 0600
-    path = free_dump_path(config, created)
-    fsutil.ensure_inside(path, config.own_dirs())
-    try:
-        with writer.Spool(config.dump_dir) as spool:
-            with unchanged.Matcher(previous, spool) as body:
-                outcome, head = _build(config, body, created, git)
-            if outcome.kept:
-                return outcome
-            digest, outcome.size = writer.write_hashed(path, head, spool.chunks_out())
-        writer.write_sidecar(path, digest)
-    except BaseException:
-        # A dump is only complete with its checksum: whatever stopped us (an error, the
-        # run's timeout, a signal, even after the sidecar's rename), leave both or neither.
-        # Both names were free when we chose them and the project lock is ours.
-        for written in (dumpnames.sidecar(path), path):
-            with contextlib.suppress(OSError):
-                written.unlink()
-        raise
-    outcome.path, outcome.sha256 = path, digest
-    return outcome

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from routine_workflow.dumps import names as dumpnames
+from routine_workflow.dumps.inputs import signature
 from routine_workflow.dumps.prune import find_dumps
 
 #: Read the newest dump in blocks this large.
@@ -64,6 +65,8 @@ class Matcher:
         self.same = False
         self.created: datetime | None = None
         self.size = 0
+        #: The earlier dump's stat, taken before it was read (``inputs.signature``).
+        self.sig: tuple[int, ...] | None = None
         self._fd: int | None = None
         self._head = b""
         self._digest = ""
@@ -97,6 +100,7 @@ class Matcher:
         if not stat.S_ISREG(info.st_mode):
             return False
         self.size = info.st_size
+        self.sig = signature(info)
         head_end = self._read_head(self._fd)
         if head_end < 0:
             return False
@@ -168,3 +172,8 @@ class Matcher:
         except OSError:
             return False
         return head_at(self.created) == self._head and self._hash.hexdigest() == self._digest
+
+    @property
+    def digest(self) -> str:
+        """The earlier dump's sha256, as its sidecar names it (checked by ``kept``)."""
+        return self._digest

@@ -3,7 +3,7 @@
 Two engines (``dump_engine``): the external ``create-dump`` program when it is
 installed or configured (``create_dump_script``, ``create_dump_run_cmd``,
 ``create_dump_clean_cmd``; ``routine_workflow.dumps.external``), else the built-in
-Markdown dump (``routine_workflow.dumps.builtin``). This module turns their
+Markdown dump (``routine_workflow.dumps.build``). This module turns their
 outcomes into the step's result; files the built-in dump left out as secrets are
 named (with the rule, never the secret) in its summary and details, and in a warning.
 """
@@ -76,7 +76,7 @@ def run_create_dump(ctx: StepContext, commands: list[Command]) -> StepResult:
 
 def run_builtin(ctx: StepContext) -> StepResult:
     """Write the built-in Markdown dump and its checksum (or measure it in a dry run)."""
-    from routine_workflow.dumps.builtin import build_dump
+    from routine_workflow.dumps.build import build_dump
 
     try:
         outcome = build_dump(ctx.config, dry_run=ctx.dry_run)
@@ -90,6 +90,7 @@ def run_builtin(ctx: StepContext) -> StepResult:
         "skipped": len(skipped),
         "bytes": outcome.size,
         "not_utf8": stats.flagged,
+        "read": outcome.files_read,  # 0: nothing changed, told from file stats alone
     }
     what = f"{plural(stats.files, 'file')}, {len(skipped)} skipped"
     if secrets:
