@@ -214,10 +214,9 @@ def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
     Hashing the compressed archive is cheap (a fraction of re-verifying it) and
     means a damaged or truncated last backup is never the reason to skip.
     """
-    backups = store.list_backups(directory, root)
-    if not backups:
+    newest = store.newest_backup(directory, root)
+    if newest is None:
         return None, "no previous backup"
-    newest = backups[-1]
     if not newest.sidecar.get("archive_sha256"):
         return None, f"previous backup {newest.path.name} has no archive checksum"
     try:
