@@ -5,8 +5,8 @@ perhaps apart from rewrites our journaled runs made, ``journaled.rewrites_since`
 paid for that answer: the sidecar manifest parsed and validated, the journals read,
 the reformatted files hashed. ``record`` keeps the answer in the backup directory
 (``.<project-id>.confirmed``, private, written atomically): the archive it confirms,
-its sha256, a stamp of its sidecar, and every path's stats as scanned, files with
-their inode and ctime. ``match`` gives the next run the same answer when its scan finds
+its sha256, a stamp of its sidecar, and the sha256 of every path's stats as scanned
+(files with their inode and ctime; ``stats_digest``). ``match`` gives the next run the same answer when its scan finds
 exactly those stats, without reading the sidecar, a journal or any file of the project.
 
 What makes a stat match enough: the full check itself takes a file whose (size,
@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from routine_workflow.backup import store
-from routine_workflow.backup.manifest import RACY_WINDOW_NS, Item, Scan, dump
+from routine_workflow.backup.manifest import RACY_WINDOW_NS, Scan, dump
 from routine_workflow.dirs import PRIVATE_FILE_MODE, project_id
 from routine_workflow.fsutil import atomic_write
 
 FORMAT = "routine-workflow-confirmed/1"
-#: A state file holds a short list per path; anything larger is not one of ours.
-MAX_BYTES = store.MAX_SIDECAR_BYTES
+#: A state file holds a few names and digests; anything larger is not one of ours.
+MAX_BYTES = 64 * 1024
 
 
 @dataclass
@@ -71,11 +71,9 @@ def record(
     already recorded.
     """
     racy_after = current.started_ns - RACY_WINDOW_NS
-    entries: dict[str, list[Any]] = {}
     for item in current.items:
         if item.type == "file" and max(item.mtime_ns, current.stamps[item.path][1]) >= racy_after:
             return False  # the ctime too: an mtime put back within the window changes it
-        entries[item.path] = _entry(item, current.stamps)
     doc = {
         "format": FORMAT,
         "project_root": str(root),
@@ -86,7 +84,8 @@ def record(
         "runs": apart[1],
         "confirmed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "confirmed_by": run_id,
-        "entries": entries,
+        "paths": len(current.items),
+        "stats": stats_digest(current),
     }
     body = dump(doc)
     path = state_path(directory, root)
@@ -102,8 +101,8 @@ def match(directory: Path, root: Path, current: Scan) -> Confirmed | None:
     doc = _read(state_path(directory, root))
     if doc is None or doc.get("project_root") != str(root):
         return None
-    archive, sha, entries = doc.get("archive"), doc.get("archive_sha256"), doc.get("entries")
-    if not (isinstance(archive, str) and isinstance(sha, str) and isinstance(entries, dict)):
+    archive, sha = doc.get("archive"), doc.get("archive_sha256")
+    if not (isinstance(archive, str) and isinstance(sha, str)):
         return None
     path = directory / archive
     if _newest_name(directory, root) != archive:
@@ -113,11 +112,8 @@ def match(directory: Path, root: Path, current: Scan) -> Confirmed | None:
             return None
     except OSError:
         return None
-    if len(entries) != len(current.items):
+    if doc.get("paths") != len(current.items) or doc.get("stats") != stats_digest(current):
         return None
-    for item in current.items:
-        if entries.get(item.path) != _entry(item, current.stamps):
-            return None
     ours, runs = doc.get("ours"), doc.get("runs")
     if type(ours) is not int or not isinstance(runs, list):
         return None
@@ -133,14 +129,27 @@ def match(directory: Path, root: Path, current: Scan) -> Confirmed | None:
     )
 
 
-def _entry(item: Item, stamps: dict[str, tuple[int, int]]) -> list[Any]:
-    """What is compared for one path: the JSON form, so that a loaded entry compares equal."""
-    if item.type == "file":
-        ino, ctime_ns = stamps[item.path]
-        return [item.type, item.size, item.mode, item.mtime_ns, ino, ctime_ns]
-    if item.type == "symlink":
-        return [item.type, item.mode, item.target]
-    return [item.type, item.mode]  # a directory's mtime moves with any temp file in it
+def stats_digest(current: Scan) -> str:
+    """sha256 of every path's stats as compared: one record per path, in scan order.
+
+    A record is the path, a NUL, the fields, a NUL: paths and link targets hold no
+    NUL, so two different scans never give the same text. A directory's mtime is
+    left out (it moves with any temporary file made and removed in it), as the
+    manifest check leaves it out.
+    """
+    stamps, parts = current.stamps, []
+    for item in current.items:
+        if item.type == "file":
+            ino, ctime_ns = stamps[item.path]
+            parts.append(
+                f"{item.path}\0f {item.size} {item.mode} {item.mtime_ns} {ino} {ctime_ns}\0"
+            )
+        elif item.type == "symlink":
+            parts.append(f"{item.path}\0l {item.mode} {item.target}\0")
+        else:
+            parts.append(f"{item.path}\0d {item.mode}\0")
+    text = "".join(parts).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(text).hexdigest()
 
 
 def _stamp(path: Path) -> list[int]:
