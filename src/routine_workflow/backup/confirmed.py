@@ -92,7 +92,7 @@ def record(
     old = _read(path)
     if old is not None and _same_but_time(old, doc):
         return False
-    atomic_write(path, _seal(body), PRIVATE_FILE_MODE)  # every path and stat of the project
+    atomic_write(path, _seal(body), PRIVATE_FILE_MODE)  # private, as the sidecar it stands for
     return True
 
 
