@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -145,21 +146,39 @@ def read_sidecar(archive: Path) -> dict[str, Any] | None:
 
 def list_backups(directory: Path, root: Path) -> list[Backup]:
     """This project's archives in ``directory``, oldest first."""
-    found: list[Backup] = []
+    found = (_ours(directory, root, name, parsed) for name, parsed in _named(directory, root))
+    return sorted((b for b in found if b is not None), key=lambda b: b.sort_key)
+
+
+def newest_backup(directory: Path, root: Path) -> Backup | None:
+    """``list_backups(...)[-1]``, reading sidecars newest first only until one is ours.
+
+    Each sidecar holds every path of the project: reading all of them to use one
+    was most of what a run with nothing changed spent on the backup.
+    """
+    for name, parsed in sorted(_named(directory, root), key=lambda n: n[1], reverse=True):
+        backup = _ours(directory, root, name, parsed)
+        if backup is not None:
+            return backup
+    return None
+
+
+def _named(directory: Path, root: Path) -> list[tuple[str, tuple[datetime, int]]]:
+    """(name, (time, serial)) of every name in ``directory`` that parses as ours."""
     try:
         names = [p.name for p in directory.iterdir()]
     except OSError:
         return []
-    for name in names:
-        parsed = parse_name(name, root)
-        if parsed is None:
-            continue
-        path = directory / name
-        sidecar = read_sidecar(path)
-        if sidecar is None or sidecar.get("project_root") != str(root) or not path.is_file():
-            continue
-        found.append(Backup(path, parsed[0], parsed[1], sidecar))
-    return sorted(found, key=lambda b: b.sort_key)
+    return [(n, parsed) for n in names if (parsed := parse_name(n, root)) is not None]
+
+
+def _ours(directory: Path, root: Path, name: str, parsed: tuple[datetime, int]) -> Backup | None:
+    """The archive ``name`` if its sidecar names this project; else None."""
+    path = directory / name
+    sidecar = read_sidecar(path)
+    if sidecar is None or sidecar.get("project_root") != str(root) or not path.is_file():
+        return None
+    return Backup(path, parsed[0], parsed[1], sidecar)
 
 
 def prune(
@@ -177,8 +196,11 @@ def prune(
     without, the OSError propagates.
     """
     removed: list[Path] = []
-    backups = [b for b in list_backups(directory, root) if b.path != protect]
     keep -= protect is not None
+    named = [n for n, _ in _named(directory, root) if protect is None or n != protect.name]
+    if len(named) <= keep:
+        return removed  # no more names than kept, so no more archives of ours: no sidecar read
+    backups = [b for b in list_backups(directory, root) if b.path != protect]
     for old in backups[: max(0, len(backups) - keep)]:
         # Sidecar last: an archive without one would no longer be recognised as ours.
         try:
@@ -226,14 +248,12 @@ def _is_leftover(path: Path, root: Path) -> bool:
     if not name.endswith(SIDECAR_SUFFIX):
         return False
     # A sidecar of ours whose archive never got its final name (killed between the two).
+    # Cheap tests first: the sidecar of an archive that exists is never read here.
     archive = path.with_name(name.removesuffix(SIDECAR_SUFFIX))
+    if parse_name(archive.name, root) is None or os.path.lexists(archive):
+        return False
     doc = read_sidecar(archive)
-    return (
-        parse_name(archive.name, root) is not None
-        and doc is not None
-        and doc.get("project_root") == str(root)
-        and not archive.exists()
-    )
+    return doc is not None and doc.get("project_root") == str(root)
 
 
 def now_utc() -> datetime:

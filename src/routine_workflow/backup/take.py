@@ -6,6 +6,7 @@ done, a one-line summary, warnings and notes); the backup step reports it.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from routine_workflow import __version__
-from routine_workflow.backup import store
+from routine_workflow.backup import confirmed, store
 from routine_workflow.backup.journaled import rewrites_since
 from routine_workflow.backup.manifest import BackupError, Scan, dump, first_change, scan
 from routine_workflow.config import WorkflowConfig
@@ -63,29 +64,27 @@ def back_up(config: WorkflowConfig, run_id: str = "") -> BackupOutcome:
 def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome:
     root = config.project_root
     current = scan(config)
+    counts = {"files": current.files, "bytes": current.bytes}
+    kept = _confirmed(config, directory, current, counts)
+    if kept is not None:
+        return kept
     latest, why_not = _previous(directory, root)
     ours: dict[str, str] = {}
     runs: list[str] = []
     change: str | None = why_not
+    hashed: list[str] = []
     if latest is not None:
         # What our own journaled runs rewrote since is no change (docs/backup.md).
         ours, runs = rewrites_since(root, latest.sidecar)
-        change = first_change(current, latest.sidecar, root, ours)
-    counts = {"files": current.files, "bytes": current.bytes}
+        change = first_change(current, latest.sidecar, root, ours, hashed)
+    counts["hashed"] = len(hashed)
     if change is None and latest is not None:
         stuck: list[str] = []
         if not config.dry_run:
             _, stuck = _prune(directory, root, config.keep_backups)
-        apart = (
-            f" apart from {plural(len(ours), 'file')} run {', '.join(runs)} reformatted"
-            if ours
-            else ""
-        )
+            _record(directory, root, latest, current, (len(ours), runs), run_id)
         return BackupOutcome(
-            Action.UNCHANGED,
-            f"unchanged since {latest.path.name} (verified){apart}; no new backup needed",
-            stuck,
-            counts=counts,
+            Action.UNCHANGED, _unchanged(latest.path, len(ours), runs), stuck, counts=counts
         )
     if config.dry_run:
         _check_writable(directory)
@@ -119,6 +118,58 @@ def _take(config: WorkflowConfig, run_id: str, directory: Path) -> BackupOutcome
             f"; {plural(len(left_out) + len(current.left_out), 'path')} left out (see the log)"
         )
     return BackupOutcome(Action.WRITTEN, summary, warnings, notes, counts)
+
+
+def _confirmed(
+    config: WorkflowConfig, directory: Path, current: Scan, counts: dict[str, int]
+) -> BackupOutcome | None:
+    """The outcome if the scan matches the state the last full check confirmed, else None.
+
+    The archive is still hashed: a damaged backup is never kept (``_previous``).
+    """
+    found = confirmed.match(directory, config.project_root, current)
+    if found is None:
+        return None
+    try:
+        if sha256_file(found.archive) != found.archive_sha256:
+            return None  # the full check says it is damaged, and takes a new one
+    except OSError:
+        return None
+    stuck: list[str] = []
+    if not config.dry_run:
+        _, stuck = _prune(directory, config.project_root, config.keep_backups)
+    note = (
+        f"compared by stat with the state confirmed at {found.confirmed_at}"
+        f"{f' by run {found.confirmed_by}' if found.confirmed_by else ''}"
+    )
+    return BackupOutcome(
+        Action.UNCHANGED,
+        _unchanged(found.archive, found.ours, found.runs),
+        stuck,
+        [note],
+        counts={**counts, "hashed": 0, "stat_only": 1},
+    )
+
+
+def _record(
+    directory: Path,
+    root: Path,
+    latest: store.Backup,
+    current: Scan,
+    apart: tuple[int, list[str]],
+    run_id: str,
+) -> None:
+    """Keep this answer for the next run to compare stats against (``backup.confirmed``).
+
+    Only a shortcut: a state that cannot be written leaves the next run the full check.
+    """
+    with contextlib.suppress(OSError):
+        confirmed.record(directory, root, latest, current, apart, run_id)
+
+
+def _unchanged(archive: Path, ours: int, runs: list[str]) -> str:
+    apart = f" apart from {plural(ours, 'file')} run {', '.join(runs)} reformatted" if ours else ""
+    return f"unchanged since {archive.name} (verified){apart}; no new backup needed"
 
 
 def _prune(
@@ -163,10 +214,9 @@ def _previous(directory: Path, root: Path) -> tuple[store.Backup | None, str]:
     Hashing the compressed archive is cheap (a fraction of re-verifying it) and
     means a damaged or truncated last backup is never the reason to skip.
     """
-    backups = store.list_backups(directory, root)
-    if not backups:
+    newest = store.newest_backup(directory, root)
+    if newest is None:
         return None, "no previous backup"
-    newest = backups[-1]
     if not newest.sidecar.get("archive_sha256"):
         return None, f"previous backup {newest.path.name} has no archive checksum"
     try:
