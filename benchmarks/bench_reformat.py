@@ -129,6 +129,30 @@ def django_tree() -> Path:
     return as_repository(pristine)
 
 
+def django_small_tree() -> Path:
+    """django/db and django/utils (164 files) with the sdist's settings: a quick tree."""
+    pristine = WORK / "pristine-django-small"
+    if pristine.is_dir():
+        return pristine
+    source = django_source()
+    pristine.mkdir(parents=True)
+    for name in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
+        if (source / name).is_file():
+            shutil.copy2(source / name, pristine / name)
+    for package in ("db", "utils"):
+        shutil.copytree(source / "django" / package, pristine / "django" / package)
+    return as_repository(pristine)
+
+
+def named_tree(name: str, with_tests: bool) -> Path:
+    """The pristine tree a ``--trees`` name stands for."""
+    if name == "django":
+        return django_tree()
+    if name == "django-small":
+        return django_small_tree()
+    return stdlib_tree(with_tests)
+
+
 def stdlib_tree(with_tests: bool) -> Path:
     """A pristine copy of this interpreter's standard library (.py files only)."""
     pristine = WORK / ("pristine-stdlib-tests" if with_tests else "pristine-stdlib")
@@ -602,7 +626,9 @@ def interpreter_start() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trees", default="django,stdlib", help="comma-separated: django,stdlib")
+    parser.add_argument(
+        "--trees", default="django,stdlib", help="comma-separated: django,django-small,stdlib"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="paired runs per tree")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--engines", default="black,ruff", help="comma-separated: black,ruff")
@@ -631,19 +657,19 @@ def main() -> None:
         if args.per_file:
             per_file = []
             for name in args.trees.split(","):
-                pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)
+                pristine = named_tree(name, args.stdlib_tests)
                 per_file.append(bench_per_file(name, pristine, base))
             print_per_file(per_file, args.versus)
             return
         versus = []
         for name in args.trees.split(","):
-            pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)
+            pristine = named_tree(name, args.stdlib_tests)
             versus.append(bench_versus(name, pristine, base, args.repeat, args.workers))
         print_versus(versus, args.versus, args.repeat, args.workers)
         return
     results = []
     for name in args.trees.split(","):
-        pristine = django_tree() if name == "django" else stdlib_tree(args.stdlib_tests)
+        pristine = named_tree(name, args.stdlib_tests)
         for engine in args.engines.split(","):
             results.append(bench_tree(name, pristine, args.repeat, args.workers, engine))
     print_table(results, args.repeat, args.workers)

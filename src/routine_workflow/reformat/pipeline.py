@@ -5,7 +5,8 @@
 * ``Pipeline``: the three tools configured for one project root, which files
   their settings exclude (``excluded``), and ``process(path)``: read, exclude, format;
 * ``Outcome`` and its statuses, and the helpers the ruff engine shares:
-  ``unreadable``, ``digest_bytes``, ``decode``, ``compile_error``, ``one_line``.
+  ``unreadable``, ``digest_bytes``, and ``decode``, ``compile_error``, ``one_line``
+  (from ``sources``, where ``black_format`` is too).
 
 Nothing here writes a file or knows about processes (``workers`` runs this in a
 pool, ``run`` writes the results). The tools are imported only when a
@@ -41,12 +42,15 @@ import hashlib
 import inspect
 import io
 import re
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from routine_workflow.errors import ConfigError
+from routine_workflow.reformat.sources import black_format, tool_error
+from routine_workflow.reformat.sources import compile_error as compile_error
+from routine_workflow.reformat.sources import decode as decode
+from routine_workflow.reformat.sources import one_line as one_line
 
 #: Outcome statuses of one file.
 UNCHANGED = "unchanged"
@@ -67,6 +71,10 @@ OUT_OF_MEMORY = "out of memory; left as is"
 CHANGING_PASSES = 3
 
 _SHEBANG = re.compile(r"^#!.*\bpython[3]?\b\s*$")  # autoflake's PYTHON_SHEBANG_REGEX
+#: A line that is only ``pass``, whatever ends the lines (autoflake's useless-pass scan
+#: looks only at such lines: ``line.strip() == "pass"``). Only a superset matters: ``\s``
+#: is what ``str.strip`` strips, and both ``\r`` and ``\n`` end a line here.
+_PASS_LINE = re.compile(r"(?:^|[\r\n])[^\S\r\n]*pass[^\S\r\n]*(?:[\r\n]|$)")
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,21 @@ def unreadable(path: str, exc: OSError) -> Outcome:
 def digest_bytes(data: bytes) -> str:
     """The content hash the cache and the not-modified-since-read check use."""
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Seen:
+    """What each tool made of each input it had while one file goes round the passes.
+
+    The tools are deterministic, so a tool handed an input again is not run again: after a
+    pass that only autoflake changed, the next pass (which must still run, to prove the
+    fixed point) costs nothing. Outputs known to be the tool's own fixed points are
+    entered as mapping to themselves.
+    """
+
+    autoflake: dict[str, str] = dataclasses.field(default_factory=dict)
+    isort: dict[str, str] = dataclasses.field(default_factory=dict)
+    black: dict[bytes, bytes] = dataclasses.field(default_factory=dict)
 
 
 class Pipeline:
@@ -294,23 +317,36 @@ class Pipeline:
         return format_source(data, path, self)
 
     def format_bytes(
-        self, file: Path, data: bytes, encoding: str, text: str, black_fixed: bool = False
+        self, file: Path, data: bytes, encoding: str, text: str, seen: Seen | None = None
     ) -> bytes:
         """The bytes the three CLIs would leave on disk, in order, starting from ``data``.
 
-        ``black_fixed``: ``data`` is black's own output, which black leaves as it is, so
-        black need not run again unless autoflake or isort change it.
+        ``seen``: what each tool made of the inputs it had in the earlier passes over this
+        file; a tool handed one of those again is not run again (``Seen``).
         """
+        seen = Seen() if seen is None else seen
         current = data
-        fixed = self._autoflake(file, text)
+        fixed = seen.autoflake.get(text)
+        if fixed is None:
+            fixed = seen.autoflake[text] = self._autoflake(file, text)
+            if "nonlocal" not in text or "nonlocal" in fixed:
+                # fix_code loops until its own filters change nothing, so its output is
+                # one it leaves as is ("nonlocal" changes its options, hence the test).
+                seen.autoflake.setdefault(fixed, fixed)
         if fixed != text:
             current, text = fixed.encode(encoding), fixed
-        sorted_text = self._isort(file, text)
+        sorted_text = seen.isort.get(text)
+        if sorted_text is None:
+            sorted_text = seen.isort[text] = self._isort(file, text)
         if sorted_text != text:
             current = sorted_text.encode(encoding)
-        if black_fixed and current is data:
-            return data
-        return self._black(file, current)
+        formatted = seen.black.get(current)
+        if formatted is None:
+            formatted = seen.black[current] = self._black(file, current)
+            # black's output is one it leaves as is: its stability check (``black_format``)
+            # refuses any other.
+            seen.black.setdefault(formatted, formatted)
+        return formatted
 
     def _autoflake(self, file: Path, text: str) -> str:
         if not (file.name.endswith(".py") or _SHEBANG.match(text.splitlines()[0] if text else "")):
@@ -324,7 +360,22 @@ class Pipeline:
         options["ignore_init_module_imports"] = self.keep_unused_imports or (
             options["ignore_init_module_imports"] and file.name == "__init__.py"
         )
-        return str(autoflake.fix_code(text, additional_imports=self.autoflake_imports, **options))
+        imports = self.autoflake_imports
+        if options["ignore_pass_statements"] or _PASS_LINE.search(text):
+            return str(autoflake.fix_code(text, additional_imports=imports, **options))
+        # autoflake tokenizes the whole source again after each round to find useless
+        # `pass` lines; a source with no line that is only `pass` has none. Its rounds only
+        # remove or replace import lines, and a `pass` line, once there, stays: so if the
+        # result of the rounds without that scan has no `pass` line either, no round had
+        # one, and the scan would have changed nothing in any of them.
+        quick = str(
+            autoflake.fix_code(
+                text, additional_imports=imports, **{**options, "ignore_pass_statements": True}
+            )
+        )
+        if _PASS_LINE.search(quick):  # an import became `pass`: autoflake's own scan decides
+            return str(autoflake.fix_code(text, additional_imports=imports, **options))
+        return quick
 
     def _isort(self, file: Path, text: str) -> str:
         from isort import api
@@ -400,16 +451,14 @@ def format_source(data: bytes, path: str, pipeline: Pipeline) -> Outcome:
         return Outcome(
             path, FAILED, digest, reason=f"does not compile: {problem}", encoding=encoding
         )
-    file, current = Path(path), data
-    for number in range(CHANGING_PASSES + 1):
+    file, current, seen = Path(path), data, Seen()
+    for _ in range(CHANGING_PASSES + 1):
         try:
-            # After the first pass the bytes are black's output: black's stability check
-            # is this loop's next pass (``black_format``).
-            new = pipeline.format_bytes(file, current, encoding, text, black_fixed=number > 0)
+            new = pipeline.format_bytes(file, current, encoding, text, seen)
         except MemoryError:  # over the worker's limit (``workers``): may pass on another try
             return Outcome(path, FAILED, digest, reason=OUT_OF_MEMORY, cacheable=False)
         except Exception as exc:  # a tool refused or crashed: the file stays as it is
-            return Outcome(path, FAILED, digest, reason=_tool_error(exc), encoding=encoding)
+            return Outcome(path, FAILED, digest, reason=tool_error(exc), encoding=encoding)
         if new == current:
             break
         text = new.decode(encoding)
@@ -435,72 +484,3 @@ def format_source(data: bytes, path: str, pipeline: Pipeline) -> Outcome:
     if current == data:
         return Outcome(path, UNCHANGED, digest, encoding=encoding)
     return Outcome(path, CHANGED, digest, current, encoding=encoding)
-
-
-def black_format(src: str, mode: Any) -> str:
-    """``black.format_file_contents(src, fast=False, mode=mode)``, one formatting cheaper.
-
-    Raises NothingChanged when black leaves ``src`` as it is. black formats a source
-    it changes twice itself (``format_str``'s forced second pass), then, in safe mode,
-    a third time to check that the result is stable. When its second formatting
-    changed nothing, the third would format that same text again, so its answer is
-    already known and it is skipped; otherwise it runs as in black. The AST-equivalence
-    check always runs. Either way the result is a text black leaves as it is.
-    """
-    import black
-    from black.report import NothingChanged
-
-    once = getattr(black, "_format_str_once", None)
-    if once is None:  # pragma: no cover (a black without it: its own safe mode)
-        return str(black.format_file_contents(src, fast=False, mode=mode))
-    dst = once(src, mode=mode)
-    if dst == src:
-        raise NothingChanged
-    again = once(dst, mode=mode)
-    if again != dst:
-        black.assert_stable(src, again, mode=mode)  # raises as `black` does if unstable
-        dst = again
-    black.assert_equivalent(src, dst)
-    return str(dst)
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """(encoding, text) as the three tools decode a file: cookie or BOM, else UTF-8.
-
-    Line endings are kept as they are (the tools read with ``newline=""``).
-    """
-    encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-    return encoding, data.decode(encoding)
-
-
-def compile_error(text: str, path: str, skip_first_line: bool = False) -> str:
-    """Why ``text`` does not compile with this interpreter ("" if it does)."""
-    if skip_first_line:
-        text = "\n" + text.split("\n", 1)[1] if "\n" in text else ""
-    try:
-        compile(text, path, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        return f"line {exc.lineno}: {exc.msg}"
-    except ValueError as exc:  # null bytes
-        return str(exc)
-    except RecursionError as exc:  # nested deeper than the compiler goes
-        return one_line(exc)
-    return ""
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (its type's name if it has none)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _tool_error(exc: Exception) -> str:
-    module = type(exc).__module__.split(".")[0]
-    tools = {
-        "black": "black",
-        "blib2to3": "black",
-        "isort": "isort",
-        "autoflake": "autoflake",
-        "pyflakes": "autoflake",
-    }
-    tool = tools.get(module, "the pipeline")
-    return f"{tool} cannot format it: {type(exc).__name__}: {one_line(exc)[:300]}"

@@ -51,6 +51,12 @@ POOL_BYTES = 256 * 1024
 MEMORY_PER_SOURCE_BYTE = 2000
 #: ... and at least this much, whatever the size limit.
 MIN_HEADROOM = 1 << 30
+#: A formatting worker collects garbage once it holds this much more memory than after its
+#: last collection (black's trees are reference cycles only the collector frees), and at
+#: most a ``GC_SHARE``-th of its headroom. Garbage left at the end is never collected: a
+#: worker exits with ``os._exit``, and the system takes its memory back whole.
+GC_BUDGET = 128 << 20
+GC_SHARE = 8
 
 
 class FileTimeout(BaseException):
@@ -82,6 +88,9 @@ _PIPELINE: Pipeline | None = None
 _FILE_TIMEOUT = 0.0
 _HEADROOM = 0
 _TIMED = False  # --profile: each outcome carries its seconds
+_GC_ALLOWANCE = 0  # bytes of growth since the last collection that trigger the next one
+_COLLECTED_AT = 0  # resident bytes just after the last collection
+_UNCOLLECTED = 0  # files formatted since the last collection
 
 
 def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
@@ -110,7 +119,7 @@ def init_worker(
     (``timed``) each file's seconds measured."""
     from routine_workflow.procs.children import worker_initializer
 
-    global _FILE_TIMEOUT, _HEADROOM, _TIMED
+    global _FILE_TIMEOUT, _HEADROOM, _TIMED, _GC_ALLOWANCE
     worker_initializer()
     _FILE_TIMEOUT = file_timeout
     _TIMED = timed
@@ -126,8 +135,10 @@ def init_worker(
         )  # not forked from a primed parent (spawn start method)
     # black builds large trees full of reference cycles; the cyclic collector running
     # during formatting traverses them again and again (docs/reformat.md, "Measured").
-    # Workers collect once after each file instead, with the imported modules frozen
-    # out of every collection.
+    # Workers collect between files instead, once the garbage reaches ``GC_BUDGET``,
+    # with the imported modules frozen out of every collection.
+    _GC_ALLOWANCE = min(GC_BUDGET, _HEADROOM // GC_SHARE) if _HEADROOM else GC_BUDGET
+    _collect()
     gc.freeze()
     gc.disable()
 
@@ -145,17 +156,13 @@ def process_batch(paths: list[str]) -> list[Outcome]:
     outcomes = []
     mark = time.monotonic() if _TIMED else 0.0
     for path in paths:
-        if _FILE_TIMEOUT > 0:
-            signal.setitimer(signal.ITIMER_REAL, _FILE_TIMEOUT)
-        try:
-            outcome = pipeline.process(path)
-        except FileTimeout as exc:
-            outcome = Outcome(path, FAILED, reason=str(exc), cacheable=False)
-        except MemoryError:  # reading it, say: the tools' own are the pipeline's outcome
-            outcome = Outcome(path, FAILED, reason=OUT_OF_MEMORY, cacheable=False)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            gc.collect()
+        outcome = _process_one(pipeline, path)
+        if outcome.reason == OUT_OF_MEMORY and _UNCOLLECTED:
+            # The garbage of earlier files may be what left too little room: try once more
+            # with none.
+            _collect()
+            outcome = _process_one(pipeline, path)
+        _collect_if_grown()
         if outcome.reason == OUT_OF_MEMORY and _HEADROOM:
             reason = (
                 f"out of memory (a reformat worker may grow by {_HEADROOM >> 20} MB); left as is"
@@ -167,6 +174,46 @@ def process_batch(paths: list[str]) -> list[Outcome]:
             mark = now
         outcomes.append(outcome)
     return outcomes
+
+
+def _process_one(pipeline: Pipeline, path: str) -> Outcome:
+    """``pipeline.process(path)`` under the per-file time limit; never raises for the file."""
+    global _UNCOLLECTED
+    _UNCOLLECTED += 1
+    if _FILE_TIMEOUT > 0:
+        signal.setitimer(signal.ITIMER_REAL, _FILE_TIMEOUT)
+    try:
+        return pipeline.process(path)
+    except FileTimeout as exc:
+        return Outcome(path, FAILED, reason=str(exc), cacheable=False)
+    except MemoryError:  # reading it, say: the tools' own are the pipeline's outcome
+        return Outcome(path, FAILED, reason=OUT_OF_MEMORY, cacheable=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _collect_if_grown() -> None:
+    """Collect garbage if this worker has grown by ``_GC_ALLOWANCE`` since the last time
+    (after every file where its size cannot be read)."""
+    resident = _resident_bytes()
+    if resident is None or resident - _COLLECTED_AT > _GC_ALLOWANCE:
+        _collect()
+
+
+def _collect() -> None:
+    global _COLLECTED_AT, _UNCOLLECTED
+    gc.collect()
+    _COLLECTED_AT = _resident_bytes() or 0
+    _UNCOLLECTED = 0
+
+
+def _resident_bytes() -> int | None:
+    """This process's resident memory (None where ``/proc`` does not tell)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def memory_headroom(max_file_size: int, workers: int) -> int:
