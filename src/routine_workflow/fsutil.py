@@ -302,12 +302,39 @@ def tree_size(path: Path) -> int:
     return total
 
 
+#: O_NONBLOCK: a FIFO where a file belongs opens at once instead of waiting forever for a
+#: writer (fstat then refuses it); on a regular file it changes nothing.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open ``path`` to read bytes; a FIFO, socket, device or directory raises OSError.
+
+    Callers that treat an unreadable file as missing or damaged need nothing more:
+    a named pipe put in place of a state file can never hang a command.
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike[str], limit: int = -1) -> bytes:
+    """The bytes of a regular file (at most ``limit`` of them); see ``open_regular``."""
+    with open_regular(path) as handle:
+        return handle.read(limit)
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's content."""
+    """Hex sha256 of a regular file's content."""
     import hashlib
 
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()

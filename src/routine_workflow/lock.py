@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # annotations only: typing.Self is 3.11+
 from routine_workflow import __version__
 from routine_workflow.dirs import TREE_LOCK_NAME, private_dir
 from routine_workflow.errors import LockBusy, LockError
-from routine_workflow.fsutil import atomic_write, is_temp_name
+from routine_workflow.fsutil import atomic_write, is_temp_name, read_regular
 from routine_workflow.procs import orphans
 from routine_workflow.procs.starttime import start_time
 
@@ -416,7 +416,7 @@ def _snapshot(path: Path) -> Snapshot | None:
     owner: Owner | None = None
     forbidden = False
     try:
-        owner = Owner.from_json(json.loads((path / OWNER_FILE).read_text(encoding="utf-8")))
+        owner = Owner.from_json(json.loads(read_regular(path / OWNER_FILE)))
     except PermissionError:
         forbidden = True
     except (OSError, ValueError):

@@ -33,7 +33,7 @@ from typing import Any
 from routine_workflow.backup import store
 from routine_workflow.backup.manifest import RACY_WINDOW_NS, Scan, dump
 from routine_workflow.dirs import PRIVATE_FILE_MODE, project_id
-from routine_workflow.fsutil import atomic_write
+from routine_workflow.fsutil import atomic_write, read_regular
 
 FORMAT = "routine-workflow-confirmed/1"
 #: A state file holds a few names and digests; anything larger is not one of ours.
@@ -179,8 +179,7 @@ def _seal(body: bytes) -> bytes:
 def _read(path: Path) -> dict[str, Any] | None:
     """The state in ``path`` if it is exactly what ``record`` wrote; else None."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_regular(path, MAX_BYTES + 1)
     except OSError:
         return None
     seal, _, body = data.partition(b"\n")

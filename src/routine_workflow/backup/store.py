@@ -22,7 +22,7 @@ from typing import Any
 from routine_workflow import dirs
 from routine_workflow.backup.manifest import FORMAT, MAX_MANIFEST_BYTES
 from routine_workflow.dumps.names import STAMP_FORMAT, project_slug
-from routine_workflow.fsutil import remove_path
+from routine_workflow.fsutil import open_regular, remove_path
 
 SUFFIX = ".tar.gz"
 SIDECAR_SUFFIX = ".manifest.json"
@@ -132,7 +132,7 @@ def read_sidecar(archive: Path) -> dict[str, Any] | None:
     unusable previous backup).
     """
     try:
-        with open(sidecar_path(archive), "rb") as handle:
+        with open_regular(sidecar_path(archive)) as handle:
             data = handle.read(MAX_SIDECAR_BYTES + 1)
         if len(data) > MAX_SIDECAR_BYTES:
             return None

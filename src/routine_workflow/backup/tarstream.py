@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from routine_workflow.fsutil import human_size
+from routine_workflow.fsutil import human_size, open_regular
 
 READ_CHUNK = 1 << 20
 #: Largest pax or GNU long-name header read; ours hold one path and a few numbers.
@@ -108,7 +108,7 @@ class Decompressed:
 
     def _work(self) -> None:
         try:
-            with open(self._path, "rb") as handle:
+            with open_regular(self._path) as handle:
                 hashed = _RawHashing(handle, self._raw_digest)
                 # The stubs ask for a seekable file; reading straight through never seeks.
                 with gzip.GzipFile(fileobj=hashed, mode="rb") as gz:  # type: ignore[call-overload]

@@ -49,6 +49,7 @@ from routine_workflow import __version__, fsutil
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir, project_id
 from routine_workflow.dumps import names as dumpnames
+from routine_workflow.fsutil import open_regular, read_regular
 
 #: Bump when the manifest's layout changes: an older one is then ignored.
 FORMAT = 1
@@ -187,7 +188,7 @@ def reuse(
     try:
         if signature(os.lstat(previous)) != recorded.dump_sig:
             return None
-        with open(dumpnames.sidecar(previous), "rb") as handle:
+        with open_regular(dumpnames.sidecar(previous)) as handle:
             if handle.read(4096) != f"{recorded.sha256}  {previous.name}\n".encode():
                 return None
         lines = [
@@ -204,7 +205,7 @@ def reuse(
 def load(path: Path) -> Recorded | None:
     """The manifest at ``path``; None when missing, unreadable, damaged or edited."""
     try:
-        check, _, text = path.read_bytes().partition(b"\n")
+        check, _, text = read_regular(path).partition(b"\n")
         if check.decode("ascii") != hashlib.sha256(text).hexdigest():
             return None
         body = json.loads(text)

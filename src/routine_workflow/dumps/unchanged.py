@@ -27,6 +27,7 @@ from typing import Protocol
 from routine_workflow.dumps import names as dumpnames
 from routine_workflow.dumps.inputs import signature
 from routine_workflow.dumps.prune import find_dumps
+from routine_workflow.fsutil import open_regular
 
 #: Read the newest dump in blocks this large.
 BLOCK = 1 << 20
@@ -36,7 +37,12 @@ MAX_HEAD = 64 << 20
 BODY_START = b"\n## Files\n"
 _CREATED = re.compile(rb"\n- \*\*Created \(UTC\):\*\* (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\n")
 _SIDECAR = re.compile(r"([0-9a-f]{64})  (.+)\n")
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
 
 
 class _Sink(Protocol):
@@ -89,7 +95,7 @@ class Matcher:
 
     def _open(self, path: Path) -> bool:
         """Read the sidecar's digest and the dump's header; False if it cannot be compared."""
-        with open(dumpnames.sidecar(path), "rb") as handle:
+        with open_regular(dumpnames.sidecar(path)) as handle:
             line = handle.read(4096).decode("utf-8")
         match = _SIDECAR.fullmatch(line)
         if match is None or match.group(2) != path.name:

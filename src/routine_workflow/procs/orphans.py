@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+from routine_workflow.fsutil import read_regular
 from routine_workflow.procs.starttime import start_time
 
 if TYPE_CHECKING:  # imported where a stale lock is broken: a run that starts none never pays
@@ -163,7 +164,7 @@ class _Record:
 
 def _read(path: Path) -> _Record | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):

@@ -25,7 +25,7 @@ from typing import Any
 
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.distversions import dist_info_versions
-from routine_workflow.fsutil import atomic_write
+from routine_workflow.fsutil import atomic_write, read_regular
 
 CACHE_NAME = "reformat-cache.json"
 #: ``watch``'s runs keep unused imports: their verdicts hold under another fingerprint.
@@ -119,7 +119,7 @@ class ReformatCache:
         path = cache_dir / name
         cache = cls(path, fingerprint)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_regular(path))
         except (OSError, ValueError):
             return cache
         if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routine_workflow.fsutil import open_regular, read_regular
 from routine_workflow.undo.layout import (
     JOURNAL_FILE,
     SEAL_FILE,
@@ -115,7 +116,7 @@ def read_journal(directory: Path) -> Journal:
     every intact record stays usable."""
     journal = Journal(directory.name, directory, None)
     try:
-        data = (directory / JOURNAL_FILE).read_bytes()
+        data = read_regular(directory / JOURNAL_FILE)
     except OSError as exc:
         journal.damage.append(f"cannot read {JOURNAL_FILE}: {exc.strerror}")
         return journal
@@ -151,7 +152,7 @@ def read_journal(directory: Path) -> Journal:
 def _read_seal(directory: Path, size: int, lines: int) -> tuple[bool, list[str]]:
     """(sealed, damage): a seal that disagrees with the journal means the journal changed."""
     try:
-        seal = json.loads((directory / SEAL_FILE).read_bytes())
+        seal = json.loads(read_regular(directory / SEAL_FILE))
     except FileNotFoundError:
         return False, []
     except (OSError, ValueError):
@@ -169,7 +170,7 @@ def _read_seal(directory: Path, size: int, lines: int) -> tuple[bool, list[str]]
 def read_header(directory: Path) -> dict[str, Any] | None:
     """Just the header of a journal (cheap: one line), or None if it is unreadable."""
     try:
-        with open(directory / JOURNAL_FILE, "rb") as handle:
+        with open_regular(directory / JOURNAL_FILE) as handle:
             first = handle.readline()
     except OSError:
         return None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from routine_workflow.errors import ConfigError, RoutineError
+from routine_workflow.fsutil import open_regular
 from routine_workflow.undo.layout import (
     ID_PATTERN,
     JOURNAL_FILE,
@@ -118,7 +119,7 @@ def prune(root: Path, keep: int, keep_ids: Collection[str] = ()) -> list[str]:
 def journal_summary(info: JournalInfo) -> dict[str, Any]:
     """What ``undo --list`` shows of a journal: id, kind, start, file records, sealed."""
     try:
-        with open(info.directory / JOURNAL_FILE, "rb") as handle:
+        with open_regular(info.directory / JOURNAL_FILE) as handle:
             lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     except OSError:
         lines = 0

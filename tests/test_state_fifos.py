@@ -1,0 +1,67 @@
+"""A named pipe (or a device) where one of our state files belongs never hangs a command.
+
+Opening a FIFO for reading waits for a writer that never comes: a cron run, `backup
+list` or `doctor` would hang forever. Every state file is opened without blocking
+and must be a regular file; one that is not is treated as missing or damaged, as a
+truncated one already is.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from helpers import run_cli, snapshot, write_tree
+
+PYPROJECT = '[project]\nname = "demo"\n'
+FILES = {"pkg/a.py": b"x = {  'a':1 }\n", "pkg/b.py": b"y = 2\n"}
+COMMANDS = (["--yes", "--quiet"], ["backup", "list"], ["history"], ["doctor"], ["undo", "--list"])
+
+
+def _newest(home: Path, pattern: str) -> Path:
+    found = sorted(home.rglob(pattern))
+    assert found, f"no {pattern} under {home}"
+    return found[-1]
+
+
+#: Which state file, found how (the newest of each kind after two runs).
+KINDS = {
+    "backup archive": "*.tar.gz",
+    "backup sidecar": "*.tar.gz.manifest.json",
+    "backup confirmed state": ".*.confirmed",
+    "dump sidecar": "*_dump_*.md.sha256",
+    "dump": "*_dump_*.md",
+    "dump inputs manifest": "dump-inputs-*.json",
+    "reformat cache": "reformat-cache.json",
+    "undo journal": "journal.jsonl",
+    "undo seal": "sealed.json",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_fifo_for_a_state_file_never_hangs_a_command(
+    kind: str, tmp_path: Path, isolated_home: Path
+) -> None:
+    root = write_tree(tmp_path / "project", FILES, PYPROJECT)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    assert run_cli(["--yes", "--quiet"], root).returncode == 0
+    # Files changed in the last 2 s are "racy": no stat-only state is recorded for them.
+    time.sleep(2.5)
+    for _ in range(2):  # these record the dump's inputs and confirm the backup
+        assert run_cli(["--yes", "--quiet"], root).returncode == 0
+    before = snapshot(root)
+    target = _newest(isolated_home, KINDS[kind])
+    target.unlink()
+    os.mkfifo(target)
+    for args in COMMANDS:
+        try:
+            done = run_cli(args, root, timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"`{' '.join(args)}` hung on a FIFO for the {kind} ({target.name})")
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode in (0, 1), (args, done.stdout, done.stderr)
+    assert snapshot(root) == before
