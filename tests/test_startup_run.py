@@ -1,0 +1,140 @@
+"""What a run imports, and what it leaves for the paths that need it (docs/performance.md).
+
+Each cut is checked in a real process (``sys.modules`` at the end of a run, as
+tests/test_speed_imports.py does), next to a check that the path needing the module
+still has it: a fleet, a journal to prune, a misspelt table (the prompt's text:
+tests/test_prompt.py). No timing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import run_cli, write_tree
+
+from routine_workflow.config_rules import CUTOFF, closest
+
+PROBE = """
+import sys, runpy
+try:
+    runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+modules = sorted(sys.modules)
+import json
+sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "modules": modules}) + "\\n")
+"""
+#: What a one-project run without a prompt does without.
+NOT_ON_A_RUN = {
+    "routine_workflow.workflow.fleet",  # several projects only
+    "routine_workflow.workflow.effects",  # the prompt's text
+    "routine_workflow.undo.store",  # pruning journals: only after one was written
+    "routine_workflow.undo.reader",
+    "logging.handlers",  # the log rotates without it (tests/test_startup_log.py)
+    "difflib",  # near-miss names: only for a name that could be one
+    "base64",  # journal records: only for a file replaced
+}
+
+
+def _imported(args: list[str], cwd: Path) -> tuple[int, set[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
+    assert line, done.stdout + done.stderr
+    probe = json.loads(line[-1][len("PROBE ") :])
+    return probe["code"], set(probe["modules"]), done.stderr
+
+
+@pytest.fixture
+def one_file(tmp_path: Path) -> Path:
+    pyproject = (
+        '[build-system]\nrequires = ["setuptools"]\n\n[project]\nname = "one"\n\n'
+        "[tool.black]\nline-length = 100\n\n[tool.isort]\nprofile = 'black'\n"
+    )
+    root = write_tree(tmp_path / "one", {"app.py": b"x = 1\n"}, pyproject)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def test_a_dry_run_imports_neither_fleet_nor_prompt_nor_journal_store(one_file: Path) -> None:
+    assert run_cli(["--dry-run", "--yes"], one_file).returncode == 0  # warms the cache
+    code, modules, err = _imported(["--dry-run", "--yes", "--quiet"], one_file)
+    assert code == 0, err
+    assert not modules & NOT_ON_A_RUN, modules & NOT_ON_A_RUN
+    assert "routine_workflow.cli.report" not in modules  # --quiet and a success: no table
+
+
+@pytest.mark.slow
+def test_a_run_that_rewrites_still_journals_and_prunes(one_file: Path) -> None:
+    (one_file / "pyproject.toml").write_text(
+        '[project]\nname = "one"\n[tool.routine-workflow]\nkeep_undo = 1\n'
+    )
+    for n in range(2):
+        (one_file / "app.py").write_text(f"x  =  {n}\n")
+        code, modules, err = _imported(["--yes", "--steps", "reformat"], one_file)
+        assert code == 0, err
+        assert {"routine_workflow.undo.store", "base64"} <= modules
+        assert (one_file / "app.py").read_text() == f"x = {n}\n"
+    listed = run_cli(["undo", "--list", "--json"], one_file)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 1  # keep_undo = 1: the older one was pruned
+
+
+def test_a_fleet_still_runs_every_project(one_file: Path, tmp_path: Path) -> None:
+    other = write_tree(tmp_path / "two", {"b.py": b"y = 2\n"}, '[project]\nname = "two"\n')
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    code, modules, err = _imported(
+        ["--dry-run", "-p", str(one_file), "-p", str(other), "--steps", "clean_caches"], tmp_path
+    )
+    assert code == 0, err
+    assert "routine_workflow.workflow.fleet" in modules
+
+
+def test_a_misspelt_table_is_still_named(one_file: Path) -> None:
+    with (one_file / "pyproject.toml").open("a") as f:
+        f.write("\n[tool.routine_workflw]\nkeep_dumps = 3\n")
+    result = run_cli(["--dry-run", "--yes", "--steps", "clean_caches"], one_file)
+    assert result.returncode == 0, result.stderr
+    assert "did you mean [tool.routine-workflow]" in result.stderr
+
+
+NAMES = [
+    "routine-workflow",
+    "routine_workflow",
+    "routine-workflw",
+    "routinewf",
+    "project",
+    "build-system",
+    "black",
+    "isort",
+    "r",
+    "",
+    "keep_dumps",
+    "keep_dump",
+    "ROUTINE_WORKFLOW_KEEP_DUMP",
+    "ROUTINE_WORKFLOW_KEEP_DUMPS",
+    "ROUTINE_WORKFLOW_LOGDIR",
+    "workflow-routine",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_closest_is_difflibs_answer(name: str) -> None:
+    known = [n for n in NAMES if n != name] + ["ROUTINE_WORKFLOW_LOG_DIR"]
+    expected = difflib.get_close_matches(name, known, n=1, cutoff=CUTOFF)
+    assert closest(name, known) == (expected[0] if expected else None)
