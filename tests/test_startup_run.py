@@ -138,3 +138,35 @@ def test_closest_is_difflibs_answer(name: str) -> None:
     known = [n for n in NAMES if n != name] + ["ROUTINE_WORKFLOW_LOG_DIR"]
     expected = difflib.get_close_matches(name, known, n=1, cutoff=CUTOFF)
     assert closest(name, known) == (expected[0] if expected else None)
+
+
+RULES_PROBE = """
+import sys, runpy
+try:
+    runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+from routine_workflow.dumps import sensitive
+compiled = sum("pattern" in rule.__dict__ for rule in sensitive.RULES)
+print("COMPILED", compiled, len(sensitive.RULES), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("secret", [False, True])
+def test_the_secret_rules_compile_only_where_a_prefilter_hits(one_file: Path, secret: bool) -> None:
+    if secret:  # a GitHub token's shape: the rules run, and the file is left out
+        (one_file / "token.txt").write_text("token = ghp_" + "a1B2" * 9 + "\n")
+    done = subprocess.run(
+        [sys.executable, "-c", RULES_PROBE, "--yes", "--steps", "dumps"],
+        cwd=one_file,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    compiled, total = map(int, done.stderr.split("COMPILED ")[1].split())
+    assert total > 10
+    assert compiled == (total if secret else 0)
+    if secret:
+        assert "GitHub token" in done.stderr  # the warning naming the file left out
