@@ -170,3 +170,32 @@ def test_the_secret_rules_compile_only_where_a_prefilter_hits(one_file: Path, se
     assert compiled == (total if secret else 0)
     if secret:
         assert "GitHub token" in done.stderr  # the warning naming the file left out
+
+
+def test_plain_runs_leave_command_steps_checks_and_pruning_unloaded(one_file: Path) -> None:
+    assert run_cli(["--dry-run", "--yes"], one_file).returncode == 0  # warms the cache
+    code, modules, err = _imported(["--dry-run", "--yes", "--quiet"], one_file)
+    assert code == 0, err
+    assert not modules & {"routine_workflow.steps.command", "routine_workflow.steps.checks.options"}
+    code, modules, err = _imported(["--dry-run", "--steps", "clean_caches"], one_file)
+    assert code == 0, err
+    assert "routine_workflow.dumps.prune" not in modules  # prune_dumps does not run
+
+
+def test_a_command_step_still_runs_and_a_checks_options_are_still_checked(
+    one_file: Path,
+) -> None:
+    with (one_file / "pyproject.toml").open("a") as f:
+        f.write(
+            "\n[tool.routine-workflow.steps.hello]\n"
+            f"run = [{json.dumps(sys.executable)}, '-c', 'open(\"ran\", \"w\")']\n"
+        )
+    code, modules, err = _imported(["--yes", "--steps", "hello"], one_file)
+    assert code == 0, err
+    assert (one_file / "ran").exists()
+    assert "routine_workflow.steps.command" in modules
+    with (one_file / "pyproject.toml").open("a") as f:
+        f.write("\n[tool.routine-workflow.steps.tests]\nenabled = true\ncoverage_threshold = 500\n")
+    bad = run_cli(["--dry-run", "--yes"], one_file)
+    assert bad.returncode == 2
+    assert "coverage_threshold" in bad.stderr and "Traceback" not in bad.stderr
