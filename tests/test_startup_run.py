@@ -199,3 +199,17 @@ def test_a_command_step_still_runs_and_a_checks_options_are_still_checked(
     bad = run_cli(["--dry-run", "--yes"], one_file)
     assert bad.returncode == 2
     assert "coverage_threshold" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_node_name_is_the_host_name_the_records_always_had() -> None:
+    import socket  # records written before this change hold socket.gethostname()
+
+    assert os.uname().nodename == socket.gethostname()
+
+
+def test_a_free_lock_does_not_import_socket(one_file: Path) -> None:
+    assert run_cli(["reformat"], one_file).returncode == 0  # cold: the formatters bring it
+    code, modules, err = _imported(["reformat"], one_file)
+    assert code == 0, err
+    assert "socket" not in modules
+    assert "routine_workflow.lock" in modules
