@@ -207,9 +207,17 @@ def test_the_node_name_is_the_host_name_the_records_always_had() -> None:
     assert os.uname().nodename == socket.gethostname()
 
 
-def test_a_free_lock_does_not_import_socket(one_file: Path) -> None:
+def test_a_warm_reformat_imports_neither_socket_nor_shutil(one_file: Path) -> None:
     assert run_cli(["reformat"], one_file).returncode == 0  # cold: the formatters bring it
     code, modules, err = _imported(["reformat"], one_file)
     assert code == 0, err
-    assert "socket" not in modules
-    assert "routine_workflow.lock" in modules
+    assert not modules & {"socket", "shutil", "bz2", "lzma"}
+    assert {"routine_workflow.lock", "routine_workflow.fsutil"} <= modules
+
+
+def test_removing_a_directory_still_works(tmp_path: Path) -> None:
+    from routine_workflow.fsutil import remove_path
+
+    tree = write_tree(tmp_path / "cache", {"a/b.pyc": b"x" * 10, "c": b"yy"}, "")
+    assert remove_path(tree, [tmp_path]) == 12 + len(b"")
+    assert not tree.exists()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import stat
 import sys
 import threading
@@ -103,6 +102,8 @@ class Recorder:
             # Nothing half made stays behind: the next record (or run) starts afresh.
             if fd >= 0:
                 os.close(fd)
+            import shutil  # here: only a failed start needs it (it brings bz2 and lzma)
+
             shutil.rmtree(self.directory, ignore_errors=True)
             raise
         self._fd = fd
