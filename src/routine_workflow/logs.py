@@ -141,10 +141,11 @@ class PrivateRotatingFileHandler(logging.FileHandler):
     """``logging.handlers.RotatingFileHandler``'s rotation, whose files (the first and each
     one after a rollover) are 0600: the log names the project's files and the commands run.
 
-    The rule is the standard library's, line for line (``shouldRollover``/``doRollover`` of
-    Python 3.11): before a record that would bring the file to ``max_bytes`` or more, the
-    file becomes ``.1``, ``.1`` becomes ``.2``... up to ``backup_count``; nothing rotates
-    when ``max_bytes`` is 0 or the path is not a regular file. It is written out here
+    The rule is the standard library's, line for line (``shouldRollover``/``doRollover``):
+    before a record that would bring the file to ``max_bytes`` or more, the file becomes
+    ``.1``, ``.1`` becomes ``.2``... up to ``backup_count``; nothing rotates when
+    ``max_bytes`` is 0, the path is not a regular file, or the file is empty (Python 3.13's
+    rule: an empty file rotated would push a real log out for nothing). It is written out here
     because importing ``logging.handlers`` brings pickle, socket and queue: about 20 ms of
     every run's start-up, for two methods (tests/test_startup_log.py pins both).
     """
@@ -182,9 +183,12 @@ class PrivateRotatingFileHandler(logging.FileHandler):
         if self.stream is None:
             self.stream = self._open()
         if self.max_bytes > 0:
-            message = f"{self.format(record)}\n"
             self.stream.seek(0, 2)
-            if self.stream.tell() + len(message) >= self.max_bytes:
+            size = self.stream.tell()
+            if not size:  # never an empty file (gh-116263, the rule since Python 3.12.4)
+                return False
+            message = f"{self.format(record)}\n"
+            if size + len(message) >= self.max_bytes:
                 return True
         return False
 
