@@ -57,7 +57,7 @@ def _imported(args: list[str], cwd: Path) -> tuple[int, set[str], str]:
     line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
     assert line, done.stdout + done.stderr
     probe = json.loads(line[-1][len("PROBE ") :])
-    return probe["code"], set(probe["modules"]), done.stderr
+    return probe["code"], set(probe["modules"]), done.stdout + done.stderr
 
 
 @pytest.fixture
@@ -221,3 +221,19 @@ def test_removing_a_directory_still_works(tmp_path: Path) -> None:
     tree = write_tree(tmp_path / "cache", {"a/b.pyc": b"x" * 10, "c": b"yy"}, "")
     assert remove_path(tree, [tmp_path]) == 12 + len(b"")
     assert not tree.exists()
+
+
+def test_without_profile_or_caches_neither_the_profiler_nor_the_remover_loads(
+    one_file: Path,
+) -> None:
+    assert run_cli(["--dry-run", "--yes"], one_file).returncode == 0  # warms the cache
+    code, modules, err = _imported(["--dry-run", "--yes", "--quiet"], one_file)
+    assert code == 0, err
+    assert not modules & {"routine_workflow.workflow.profile", "routine_workflow.clean.remove"}
+    (one_file / "__pycache__").mkdir()
+    (one_file / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"x")
+    code, modules, err = _imported(["--yes", "--profile", "--steps", "clean_caches"], one_file)
+    assert code == 0, err
+    assert {"routine_workflow.workflow.profile", "routine_workflow.clean.remove"} <= modules
+    assert not (one_file / "__pycache__").exists()
+    assert "profile: wall and CPU seconds per step" in err
