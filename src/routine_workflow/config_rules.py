@@ -22,12 +22,41 @@ from routine_workflow.fields import ENV_PREFIX, TABLE
 TABLE_NAME = TABLE.split(".", 1)[1]  # "routine-workflow"
 
 
+#: How alike two names must be to call one a typo of the other (difflib's ratio).
+CUTOFF = 0.6
+
+
 def closest(name: str, known: Iterable[str]) -> str | None:
     """The known name closest to ``name``, if one is close enough to be a typo of it."""
-    import difflib  # here: only a misspelt name pays for it
+    # difflib.get_close_matches tries these same two upper bounds of the ratio first;
+    # applied here, the names of every run's pyproject.toml ([project], [build-system],
+    # [tool.black]...) are told apart from ours without importing difflib at all.
+    candidates = [k for k in known if _may_be_close(name, k)]
+    if not candidates:
+        return None
+    import difflib  # here: only a name that might be misspelt pays for it
 
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=CUTOFF)
     return close[0] if close else None
+
+
+def _may_be_close(a: str, b: str) -> bool:
+    """difflib's ``real_quick_ratio() >= CUTOFF and quick_ratio() >= CUTOFF``: by length,
+    then by the characters the two names share (both bound the real ratio from above)."""
+    total = len(a) + len(b)
+    if not total:
+        return True
+    if 2.0 * min(len(a), len(b)) / total < CUTOFF:
+        return False
+    left: dict[str, int] = {}
+    for char in b:
+        left[char] = left.get(char, 0) + 1
+    shared = 0
+    for char in a:
+        if left.get(char, 0) > 0:
+            left[char] -= 1
+            shared += 1
+    return 2.0 * shared / total >= CUTOFF
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

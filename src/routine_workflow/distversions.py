@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+
+TYPE_CHECKING = False  # not typing's: see streams.py (the fast --version imports this)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 def dist_info_versions(wanted: Iterable[str]) -> dict[str, str]:

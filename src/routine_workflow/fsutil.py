@@ -6,7 +6,6 @@ import contextlib
 import errno
 import os
 import re
-import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -283,6 +282,8 @@ def remove_path(path: Path, roots: Iterable[Path]) -> int:
     ensure_inside(path, roots)
     info = os.lstat(path)
     if stat.S_ISDIR(info.st_mode):
+        import shutil  # here: it brings bz2 and lzma, which most commands never need
+
         size = tree_size(path)
         shutil.rmtree(path)
         return size

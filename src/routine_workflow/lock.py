@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import stat
 import sys
 import time
@@ -61,7 +60,9 @@ class Owner:
         return cls(
             pid=os.getpid(),
             create_time=start_time(os.getpid()),  # psutil's figure, without psutil
-            hostname=socket.gethostname(),
+            # socket.gethostname()'s answer on POSIX (both read the kernel's node name),
+            # without importing socket at every start (tests/test_startup_run.py).
+            hostname=os.uname().nodename,
             started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             argv=tuple(sys.argv),
             version=__version__,
@@ -121,7 +122,7 @@ def judge(
         if age > grace:
             return Verdict(True, f"no readable owner record for {age:.0f}s")
         return Verdict(False, "being acquired (no owner record yet)")
-    if owner.hostname != socket.gethostname():
+    if owner.hostname != os.uname().nodename:
         return Verdict(False, f"held on another host ({owner.hostname})")
     import psutil  # only a contended or stale lock is judged: a free one never pays for it
 

@@ -9,13 +9,13 @@ a line and one that is not UTF-8 cannot break the log.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.errors import ConfigError
@@ -137,19 +137,80 @@ def setup_console(verbosity: int, log_format: str, level: str = "info") -> loggi
     return logger
 
 
-def _private_rotating_handler() -> Any:
-    """RotatingFileHandler whose files (the first and each one after a rollover) are 0600:
-    the log names the project's files and the commands run."""
-    import logging.handlers
+class PrivateRotatingFileHandler(logging.FileHandler):
+    """``logging.handlers.RotatingFileHandler``'s rotation, whose files (the first and each
+    one after a rollover) are 0600: the log names the project's files and the commands run.
 
-    class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-        def _open(self):  # type: ignore[no-untyped-def]
-            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.fchmod(fd, PRIVATE_FILE_MODE)  # an existing log of an older version, too
-            os.close(fd)
-            return super()._open()
+    The rule is the standard library's, line for line (``shouldRollover``/``doRollover``):
+    before a record that would bring the file to ``max_bytes`` or more, the file becomes
+    ``.1``, ``.1`` becomes ``.2``... up to ``backup_count``; nothing rotates when
+    ``max_bytes`` is 0, the path is not a regular file, or the file is empty (Python 3.13's
+    rule: an empty file rotated would push a real log out for nothing). It is written out here
+    because importing ``logging.handlers`` brings pickle, socket and queue: about 20 ms of
+    every run's start-up, for two methods (tests/test_startup_log.py pins both).
+    """
 
-    return PrivateRotatingFileHandler
+    def __init__(self, filename: Path, max_bytes: int, backup_count: int) -> None:
+        super().__init__(
+            filename,
+            mode="a",
+            encoding="utf-8",
+            errors="backslashreplace",  # never a lost line (the formatters escape already)
+        )
+        self.max_bytes = max_bytes
+        self.backup_count = backup_count
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # an existing log of an older version, too
+        os.close(fd)
+        return super()._open()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Roll over first when this record would fill the file, then write it."""
+        try:
+            if self.should_roll_over(record):
+                self.roll_over()
+            super().emit(record)
+        except Exception:  # logging's own rule: a problem with the log never ends a run
+            self.handleError(record)
+
+    def should_roll_over(self, record: logging.LogRecord) -> bool:
+        """True when writing ``record`` would bring the file to ``max_bytes`` or more."""
+        name = self.baseFilename
+        if os.path.exists(name) and not os.path.isfile(name):  # bpo-45401: e.g. /dev/null
+            return False
+        if self.stream is None:
+            self.stream = self._open()
+        if self.max_bytes > 0:
+            self.stream.seek(0, 2)
+            size = self.stream.tell()
+            if not size:  # never an empty file (gh-116263, the rule since Python 3.12.4)
+                return False
+            message = f"{self.format(record)}\n"
+            if size + len(message) >= self.max_bytes:
+                return True
+        return False
+
+    def roll_over(self) -> None:
+        """``log`` -> ``log.1`` -> ``log.2``... the oldest beyond ``backup_count`` goes."""
+        if self.stream:
+            self.stream.close()
+            self.stream = None
+        if self.backup_count > 0:
+            base = self.baseFilename
+            for i in range(self.backup_count - 1, 0, -1):
+                source, dest = f"{base}.{i}", f"{base}.{i + 1}"
+                if os.path.exists(source):
+                    if os.path.exists(dest):
+                        os.remove(dest)
+                    os.rename(source, dest)
+            dest = base + ".1"
+            if os.path.exists(dest):
+                os.remove(dest)
+            if os.path.exists(base):
+                os.rename(base, dest)
+        self.stream = self._open()
 
 
 def setup_file(
@@ -163,20 +224,11 @@ def setup_file(
     ``rotation`` is (bytes per file, rotated files kept): ``log_max_bytes`` and
     ``log_backup_count``, 5 MB x 5 by default.
     """
-    # Imported here: it brings socket, pickle and queue, and only runs write a log file.
-    import logging.handlers
-
     logger = get_logger()
     _end_run(logger)
     try:
         private_dir(log_file.parent)
-        handler = _private_rotating_handler()(
-            log_file,
-            maxBytes=rotation[0],
-            backupCount=rotation[1],
-            encoding="utf-8",
-            errors="backslashreplace",  # never a lost line (the formatters escape already)
-        )
+        handler = PrivateRotatingFileHandler(log_file, rotation[0], rotation[1])
     except OSError as exc:
         raise ConfigError(f"log file {log_file}: cannot open: {exc.strerror}") from None
     handler.setLevel(logging.DEBUG)

@@ -6,10 +6,14 @@ changes its exit code.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from typing import TextIO
+
+# Not ``typing.TYPE_CHECKING``: importing typing costs more than the fast ``--version``
+# (cli/entry.py) spends on everything else; type checkers read this name all the same.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _NAMES = ("stdin", "stdout", "stderr")
 
@@ -38,8 +42,10 @@ def discard(stream: TextIO) -> TextIO:
     """From now on, send what would go to ``stream`` (whose reader has gone) to /dev/null;
     returns the replacement, already installed in ``sys``."""
     null = os.open(os.devnull, os.O_WRONLY)
-    with contextlib.suppress(OSError, ValueError):
+    try:  # noqa: SIM105  (contextlib is an import the fast --version does without)
         os.dup2(null, stream.fileno())
+    except (OSError, ValueError):
+        pass
     os.close(null)
     replacement = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     for name in _NAMES[1:]:

@@ -1,6 +1,6 @@
 """What every command module shares: the program name, common options, config, prompts.
 
-- ``PROG``: the name in every message.
+- ``PROG``: the name in every message (defined in ``cli/entry.py``, which needs it first).
 - ``RunRequest``: how the root command was asked to run (passed on to ``cli/run.py``).
 - ``json_option``, ``project_root_option``: the options most subcommands take.
 - ``workflow_config(ctx, **overrides)``: the root's flags, then the subcommand's own.
@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from routine_workflow import logs
+from routine_workflow.cli.entry import PROG as PROG  # re-exported: every command says it
 from routine_workflow.cli.options import field_option
 from routine_workflow.config import WorkflowConfig, load_config
 
 if TYPE_CHECKING:
     from routine_workflow.workflow.runner import RunReport
-
-PROG = "routine-workflow"
 
 
 @dataclass(frozen=True)

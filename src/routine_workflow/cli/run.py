@@ -6,13 +6,15 @@
   child run each, then one row per project.
 
 Imported only when a run starts: it pulls in the whole engine, which ``--version``,
-``--help`` and the subcommands do without.
+``--help`` and the subcommands do without. The fleet (``workflow/fleet.py``, with
+concurrent.futures), the prompt's text (``workflow/effects.py``) and the report's
+formatting (``cli/report.py``) load only on the paths that use them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,24 +28,18 @@ from routine_workflow.cli.common import (
     workflow_config,
 )
 from routine_workflow.cli.options import split_names, unique_roots
-from routine_workflow.cli.report import project_lines
 from routine_workflow.config import load_config
 from routine_workflow.errors import EXIT_DECLINED, ConfigError, RoutineError
 from routine_workflow.output import plural
-from routine_workflow.workflow.effects import short_summary
-from routine_workflow.workflow.fleet import (
-    ProjectOutcome,
-    child_args,
-    fleet_exit_code,
-    read_projects_file,
-    run_many,
-)
 from routine_workflow.workflow.session import (
     check_confirmation,
     planned_steps,
     resume_plan,
     run_workflow,
 )
+
+if TYPE_CHECKING:  # the fleet (threads, child processes) is imported only by a fleet run
+    from routine_workflow.workflow.fleet import ProjectOutcome
 
 
 def run_project(ctx: click.Context, request: RunRequest) -> int:
@@ -90,6 +86,13 @@ def run_fleet(
     jobs: int,
 ) -> int:
     """Run every project as a child process, ``jobs`` at a time; return the worst exit code."""
+    from routine_workflow.workflow.fleet import (
+        child_args,
+        fleet_exit_code,
+        read_projects_file,
+        run_many,
+    )
+
     # Shown and run by their real paths: "proj/." or "a/../proj" are only ways to say them.
     roots = [
         root.resolve()
@@ -145,6 +148,8 @@ def _confirm_fleet(flags: dict[str, Any], roots: list[Path], request: RunRequest
 
 def _project_plan(flags: dict[str, Any], root: Path, request: RunRequest) -> str:
     """What the run will do in one project of several (each has its own configuration)."""
+    from routine_workflow.workflow.effects import short_summary
+
     if request.resume:
         return "the steps its last failed run still owes (--resume)"
     try:
@@ -157,6 +162,8 @@ def _project_plan(flags: dict[str, Any], root: Path, request: RunRequest) -> str
 
 def _fleet_lines(outcomes: list[ProjectOutcome], verbose: bool) -> list[str]:
     """One row per project, then each project's steps and files, then the tally."""
+    from routine_workflow.cli.report import project_lines
+
     rows = [
         [
             o.root,

@@ -2,18 +2,18 @@
 
 The formatters are never imported (that would cost half a second): their versions come
 from the installed distributions' metadata, as ``importlib.metadata`` finds it.
+
+``cli/entry.py`` prints these lines before click or anything else heavy is imported, so
+this module imports only what a bare interpreter already has; ``platform``, ``shutil``,
+``subprocess`` and ``pathlib`` load only when an unusual install needs them.
 """
 
 from __future__ import annotations
 
-import platform
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 from routine_workflow import __version__
-from routine_workflow.cli.common import PROG
+from routine_workflow.cli.entry import PROG
 from routine_workflow.distversions import dist_info_versions
 
 #: What the default engine runs, in order; ruff is the other engine.
@@ -25,11 +25,26 @@ def version_lines() -> list[str]:
     python = ".".join(str(part) for part in sys.version_info[:3])
     lines = [
         f"{PROG}, version {__version__}",
-        f"Python {python} ({platform.python_implementation()}, {sys.executable})",
+        f"Python {python} ({_implementation()}, {sys.executable})",
     ]
     lines += [f"{name} {_installed(name) or 'not installed'}" for name in FORMATTERS]
     lines.append(_ruff())
     return lines
+
+
+#: ``platform.python_implementation()`` by ``sys.implementation.name``, without importing
+#: platform (which imports re); any other implementation asks platform itself.
+_IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy"}
+
+
+def _implementation() -> str:
+    """What ``platform.python_implementation()`` says: ``CPython``, ``PyPy``..."""
+    known = _IMPLEMENTATIONS.get(sys.implementation.name)
+    if known is not None:
+        return known
+    import platform
+
+    return platform.python_implementation()
 
 
 def _installed(name: str) -> str | None:
@@ -56,6 +71,10 @@ def _ruff() -> str:
     found = _installed("ruff")
     if found is not None:
         return f"ruff {found}"
+    import shutil
+    import subprocess
+    from pathlib import Path
+
     local = Path(sys.executable).parent / "ruff"
     exe = str(local) if local.is_file() else shutil.which("ruff")
     if exe is None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ def note_started(pid: int, argv: list[str], *, group: bool = True) -> tuple[Path
     record = {
         "pid": pid,
         "create_time": create_time,
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,  # socket.gethostname(), without importing socket
         "argv": redact_argv(argv),  # the records may outlive the run, e.g. in .git
         "group": group,
     }
@@ -182,7 +181,7 @@ def _members(record: _Record) -> list[psutil.Process]:
 
     pid = record.pid
     # Group 1 is init's: a command we started in its own session never has it.
-    if record.host != socket.gethostname() or pid in (1, os.getpid(), os.getpgid(0)):
+    if record.host != os.uname().nodename or pid in (1, os.getpid(), os.getpgid(0)):
         return []
     try:
         # Alive: it must be the very process recorded (not a reused pid).

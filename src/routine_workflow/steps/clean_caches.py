@@ -50,7 +50,6 @@ class CleanCachesStep(BuiltinStep):
         """Find caches, keep what git tracks, then remove the rest (or list it in a dry run)."""
         from routine_workflow.clean.gitfiles import GitError
         from routine_workflow.clean.plan import plan_clean
-        from routine_workflow.clean.remove import remove_targets
 
         try:
             plan = plan_clean(ctx.config, self.patterns)
@@ -67,6 +66,8 @@ class CleanCachesStep(BuiltinStep):
             for line in result.details:  # the list is the point of a dry run: show it
                 ctx.logger.info("%s", line, extra={"step": NAME})
             return result
+
+        from routine_workflow.clean.remove import remove_targets  # only when there is work
 
         removed: list[str] = []
 

@@ -8,12 +8,14 @@ left alone because their names do not tell which project they belong to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.dumps.external import create_dump_in_use
-from routine_workflow.dumps.prune import Dump, PrunePlan, delete_dumps, plan_prune
 from routine_workflow.output import plural
 from routine_workflow.steps.base import BuiltinStep, Status, Step, StepContext, StepResult
+
+if TYPE_CHECKING:  # the engine is imported when the step runs, not by every plan
+    from routine_workflow.dumps.prune import Dump, PrunePlan
 
 NAME = "prune_dumps"
 DESCRIPTION = "Delete old code dumps, keeping the newest keep_dumps."
@@ -30,6 +32,9 @@ class PruneDumpsStep(BuiltinStep):
 
     def run(self, ctx: StepContext) -> StepResult:
         """Delete all but the newest ``keep_dumps`` dumps (or list them, in a dry run)."""
+        from routine_workflow.dumps.external import create_dump_in_use
+        from routine_workflow.dumps.prune import plan_prune
+
         config = ctx.config
         try:
             plan = plan_prune(
@@ -82,6 +87,8 @@ def _dry_run(ctx: StepContext, plan: PrunePlan) -> StepResult:
 
 
 def _delete(ctx: StepContext, plan: PrunePlan) -> StepResult:
+    from routine_workflow.dumps.prune import delete_dumps
+
     gone: list[str] = []
 
     def deleted(dump: Dump) -> None:

@@ -10,11 +10,9 @@ sealed and only the newest ``keep_undo`` are kept. The format: ``layout``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
-import shutil
 import stat
 import sys
 import threading
@@ -37,7 +35,6 @@ from routine_workflow.undo.layout import (
     project_journals,
     sha256,
 )
-from routine_workflow.undo.store import prune
 
 
 class Recorder:
@@ -105,6 +102,8 @@ class Recorder:
             # Nothing half made stays behind: the next record (or run) starts afresh.
             if fd >= 0:
                 os.close(fd)
+            import shutil  # here: only a failed start needs it (it brings bz2 and lzma)
+
             shutil.rmtree(self.directory, ignore_errors=True)
             raise
         self._fd = fd
@@ -152,6 +151,8 @@ def _encode(rel: str, old: bytes | None, info: os.stat_result | None, new_sha: s
     if old is None or info is None:
         entry["old"] = None
     else:
+        import base64  # here: a run that replaces nothing never needs it
+
         entry.update(
             old=sha256(old),
             size=len(old),
@@ -215,6 +216,9 @@ def recording(config: WorkflowConfig, run_id: str) -> Iterator[Recorder | None]:
             _active = previous
         recorder.close()
         if recorder.created:
+            # Here: the store (and its journal reader) only when a journal was written.
+            from routine_workflow.undo.store import prune
+
             prune(config.project_root, config.keep_undo, keep_ids={recorder.id})
 
 

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routine_workflow.compat import resolve_step_names
 from routine_workflow.config import TABLE, WorkflowConfig
@@ -24,7 +24,9 @@ from routine_workflow.fsutil import is_inside
 from routine_workflow.steps import builtin_steps
 from routine_workflow.steps.base import Step, StepContext, StepResult
 from routine_workflow.steps.checks import CHECKS, NOT_FOR_CHECKS, check_options, make_check
-from routine_workflow.steps.command import CommandStep, When
+
+if TYPE_CHECKING:  # imported when a table asks for a command step or a check
+    from routine_workflow.steps.command import CommandStep, When
 
 PLUGIN_GROUP = "routine_workflow.steps"
 OVERRIDE_KEYS = frozenset({"depends_on", "timeout", "enabled"})
@@ -223,6 +225,8 @@ def command_step(config: WorkflowConfig, name: str, table: Mapping[str, Any]) ->
         )
     if not argv:
         raise ConfigError(f"[{TABLE}.steps.{name}] run: the command is empty")
+    from routine_workflow.steps.command import CommandStep
+
     return CommandStep(
         name=name,
         argv=argv,
@@ -280,6 +284,8 @@ def _when(table: Mapping[str, Any], name: str) -> When:
     env = when.get("env")
     if env is not None and not isinstance(env, str):
         raise ConfigError(f"[{TABLE}.steps.{name}] when.env: expected a variable name")
+    from routine_workflow.steps.command import When
+
     return When(changed=_names(when, "changed", name), env=env)
 
 

@@ -24,7 +24,6 @@ from routine_workflow.config_rules import did_you_mean
 from routine_workflow.errors import EXIT_FAILED, EXIT_OK, ConfigError, Interrupted, StepTimeout
 from routine_workflow.procs.children import terminate_children
 from routine_workflow.steps.base import RunRules, Status, Step, StepContext, StepResult
-from routine_workflow.workflow import profile
 from routine_workflow.workflow.gate import (
     BACKUP,
     Gate,
@@ -37,6 +36,8 @@ from routine_workflow.workflow.signals import SignalGuard
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    from routine_workflow.workflow import profile  # imported by --profile runs only
 
 
 def order_steps(steps: Sequence[Step]) -> list[Step]:
@@ -316,7 +317,9 @@ def run_steps(
             # their threads then return at once, so not waiting here loses nothing.
             pool.shutdown(wait=False, cancel_futures=True)
         if run.usage is not None:
-            report.profile = profile.run_profile((r.name, r.profile) for r in report.steps)
+            from routine_workflow.workflow.profile import run_profile
+
+            report.profile = run_profile((r.name, r.profile) for r in report.steps)
     order = {s.name: i for i, s in enumerate(steps)}
     report.steps.sort(key=lambda r: order.get(r.name, len(order)))
     report.duration = time.monotonic() - start
@@ -396,7 +399,11 @@ def _run_one(
     record its CPU counters there. ``reap``: nothing else runs meanwhile."""
     log = ctx.logger
     log.debug("started", extra={"event": "step_start", "step": step.name})
-    before = profile.Usage.now() if usage is not None else None
+    before = None
+    if usage is not None:  # --profile: the only runs that import workflow.profile
+        from routine_workflow.workflow.profile import Usage
+
+        before = Usage.now()
     began = time.monotonic()
     rules = RunRules.of(step)
     timeout = 0.0 if rules.runs_in_thread else rules.timeout  # such a step keeps its own time
@@ -417,14 +424,17 @@ def _run_one(
     if usage is not None and before is not None:
         # A step in a thread (reap False) shares the process's counters with whatever
         # else runs; so does an in-process step started while thread steps still run.
-        usage[step.name] = _Usage(before, profile.Usage.now(), shared=not reap)
+        usage[step.name] = _Usage(before, type(before).now(), shared=not reap)
     return result
 
 
 def _record(step: Step, result: StepResult, usage: dict[str, _Usage] | None) -> StepRecord:
     measured = usage.pop(step.name, None) if usage is not None else None
-    figures = (
-        profile.step_profile(
+    figures: dict[str, Any] = {}
+    if measured is not None:
+        from routine_workflow.workflow.profile import step_profile
+
+        figures = step_profile(
             step.name,
             result.duration,
             measured.before,
@@ -433,9 +443,6 @@ def _record(step: Step, result: StepResult, usage: dict[str, _Usage] | None) -> 
             counts=result.counts,
             slowest=result.slowest,
         )
-        if measured is not None
-        else {}
-    )
     return StepRecord(
         name=step.name,
         status=result.status.value,

@@ -19,7 +19,6 @@ from routine_workflow.procs.children import terminate_children
 from routine_workflow.progress import progress_for
 from routine_workflow.steps import Step, StepContext
 from routine_workflow.undo import journal as undo_journal
-from routine_workflow.workflow.effects import confirmation_text
 from routine_workflow.workflow.history import History, HistoryError
 from routine_workflow.workflow.hooks import run_hooks
 from routine_workflow.workflow.plan import all_steps, step_selection
@@ -76,6 +75,9 @@ def check_confirmation(
             f"refusing to run {names} on {config.project_root} without confirmation: "
             "stdin is not a terminal; pass --yes (or --dry-run to only look)"
         )
+    # Here: only a run that asks needs the text (a dry run, --yes, cron never do).
+    from routine_workflow.workflow.effects import confirmation_text
+
     return ask(confirmation_text(config, steps, watch=watch))
 
 

@@ -12,15 +12,16 @@ before these presets existed).
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from collections.abc import Collection, Mapping
-from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from routine_workflow.config import WorkflowConfig
-from routine_workflow.steps.checks.options import Option, read_options
-from routine_workflow.steps.command import CommandStep
+# Every run reads ``CHECKS``; the options reader and the command step load only when a
+# project has a check (most have none).
+if TYPE_CHECKING:
+    from routine_workflow.config import WorkflowConfig
+    from routine_workflow.steps.checks.options import Option
+    from routine_workflow.steps.command import CommandStep
 
 #: name -> module (in this package) defining ``OPTIONS`` and ``make``.
 CHECKS = {
@@ -49,9 +50,14 @@ def make_check(
     """The check ``base.name``, from the command step ``base`` built of its table's common
     keys, and its own options read from ``table``. ``before``: the names of the steps
     planned so far, for the default ``depends_on``."""
+    import dataclasses
+
+    from routine_workflow.steps.checks.options import read_options
+    from routine_workflow.steps.command import CommandStep
+
     module = importlib.import_module(f"{__name__}.{CHECKS[base.name]}")
     values = read_options(base.name, module.OPTIONS, table)
-    common = {f.name: getattr(base, f.name) for f in fields(CommandStep)}
+    common = {f.name: getattr(base, f.name) for f in dataclasses.fields(CommandStep)}
     if "depends_on" not in table:
         common["depends_on"] = module.default_depends_on(before)
     step: CommandStep = module.make(config, common, values)
