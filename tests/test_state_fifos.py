@@ -9,6 +9,7 @@ truncated one already is.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -65,3 +66,46 @@ def test_a_fifo_for_a_state_file_never_hangs_a_command(
         assert "Traceback" not in done.stderr, done.stderr
         assert done.returncode in (0, 1), (args, done.stdout, done.stderr)
     assert snapshot(root) == before
+
+
+def _log_file(isolated_home: Path, root: Path) -> Path:
+    return _newest(isolated_home, "routine-workflow.log")
+
+
+def test_a_fifo_for_the_log_file_is_one_line_not_a_hang(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    root = write_tree(tmp_path / "project", FILES, PYPROJECT)
+    assert run_cli(["--yes", "--quiet", "--steps", "reformat"], root).returncode == 0
+    log = _log_file(isolated_home, root)
+    log.unlink()
+    os.mkfifo(log)
+    before = snapshot(root)
+    try:
+        done = run_cli(["--yes", "--quiet"], root, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a run hung on a FIFO nobody reads in place of its log file")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"routine-workflow: error: log file {log}: cannot open: a named pipe nobody reads"
+    ]
+    assert snapshot(root) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def test_a_device_for_the_log_file_is_written_to_and_never_chmodded(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    # A log pointed at a null device (e.g. a symlink to /dev/null): a run as root used
+    # to chmod the device itself to 0600. Here a private node of the same device.
+    root = write_tree(tmp_path / "project", FILES, PYPROJECT)
+    assert run_cli(["--yes", "--quiet", "--steps", "reformat"], root).returncode == 0
+    log = _log_file(isolated_home, root)
+    log.unlink()
+    node = tmp_path / "null"
+    os.mknod(node, 0o644 | stat.S_IFCHR, os.makedev(1, 3))
+    os.chmod(node, 0o644)  # whatever the umask made of it
+    log.symlink_to(node)
+    done = run_cli(["--yes", "--quiet"], root, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(node.stat().st_mode) == 0o644

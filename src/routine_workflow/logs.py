@@ -9,10 +9,12 @@ a line and one that is not UTF-8 cannot break the log.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
 import os
+import stat
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -161,9 +163,20 @@ class PrivateRotatingFileHandler(logging.FileHandler):
         self.backup_count = backup_count
 
     def _open(self) -> io.TextIOWrapper:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, PRIVATE_FILE_MODE)  # an existing log of an older version, too
-        os.close(fd)
+        # O_NONBLOCK: a named pipe in the log's place fails at once (ENXIO) unless someone
+        # reads it, instead of hanging the run until someone does.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(self.baseFilename, flags, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                raise OSError(exc.errno, "a named pipe nobody reads", self.baseFilename) from None
+            raise
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # /dev/null or a read pipe: not ours to chmod
+                os.fchmod(fd, PRIVATE_FILE_MODE)  # an existing log of an older version, too
+        finally:
+            os.close(fd)
         return super()._open()
 
     def emit(self, record: logging.LogRecord) -> None:

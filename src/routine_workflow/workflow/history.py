@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,9 +77,12 @@ class History:
         try:
             private_dir(self.path.parent)
             # Made 0600 before SQLite opens it: its -wal and -shm files copy this mode.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
-            os.fchmod(fd, PRIVATE_FILE_MODE)
-            os.close(fd)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, PRIVATE_FILE_MODE)
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):  # never chmod a device linked here
+                    os.fchmod(fd, PRIVATE_FILE_MODE)
+            finally:
+                os.close(fd)
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             _switch_to_wal(self._db)
