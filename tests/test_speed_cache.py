@@ -164,3 +164,18 @@ def test_a_cached_file_made_unreadable_is_reported_not_answered_from_the_cache(
     assert done.returncode == 1
     [failure] = json.loads(done.stdout)["failures"]
     assert failure["path"] == "a.py" and "Permission denied" in failure["reason"]
+
+
+# --- the walk record: an unchanged tree is not listed again -----------------------------------
+
+
+@pytest.mark.slow
+def test_a_warm_run_lists_no_directory_and_still_sees_a_new_file(tmp_path: Path) -> None:
+    root = _warm(tmp_path)  # the first run listed the settled tree and recorded it
+    again = _check(root)
+    assert (again["listed"], again["seen"], again["hashed"]) == (0, 2, 0)
+
+    (root / "pkg" / "new.py").write_bytes(b"z=3\n")  # pkg/ changes: its listing is read
+    report = _check(root, "--check")
+    assert report["listed"] > 0
+    assert report["seen"] == 3 and report["changed_files"] == ["pkg/new.py"]

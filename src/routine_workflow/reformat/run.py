@@ -50,6 +50,8 @@ from routine_workflow.reformat.pipeline import (
 )
 
 SUFFIXES = (".py", ".pyi")
+#: In ``cache_dir``: the outcome of the last walk (``routine_workflow.walkrecord``).
+WALK_RECORD_NAME = "walk-reformat.json"
 
 
 @dataclass
@@ -72,6 +74,8 @@ class ReformatReport:
     cached: int = 0
     #: files read and hashed (the others were answered from their stats alone)
     hashed: int = 0
+    #: directories listed by discovery (0: the last walk's record was replayed)
+    listed: int = 0
     failed: list[Failure] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)  # changed by someone else meanwhile
     vanished: list[str] = field(default_factory=list)  # deleted by someone else meanwhile
@@ -92,6 +96,7 @@ class ReformatReport:
             "unchanged": self.unchanged,
             "cached": self.cached,
             "hashed": self.hashed,
+            "listed": self.listed,
             "failed": len(self.failed),
             "excluded": len(self.excluded),
             "modified": len(self.modified),
@@ -148,7 +153,7 @@ def reformat(
     started = time.monotonic()
     report = ReformatReport(check=check)
     engine = engines.for_config(config)
-    entries, found, leftovers = _project_files(config, paths, engine.config_names)
+    entries, found, leftovers, report.listed = _project_files(config, paths, engine.config_names)
     if leftovers and not check:  # writing: we hold the project's lock
         for path in remove_leftover_temps(leftovers, [config.project_root]):
             log.warning("removed %s, a temporary file left by a killed run", path)
@@ -247,16 +252,20 @@ class _Reads:
 
 def _project_files(
     config: WorkflowConfig, paths: Sequence[Path] | None, config_names: Sequence[str] = ()
-) -> tuple[list[tuple[str, str]], list[Path], list[str]]:
+) -> tuple[list[tuple[str, str]], list[Path], list[str], int]:
     """(relative path, absolute path) of every project Python file, limited to ``paths`` if
-    given; the files named ``config_names`` met on the same walk (never limited); and the
-    temporary files a killed run left (see ``Discovery.leftover_temps``)."""
+    given; the files named ``config_names`` met on the same walk (never limited); the
+    temporary files a killed run left (see ``Discovery.leftover_temps``); and how many
+    directories the walk listed."""
     from routine_workflow.discovery import Discovery
+    from routine_workflow.walkrecord import WalkRecord
 
     # Plain path strings, not a Path per file: the warm path (docs/reformat.md, "Measured").
     found: list[tuple[str, str]] = []
     configs: list[Path] = []
-    discovery = Discovery(config)
+    # The walk replays the last one's outcome while the tree's directories are unchanged.
+    record = WalkRecord(config.cache_dir / WALK_RECORD_NAME)
+    discovery = Discovery(config, record=record)
     for entry in discovery.files((*SUFFIXES, *config_names)):
         name = entry.rel.rpartition("/")[2]
         if name in config_names:
@@ -264,7 +273,7 @@ def _project_files(
         elif name.endswith(SUFFIXES):
             found.append((entry.rel, entry.abspath))
     if not paths:
-        return found, configs, discovery.leftover_temps
+        return found, configs, discovery.leftover_temps, discovery.listed
     root = config.project_root
     wanted = []
     for given in paths:
@@ -284,6 +293,7 @@ def _project_files(
         ],
         configs,
         discovery.leftover_temps,
+        discovery.listed,
     )
 
 
