@@ -179,3 +179,29 @@ def test_a_warm_run_lists_no_directory_and_still_sees_a_new_file(tmp_path: Path)
     report = _check(root, "--check")
     assert report["listed"] > 0
     assert report["seen"] == 3 and report["changed_files"] == ["pkg/new.py"]
+
+
+def _clean(root: Path) -> dict:  # type: ignore[type-arg]
+    done = run_cli(["--yes", "--json", "--steps", "clean_caches"], root, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [step] = json.loads(done.stdout)["steps"]
+    return step  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_clean_caches_does_not_walk_an_unchanged_clean_tree_and_sees_a_new_cache(
+    tmp_path: Path,
+) -> None:
+    root = write_tree(tmp_path / "p", STAT_FILES, '[project]\nname = "demo"\n')
+    _settle(root)
+    assert _clean(root)["counts"]["listed"] > 0  # walked, nothing found: recorded
+    assert _clean(root)["counts"] == {"removed": 0, "listed": 0}
+
+    sub = root / "pkg"
+    old = sub.stat()
+    (sub / "__pycache__").mkdir()
+    (sub / "__pycache__" / "b.cpython-311.pyc").write_bytes(b"\0")
+    os.utime(sub, ns=(old.st_atime_ns, old.st_mtime_ns))  # its ctime still moves on
+    step = _clean(root)
+    assert step["files"]["delete"] == ["pkg/__pycache__/"]
+    assert not (sub / "__pycache__").exists()

@@ -27,13 +27,14 @@ from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.distversions import dist_info_versions
 from routine_workflow.fsutil import atomic_write
 
+# A file changed this close (ns) to the pass's start could change again within one
+# timestamp tick and keep every stat: its stat is not recorded (git's "racily clean").
+from routine_workflow.walkrecord import RACY_NS
+
 CACHE_NAME = "reformat-cache.json"
 #: ``watch``'s runs keep unused imports: their verdicts hold under another fingerprint.
 WATCH_CACHE_NAME = "reformat-cache-watch.json"
 #: Bump when the pipeline's behaviour changes in a way the inputs below do not show.
-#: A file changed this close (ns) to the pass's start could change again within one
-#: timestamp tick and keep every stat: its stat is not recorded (git's "racily clean").
-RACY_NS = 3_000_000_000
 PIPELINE_VERSION = "2"  # 2: outputs are fixed points (caches of 1 may not be)
 TOOLS = ("black", "isort", "autoflake", "pyflakes")
 #: Files the three tools read their settings from, in the project root and above.
