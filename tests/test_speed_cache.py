@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -205,3 +207,41 @@ def test_clean_caches_does_not_walk_an_unchanged_clean_tree_and_sees_a_new_cache
     step = _clean(root)
     assert step["files"]["delete"] == ["pkg/__pycache__/"]
     assert not (sub / "__pycache__").exists()
+
+
+#: Runs the CLI in this process, then reports every module it imported.
+PROBE = """
+import json, runpy, sys
+try:
+    runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+sys.stderr.write("\\nPROBE " + json.dumps(sorted(sys.modules)) + "\\n")
+"""
+
+
+def _modules(root: Path, *args: str) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
+    return set(json.loads(line[len("PROBE ") :]))
+
+
+def test_a_warm_reformat_with_nothing_to_write_never_loads_the_writer(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "p", STAT_FILES, '[project]\nname = "demo"\n')
+    _check(root)
+    modules = _modules(root, "reformat")
+    assert "routine_workflow.reformat.run" in modules
+    assert "routine_workflow.reformat.writes" not in modules
+    assert "concurrent.futures.thread" not in modules
+    (root / "a.py").write_bytes(b"x=1\n")  # something to write: the writer is loaded
+    assert "routine_workflow.reformat.writes" in _modules(root, "reformat")
+    assert (root / "a.py").read_bytes() == b"x = 1\n"

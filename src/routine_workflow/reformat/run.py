@@ -375,11 +375,11 @@ class _Batch:
 
     def flush(self) -> None:
         """Write what is queued and account for each file."""
-        from routine_workflow.reformat.writes import write_many_if_unmodified
-
         pending, self.pending = self.pending, []
         if not pending:
-            return
+            return  # a warm run writes nothing, and needs not the writer (a thread pool)
+        from routine_workflow.reformat.writes import write_many_if_unmodified
+
         items = [(Path(o.path), o.digest, o.new or b"") for o in pending]
         results = write_many_if_unmodified(items, (self.config.project_root,))
         for outcome, result in zip(pending, results, strict=True):
