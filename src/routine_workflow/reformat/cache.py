@@ -120,17 +120,21 @@ class Entry:
 
 
 def _entry(item: Any) -> Entry:
-    # [digest, status, reason] or [digest, status, reason, [size, mtime, ctime, inode]]
-    if not isinstance(item, list) or len(item) not in (3, 4):
-        raise ValueError(item)
-    if not all(isinstance(part, str) for part in item[:3]):
+    """[digest, status, reason] or [digest, status, reason, [size, mtime, ctime, inode]];
+    ValueError for anything else. Run once per file on every warm run: kept lean."""
+    if type(item) is not list:
         raise ValueError(item)
     stat = None
     if len(item) == 4:
-        if len(item[3]) != 4 or not all(type(n) is int for n in item[3]):
+        digest, status, reason, raw = item
+        if type(raw) is not list or len(raw) != 4 or not all(type(n) is int for n in raw):
             raise ValueError(item)
-        stat = (item[3][0], item[3][1], item[3][2], item[3][3])
-    return Entry(item[0], item[1], item[2], stat)
+        stat = (raw[0], raw[1], raw[2], raw[3])
+    else:
+        digest, status, reason = item  # ValueError unless exactly 3
+    if type(digest) is not str or type(status) is not str or type(reason) is not str:
+        raise ValueError(item)
+    return Entry(digest, status, reason, stat)
 
 
 @dataclass
