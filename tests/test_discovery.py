@@ -212,3 +212,15 @@ def test_a_damaged_record_is_walked_past(project: Path) -> None:
     for damage in (b"{not json", b"[]", b'{"key": 1}', state.read_bytes()[:-100]):
         state.write_bytes(damage)
         assert not _walk(project)[3]
+
+
+def test_the_tools_own_directory_inside_the_project_does_not_spoil_the_record(
+    project: Path,
+) -> None:
+    _tree(project)
+    own = project / "dumps"
+    own.mkdir()
+    _walk(project, dump_dir=own)
+    (own / "written-by-the-run.md").write_text("")  # the own dir changes; nothing else
+    again = _walk(project, dump_dir=own)
+    assert again[3] and not any(rel.startswith("dumps") for _, rel, _ in again[0])

@@ -389,7 +389,11 @@ class Discovery:
                 self.other_repos.append(rel)
                 return True
         path = entry.path if self._canonical_root else os.path.realpath(entry.path)
-        return path in self._own_str
+        if path not in self._own_str:
+            return False
+        if self._record is not None:  # ours whatever it holds, and written to by this run
+            self._record.drop_dir(rel)
+        return True
 
     def files(self, suffixes: Iterable[str] | None = None) -> list[Entry]:
         """Regular files (not symlinks), optionally only those with one of ``suffixes``."""

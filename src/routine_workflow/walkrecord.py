@@ -92,6 +92,11 @@ class WalkRecord:
             self._spoiled = True  # changed too recently to vouch for its listing
         self._dirs[rel] = dir_key(st)
 
+    def drop_dir(self, rel: str) -> None:
+        """A directory listed and then left out whatever it holds (one of the tool's own,
+        which the tool writes to meanwhile): its stats need not stay the same."""
+        self._dirs.pop(rel, None)
+
     def note_file(self, rel: str, data: bytes | None) -> None:
         """An ignore file read by the walk (``None``: it does not exist)."""
         self._files[rel] = digest(data)
