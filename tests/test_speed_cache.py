@@ -245,3 +245,15 @@ def test_a_warm_reformat_with_nothing_to_write_never_loads_the_writer(tmp_path: 
     (root / "a.py").write_bytes(b"x=1\n")  # something to write: the writer is loaded
     assert "routine_workflow.reformat.writes" in _modules(root, "reformat")
     assert (root / "a.py").read_bytes() == b"x = 1\n"
+
+
+@pytest.mark.slow
+def test_a_lower_size_limit_still_sees_a_file_known_by_its_stats(tmp_path: Path) -> None:
+    root = _warm(tmp_path)
+    done = run_cli(
+        ["reformat", "--json"], root, env={"ROUTINE_WORKFLOW_REFORMAT_MAX_FILE_SIZE": "3"}
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    failures = json.loads(done.stdout)["failures"]
+    assert sorted(f["path"] for f in failures) == ["a.py", "pkg/b.py"]
+    assert all("too large to reformat" in f["reason"] for f in failures)

@@ -210,9 +210,12 @@ class _Reads:
         if rel not in self.cache.entries:
             return None  # a stat is cheaper than open, read and hash, but not free
         try:
-            return self.cache.lookup_stat(rel, stat_key(os.stat(path)))
+            key = stat_key(os.stat(path))
         except OSError:
             return None  # the read says why
+        if self.limit and key[0] > self.limit:
+            return None  # the read reports it too large (the limit is no part of the cache)
+        return self.cache.lookup_stat(rel, key)
 
     def _by_content(
         self, rel: str, path: str, report: ReformatReport, todo: list[tuple[str, int]]
