@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.dirs import TREE_LOCK_NAME
@@ -25,6 +25,8 @@ from routine_workflow.logs import LOGGER_NAME
 
 if TYPE_CHECKING:
     import pathspec
+
+    from routine_workflow.walkrecord import WalkRecord
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
 VENV_DIRS = frozenset(
@@ -84,7 +86,9 @@ class Discovery:
     ``keep_caches`` lets clean_caches see cache directories (it still never
     enters virtualenvs, VCS or ignored trees); ``include_git`` lets the backup
     keep ``.git/``; ``include_nested_repos`` (default: the setting of that name) lets
-    the backup keep submodules and nested repositories.
+    the backup keep submodules and nested repositories; with ``record``, a walk of a
+    tree whose directories and ignore files are unchanged since the recorded one
+    replays its outcome instead of listing (``routine_workflow.walkrecord``).
     """
 
     def __init__(
@@ -96,8 +100,10 @@ class Discovery:
         use_gitignore: bool = True,
         extra_excludes: Iterable[str] = (),
         include_nested_repos: bool | None = None,
+        record: WalkRecord | None = None,
     ) -> None:
         self.root = config.project_root
+        self._record = record
         self.keep_caches = keep_caches
         self.include_git = include_git
         self.include_nested_repos = (
@@ -105,6 +111,7 @@ class Discovery:
         )
         self.use_gitignore = use_gitignore
         excludes = [*config.exclude_patterns, *extra_excludes]
+        self._excludes = excludes
         self._patterns = _spec(excludes) if excludes else None
         self._own = {p.resolve() for p in config.own_dirs()}
         self._own_str = {str(p) for p in self._own}
@@ -120,6 +127,8 @@ class Discovery:
         self.unreadable: list[str] = []
         #: Submodules and nested repositories ``walk`` left out (relative paths).
         self.other_repos: list[str] = []
+        #: Directories ``walk`` listed (none when it replayed a record).
+        self.listed = 0
         if use_gitignore:
             self._load_ignore("", self.root / ".git" / "info" / "exclude")
 
@@ -202,15 +211,31 @@ class Discovery:
                 self._load_ignore(rel_dir, directory / ".gitignore")
 
     def _load_ignore(self, base: str, path: Path) -> None:
+        record = self._record
         try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
+            data = path.read_bytes()
+        except OSError as exc:
+            if record is not None:
+                record.note_file(path.relative_to(self.root).as_posix(), None)
+                if not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                    record.spoil()
             return
+        if record is not None:
+            record.note_file(path.relative_to(self.root).as_posix(), data)
+        lines = data.decode("utf-8", errors="replace").splitlines()
         # Only comments and blank lines (``git init``'s info/exclude): nothing to match,
         # and no pathspec to import (docs/performance.md).
         if any(line.strip() and not line.startswith("#") for line in lines):
-            spec = _tolerant_spec(lines, path, self.root)
+            spec = self._ignore_spec(lines, path)
             self._specs[base] = spec if base not in self._specs else self._specs[base] + spec
+
+    def _ignore_spec(self, lines: list[str], path: Path) -> pathspec.GitIgnoreSpec:
+        try:
+            return _spec(lines)
+        except (ValueError, re.error):
+            if self._record is not None:
+                self._record.spoil()  # its warning is logged by every walk, never replayed
+            return _tolerant_spec(lines, path, self.root)
 
     # -- walking ------------------------------------------------------------------------------
 
@@ -220,6 +245,47 @@ class Discovery:
         With ``file_suffixes``, non-directory entries whose names end otherwise are not
         reported (and cost no ignore-rule matching).
         """
+        if self._record is None:
+            yield from self._walk(file_suffixes)
+            return
+        settings = self._settings(file_suffixes)
+        replayed = self._record.replay(str(self.root), settings)
+        if replayed is not None:
+            yield from self._replay(replayed)
+            return
+        found = []
+        for entry in self._walk(file_suffixes):
+            found.append([entry.rel, entry.kind])
+            yield entry
+        outcome = {
+            "entries": found,
+            "leftover_temps": self.leftover_temps,
+            "other_repos": self.other_repos,
+        }
+        self._record.save(settings, outcome)
+
+    def _settings(self, file_suffixes: tuple[str, ...] | None) -> dict[str, object]:
+        """Everything besides the tree that decides what ``walk`` yields."""
+        return {
+            "root": str(self.root),
+            "suffixes": file_suffixes,
+            "keep_caches": self.keep_caches,
+            "include_git": self.include_git,
+            "include_nested_repos": self.include_nested_repos,
+            "use_gitignore": self.use_gitignore,
+            "excludes": self._excludes,
+            "own": sorted(self._own_str),
+        }
+
+    def _replay(self, outcome: dict[str, list[Any]]) -> Iterator[Entry]:
+        base = str(self.root)
+        base = base if base.endswith("/") else base + "/"
+        self.leftover_temps.extend(outcome["leftover_temps"])
+        self.other_repos.extend(outcome["other_repos"])
+        for rel, kind in outcome["entries"]:
+            yield Entry(base + rel, rel, kind)
+
+    def _walk(self, file_suffixes: tuple[str, ...] | None) -> Iterator[Entry]:
         # An explicit stack of per-directory scans rather than recursive generators, so each
         # entry is yielded once instead of being passed up through every level above it.
         root = str(self.root)
@@ -246,7 +312,10 @@ class Discovery:
         # directory; excluded() may have loaded it already.
         if self.use_gitignore and rel_dir not in self._entered:
             self._entered.add(rel_dir)
-            if any(e.name == ".gitignore" and e.is_file() for e in entries):
+            ignore = next((e for e in entries if e.name == ".gitignore"), None)
+            if ignore is not None and ignore.is_symlink() and self._record is not None:
+                self._record.spoil()  # its target may come and go with no listing changing
+            if ignore is not None and ignore.is_file():
                 self._load_ignore(rel_dir, Path(directory) / ".gitignore")
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
@@ -285,14 +354,23 @@ class Discovery:
     def _listing(self, directory: str, rel: str) -> list[os.DirEntry[str]]:
         """The entries of ``directory`` sorted by name; empty, and noted in ``unreadable``,
         when it cannot be listed."""
+        self.listed += 1
         try:
+            if self._record is not None:  # stats before the listing: a change after shows
+                self._record.note_dir(rel, os.stat(directory))
             with os.scandir(directory) as it:
                 return sorted(it, key=lambda e: e.name)
         except FileNotFoundError:
+            self._spoil()
             return []  # vanished since its parent was listed: nothing was there to miss
         except OSError as exc:
+            self._spoil()
             self.unreadable.append(f"{rel or '.'}/: {exc.strerror}")
             return []
+
+    def _spoil(self) -> None:
+        if self._record is not None:
+            self._record.spoil()
 
     def _walked_protected(
         self, entry: os.DirEntry[str], rel: str, children: list[os.DirEntry[str]]
@@ -301,14 +379,21 @@ class Discovery:
         if entry.name in VCS_DIRS or entry.name in CACHE_DIRS:
             return False  # let in on purpose (include_git, keep_caches)
         for child in children:
-            if child.name == "pyvenv.cfg" and child.is_file():
-                return True
+            if child.name == "pyvenv.cfg":
+                if child.is_symlink():
+                    self._spoil()  # its target may come and go with no listing changing
+                if child.is_file():
+                    return True
             # A submodule's .git is a file, a nested clone's a directory: either will do.
             if child.name == ".git" and not self.include_nested_repos:
                 self.other_repos.append(rel)
                 return True
         path = entry.path if self._canonical_root else os.path.realpath(entry.path)
-        return path in self._own_str
+        if path not in self._own_str:
+            return False
+        if self._record is not None:  # ours whatever it holds, and written to by this run
+            self._record.drop_dir(rel)
+        return True
 
     def files(self, suffixes: Iterable[str] | None = None) -> list[Entry]:
         """Regular files (not symlinks), optionally only those with one of ``suffixes``."""

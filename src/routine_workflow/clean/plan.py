@@ -26,11 +26,15 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from routine_workflow.clean.gitfiles import tracked_under
 from routine_workflow.clean.patterns import Matcher, Pattern
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.discovery import VCS_DIRS, Discovery
+
+if TYPE_CHECKING:
+    from routine_workflow.walkrecord import WalkRecord
 
 # --- phase 1: the walk ---------------------------------------------------------------------
 
@@ -52,10 +56,18 @@ class Scan:
     candidates: list[Candidate] = field(default_factory=list)
     nested_repos: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    #: Directories listed (0: an unchanged tree's record said there was nothing to clean).
+    listed: int = 0
 
 
-def scan_project(config: WorkflowConfig, matcher: Matcher) -> Scan:
+def scan_project(
+    config: WorkflowConfig, matcher: Matcher, record: WalkRecord | None = None
+) -> Scan:
     """Walk the project once, pruned at excluded directories; never follow a symlink.
+
+    With ``record``, a walk that found nothing to clean is recorded, and replayed (listing
+    nothing) while every directory it listed is unchanged (``routine_workflow.walkrecord``):
+    a new cache entry changes the directory it appears in.
 
     Directory decisions are ``Discovery``'s (``excluded_by_name``, exclude patterns),
     made here without building a ``Path`` per directory: paths under the resolved
@@ -63,17 +75,40 @@ def scan_project(config: WorkflowConfig, matcher: Matcher) -> Scan:
     found by string comparison, and a virtualenv by ``pyvenv.cfg`` in the listing
     we read anyway.
     """
+    own = {str(p.resolve()) for p in config.own_dirs()}
+    settings = {
+        "walk": "clean",
+        "root": str(config.project_root),
+        "excludes": list(config.exclude_patterns),
+        "own": sorted(own),
+        "patterns": [p.text for p in matcher.patterns],
+    }
+    if record is not None and record.replay(str(config.project_root), settings) is not None:
+        return Scan()
+    scan = _walk(config, matcher, own, record)
+    if record is not None and not scan.candidates:
+        record.save(settings, {})
+    return scan
+
+
+def _walk(
+    config: WorkflowConfig, matcher: Matcher, own: set[str], record: WalkRecord | None
+) -> Scan:
     discovery = Discovery(config, keep_caches=True, use_gitignore=False)
     user_excludes = bool(config.exclude_patterns)
-    own = {str(p.resolve()) for p in config.own_dirs()}
     scan = Scan()
     stack: list[tuple[str, str]] = [(str(config.project_root), "")]
     while stack:
         directory, rel_dir = stack.pop()
+        scan.listed += 1
         try:
+            if record is not None:  # stats before the listing: a change after it shows
+                record.note_dir(rel_dir, os.stat(directory))
             with os.scandir(directory) as it:
                 entries = list(it)
         except OSError as exc:
+            if record is not None:
+                record.spoil()
             scan.unreadable.append(f"{rel_dir or '.'}: {exc.strerror}")
             continue
         if rel_dir and _is_virtualenv(entries):
@@ -163,6 +198,8 @@ class Plan:
     candidates: int = 0
     #: Directories the walk could not read, as ``rel: reason``.
     unreadable: list[str] = field(default_factory=list)
+    #: Directories the walk listed (0: the tree was unchanged since a walk found nothing).
+    listed: int = 0
 
     def paths(self) -> list[str]:
         """Every target's relative path, a directory's with a trailing ``/``."""
@@ -326,18 +363,22 @@ def _plan_dir(
     split(cand.rel)
 
 
-def plan_clean(config: WorkflowConfig, patterns: list[Pattern]) -> Plan:
+def plan_clean(
+    config: WorkflowConfig, patterns: list[Pattern], record: WalkRecord | None = None
+) -> Plan:
     """Walk the project, ask git, scan the candidates: what a clean would remove and keep.
 
-    Raises ``GitError`` when git cannot say which files it tracks: then nothing may go.
+    ``record``: see ``scan_project``. Raises ``GitError`` when git cannot say which files
+    it tracks: then nothing may go.
     """
-    scan = scan_project(config, Matcher(patterns))
+    scan = scan_project(config, Matcher(patterns), record)
     if not scan.candidates:
-        return Plan(unreadable=scan.unreadable)
+        return Plan(unreadable=scan.unreadable, listed=scan.listed)
     root = config.project_root
     tracked = tracked_under(root, scan.nested_repos)
     own = {p.resolve() for p in config.own_dirs()}
     plan = make_plan(root, scan.candidates, tracked, own)
     plan.candidates = len(scan.candidates)
     plan.unreadable = scan.unreadable
+    plan.listed = scan.listed
     return plan

@@ -30,7 +30,13 @@ from routine_workflow.fsutil import NotRewritable, remove_leftover_temps
 from routine_workflow.output import plural, printable
 from routine_workflow.progress import ProgressFactory, no_progress
 from routine_workflow.reformat import engines
-from routine_workflow.reformat.cache import ReformatCache
+from routine_workflow.reformat.cache import (
+    Entry,
+    ReformatCache,
+    StatKey,
+    stat_key,
+    trusted_stat,
+)
 from routine_workflow.reformat.pipeline import (
     CHANGED,
     EXCLUDED,
@@ -44,6 +50,8 @@ from routine_workflow.reformat.pipeline import (
 )
 
 SUFFIXES = (".py", ".pyi")
+#: In ``cache_dir``: the outcome of the last walk (``routine_workflow.walkrecord``).
+WALK_RECORD_NAME = "walk-reformat.json"
 
 
 @dataclass
@@ -64,6 +72,10 @@ class ReformatReport:
     unchanged: int = 0
     excluded: list[str] = field(default_factory=list)  # left out by a tool's own settings
     cached: int = 0
+    #: files read and hashed (the others were answered from their stats alone)
+    hashed: int = 0
+    #: directories listed by discovery (0: the last walk's record was replayed)
+    listed: int = 0
     failed: list[Failure] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)  # changed by someone else meanwhile
     vanished: list[str] = field(default_factory=list)  # deleted by someone else meanwhile
@@ -83,6 +95,8 @@ class ReformatReport:
             "changed": len(self.changed),
             "unchanged": self.unchanged,
             "cached": self.cached,
+            "hashed": self.hashed,
+            "listed": self.listed,
             "failed": len(self.failed),
             "excluded": len(self.excluded),
             "modified": len(self.modified),
@@ -139,40 +153,21 @@ def reformat(
     started = time.monotonic()
     report = ReformatReport(check=check)
     engine = engines.for_config(config)
-    entries, found, leftovers = _project_files(config, paths, engine.config_names)
+    entries, found, leftovers, report.listed = _project_files(config, paths, engine.config_names)
     if leftovers and not check:  # writing: we hold the project's lock
         for path in remove_leftover_temps(leftovers, [config.project_root]):
             log.warning("removed %s, a temporary file left by a killed run", path)
     fingerprint = engine.fingerprint(found, versions)
     cache = ReformatCache.load(config.cache_dir, fingerprint, engines.cache_name(config))
-    todo: list[tuple[str, int]] = []
     report.seen = len(entries)
-    limit = config.reformat_max_file_size
-    for rel, path in entries:
-        try:
-            with open(path, "rb") as handle:
-                # Never more than the limit in memory, even if the file grows meanwhile.
-                data = handle.read(limit + 1) if limit else handle.read()
-                size = os.fstat(handle.fileno()).st_size
-        except OSError as exc:  # a vanished file is no failure: see ``unreadable``
-            gone = unreadable(path, exc)
-            _count(report, rel, gone.status, gone.reason)
-            continue
-        if limit and len(data) > limit:
-            report.failed.append(Failure(rel, _too_large(max(size, len(data)), limit)))
-            continue
-        hit = cache.lookup(rel, digest_bytes(data))
-        if hit is None:
-            todo.append((path, len(data)))
-            continue
-        report.cached += 1
-        _count(report, rel, hit.status, hit.reason)
+    reads = _Reads(cache, config.reformat_max_file_size)
+    todo = reads.consult(entries, report)
     batch = _Batch(report, cache, config, log)
     try:
         if todo:
             with progress(len(todo), "reformatting") as advance:
                 for outcome in engine.outcomes(todo, log):
-                    if _settle(outcome, report, cache, config, check=check, diff=diff, log=log):
+                    if _settle(outcome, report, reads, config, check=check, diff=diff, log=log):
                         batch.add(outcome)
                     advance(1)
     finally:
@@ -185,18 +180,95 @@ def reformat(
     return report
 
 
+class _Reads:
+    """The cache consulted for each file, stats first (``ReformatCache.lookup_stat``), then
+    the content's hash; remembers what was read of each file left for the engine."""
+
+    def __init__(self, cache: ReformatCache, limit: int) -> None:
+        self.cache, self.limit = cache, limit
+        #: Only a change older than this by ``RACY_NS`` is sure to show in a file's stats.
+        self.started_ns = time.time_ns()
+        #: absolute path -> (digest read, stats taken before reading), for files to do
+        self.read: dict[str, tuple[str, os.stat_result]] = {}
+
+    def consult(
+        self, entries: list[tuple[str, str]], report: ReformatReport
+    ) -> list[tuple[str, int]]:
+        """Count every file the cache answers; return (path, size) of those it does not."""
+        todo: list[tuple[str, int]] = []
+        for rel, path in entries:
+            hit = self._by_stat(rel, path)
+            if hit is None:
+                hit = self._by_content(rel, path, report, todo)
+                if hit is None:  # left for the engine, or counted already
+                    continue
+            report.cached += 1
+            _count(report, rel, hit.status, hit.reason)
+        return todo
+
+    def _by_stat(self, rel: str, path: str) -> Entry | None:
+        if rel not in self.cache.entries:
+            return None  # a stat is cheaper than open, read and hash, but not free
+        try:
+            key = stat_key(os.stat(path))
+        except OSError:
+            return None  # the read says why
+        if self.limit and key[0] > self.limit:
+            return None  # the read reports it too large (the limit is no part of the cache)
+        return self.cache.lookup_stat(rel, key)
+
+    def _by_content(
+        self, rel: str, path: str, report: ReformatReport, todo: list[tuple[str, int]]
+    ) -> Entry | None:
+        limit = self.limit
+        try:
+            with open(path, "rb") as handle:
+                # Stats before the read: a change made after them shows in the ctime.
+                st = os.fstat(handle.fileno())
+                # Never more than the limit in memory, even if the file grows meanwhile.
+                data = handle.read(limit + 1) if limit else handle.read()
+        except OSError as exc:  # a vanished file is no failure: see ``unreadable``
+            gone = unreadable(path, exc)
+            _count(report, rel, gone.status, gone.reason)
+            return None
+        report.hashed += 1
+        if limit and len(data) > limit:
+            report.failed.append(Failure(rel, _too_large(max(st.st_size, len(data)), limit)))
+            return None
+        digest = digest_bytes(data)
+        hit = self.cache.lookup(rel, digest)
+        if hit is None:
+            todo.append((path, len(data)))
+            self.read[path] = (digest, st)
+        else:
+            self.cache.remember_stat(rel, st, self.started_ns)
+        return hit
+
+    def trusted_stat(self, path: str, digest: str) -> StatKey | None:
+        """The stats to record with the engine's verdict on ``path`` about content ``digest``:
+        those taken before our own read, if the engine judged the same content."""
+        read = self.read.get(path)
+        if read is None or read[0] != digest:
+            return None
+        return trusted_stat(read[1], self.started_ns)
+
+
 def _project_files(
     config: WorkflowConfig, paths: Sequence[Path] | None, config_names: Sequence[str] = ()
-) -> tuple[list[tuple[str, str]], list[Path], list[str]]:
+) -> tuple[list[tuple[str, str]], list[Path], list[str], int]:
     """(relative path, absolute path) of every project Python file, limited to ``paths`` if
-    given; the files named ``config_names`` met on the same walk (never limited); and the
-    temporary files a killed run left (see ``Discovery.leftover_temps``)."""
+    given; the files named ``config_names`` met on the same walk (never limited); the
+    temporary files a killed run left (see ``Discovery.leftover_temps``); and how many
+    directories the walk listed."""
     from routine_workflow.discovery import Discovery
+    from routine_workflow.walkrecord import WalkRecord
 
     # Plain path strings, not a Path per file: the warm path (docs/reformat.md, "Measured").
     found: list[tuple[str, str]] = []
     configs: list[Path] = []
-    discovery = Discovery(config)
+    # The walk replays the last one's outcome while the tree's directories are unchanged.
+    record = WalkRecord(config.cache_dir / WALK_RECORD_NAME)
+    discovery = Discovery(config, record=record)
     for entry in discovery.files((*SUFFIXES, *config_names)):
         name = entry.rel.rpartition("/")[2]
         if name in config_names:
@@ -204,7 +276,7 @@ def _project_files(
         elif name.endswith(SUFFIXES):
             found.append((entry.rel, entry.abspath))
     if not paths:
-        return found, configs, discovery.leftover_temps
+        return found, configs, discovery.leftover_temps, discovery.listed
     root = config.project_root
     wanted = []
     for given in paths:
@@ -224,6 +296,7 @@ def _project_files(
         ],
         configs,
         discovery.leftover_temps,
+        discovery.listed,
     )
 
 
@@ -249,7 +322,7 @@ def _count(report: ReformatReport, rel: str, status: str, reason: str) -> None:
 def _settle(
     outcome: Outcome,
     report: ReformatReport,
-    cache: ReformatCache,
+    reads: _Reads,
     config: WorkflowConfig,
     *,
     check: bool,
@@ -267,7 +340,8 @@ def _settle(
         if outcome.status == FAILED:
             log.debug("%s: %s", rel, outcome.reason, extra={"event": "reformat_failed"})
         if outcome.cacheable and outcome.digest:
-            cache.record(rel, outcome.digest, outcome.status, outcome.reason)
+            stat = reads.trusted_stat(outcome.path, outcome.digest)
+            reads.cache.record(rel, outcome.digest, outcome.status, outcome.reason, stat)
         return False
     new = outcome.new or b""
     if diff:
@@ -304,11 +378,11 @@ class _Batch:
 
     def flush(self) -> None:
         """Write what is queued and account for each file."""
-        from routine_workflow.reformat.writes import write_many_if_unmodified
-
         pending, self.pending = self.pending, []
         if not pending:
-            return
+            return  # a warm run writes nothing, and needs not the writer (a thread pool)
+        from routine_workflow.reformat.writes import write_many_if_unmodified
+
         items = [(Path(o.path), o.digest, o.new or b"") for o in pending]
         results = write_many_if_unmodified(items, (self.config.project_root,))
         for outcome, result in zip(pending, results, strict=True):

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 NAME = "clean_caches"
 DESCRIPTION = "Remove caches such as __pycache__ and .pytest_cache."
+#: In ``cache_dir``: the last walk that found nothing to clean (``walkrecord``).
+WALK_RECORD_NAME = "walk-clean.json"
 
 #: How many paths a detail list shows before saying "... and N more".
 MAX_LISTED = 50
@@ -50,14 +52,18 @@ class CleanCachesStep(BuiltinStep):
         """Find caches, keep what git tracks, then remove the rest (or list it in a dry run)."""
         from routine_workflow.clean.gitfiles import GitError
         from routine_workflow.clean.plan import plan_clean
+        from routine_workflow.walkrecord import WalkRecord
 
+        # A tree unchanged since a walk that found nothing to clean is not walked again.
+        record = WalkRecord(ctx.config.cache_dir / WALK_RECORD_NAME)
         try:
-            plan = plan_clean(ctx.config, self.patterns)
+            plan = plan_clean(ctx.config, self.patterns, record)
         except GitError as exc:
             return StepResult.failed(f"nothing removed: {exc}")
         unreadable = [f"could not read {u}" for u in plan.unreadable]
         if not plan.candidates:
-            return StepResult(Status.OK, "nothing to clean", unreadable, {"removed": 0})
+            counts = {"removed": 0, "listed": plan.listed}
+            return StepResult(Status.OK, "nothing to clean", unreadable, counts)
         kept = [
             f"kept (git-tracked, or a repository/virtualenv inside a cache): {k}" for k in plan.kept
         ]

@@ -12,12 +12,15 @@ import pytest
 
 from routine_workflow.reformat.cache import (
     CACHE_NAME,
+    RACY_NS,
     TOOLS,
     Entry,
     ReformatCache,
     config_files,
     fingerprint,
+    stat_key,
     tool_versions,
+    trusted_stat,
 )
 
 VERSIONS = {"python": "3.11.0", "black": "24.1.0"}
@@ -139,3 +142,58 @@ def test_a_damaged_cache_file_is_an_empty_cache(tmp_path: Path, content: str | b
     cache.record("x.py", "d", "unchanged")
     cache.save()  # and it is simply replaced
     assert json.loads(path.read_text())["files"] == {"x.py": ["d", "unchanged", ""]}
+
+
+def _stat(path: Path) -> os.stat_result:
+    path.write_bytes(b"x = 1\n")
+    return path.stat()
+
+
+def test_stats_are_remembered_out_of_the_racy_window_only(tmp_path: Path) -> None:
+    st = _stat(tmp_path / "a.py")
+    cache = ReformatCache.load(tmp_path, "fp")
+    cache.record("a.py", "d1", "unchanged")
+    cache.remember_stat("a.py", st, started_ns=st.st_ctime_ns + 1)  # just written
+    assert cache.lookup_stat("a.py", stat_key(st)) is None
+    assert trusted_stat(st, st.st_ctime_ns + RACY_NS) is None
+    cache.remember_stat("a.py", st, started_ns=st.st_ctime_ns + RACY_NS + 1)
+    assert cache.lookup_stat("a.py", stat_key(st)) == Entry("d1", "unchanged", "", stat_key(st))
+    cache.remember_stat("b.py", st, started_ns=st.st_ctime_ns + RACY_NS + 1)  # unknown: no-op
+    assert "b.py" not in cache.entries
+
+
+def test_stats_round_trip_and_go_with_the_fingerprint(tmp_path: Path) -> None:
+    st = _stat(tmp_path / "a.py")
+    cache = ReformatCache.load(tmp_path / "c", "fp1")
+    cache.record("a.py", "d1", "unchanged", stat=stat_key(st))
+    cache.save()
+    assert ReformatCache.load(tmp_path / "c", "fp1").lookup_stat("a.py", stat_key(st)) is not None
+    # another tool version or configuration: another fingerprint, nothing known
+    assert ReformatCache.load(tmp_path / "c", "fp2").lookup_stat("a.py", stat_key(st)) is None
+    key = stat_key(st)
+    assert cache.lookup_stat("a.py", (key[0], key[1], key[2] + 1, key[3])) is None  # ctime
+    assert cache.lookup_stat("a.py", (key[0], key[1], key[2], key[3] + 1)) is None  # inode
+
+
+def test_save_writes_only_what_is_new(tmp_path: Path) -> None:
+    cache = ReformatCache.load(tmp_path, "fp")
+    cache.save()  # a first run writes even an empty cache
+    path = tmp_path / CACHE_NAME
+    cache.record("a.py", "d1", "unchanged")
+    cache.save()
+    again = ReformatCache.load(tmp_path, "fp")
+    again.record("a.py", "d1", "unchanged")  # known already
+    path.unlink()  # so that a write would show
+    again.save(keep=["a.py"])
+    assert not path.exists()
+    again.save(keep=[])  # a file vanished: written
+    assert json.loads(path.read_text())["files"] == {}
+
+
+@pytest.mark.parametrize(
+    "item", ['["d", "unchanged", "", [1, 2, 3]]', '["d", "unchanged", "", [1, 2, 3, "4"]]']
+)
+def test_a_damaged_stat_is_an_empty_cache(tmp_path: Path, item: str) -> None:
+    files = '{"a.py": ' + item + "}"
+    (tmp_path / CACHE_NAME).write_text('{"fingerprint": "fp", "files": ' + files + "}")
+    assert ReformatCache.load(tmp_path, "fp").entries == {}
