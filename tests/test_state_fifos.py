@@ -37,6 +37,8 @@ KINDS = {
     "dump": "*_dump_*.md",
     "dump inputs manifest": "dump-inputs-*.json",
     "reformat cache": "reformat-cache.json",
+    "reformat walk record": "walk-reformat.json",
+    "clean_caches walk record": "walk-clean.json",
     "undo journal": "journal.jsonl",
     "undo seal": "sealed.json",
 }

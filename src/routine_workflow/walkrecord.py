@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
-from routine_workflow.fsutil import atomic_write
+from routine_workflow.fsutil import atomic_write, read_regular
 
 #: A change this close (ns) before a walk began could repeat within one timestamp tick
 #: (2 s on FAT, milliseconds elsewhere) and keep every stat: no record is made.
@@ -68,7 +68,7 @@ class WalkRecord:
         """The outcome saved by an earlier walk with the same ``settings``, if every
         directory it listed and every ignore file it read is unchanged; else None."""
         try:
-            data = json.loads(self.path.read_bytes())
+            data = json.loads(read_regular(self.path))
             if not isinstance(data, dict) or data.get("key") != _key(settings):
                 return None
             dirs, files = data["dirs"], data["files"]
@@ -129,7 +129,6 @@ def _key(settings: dict[str, Any]) -> str:
 
 def _read(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_regular(path)  # an ignore file become a FIFO: OSError, never a hang
     except (FileNotFoundError, NotADirectoryError):
         return None
