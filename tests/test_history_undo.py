@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from helpers import popen_cli, run_cli, snapshot, wait_until, write_tree
+from helpers import popen_cli, run_cli, snapshot, wait_for, wait_until, write_tree
 
 from routine_workflow import dirs
 from routine_workflow.fsutil import is_temp_name
@@ -244,7 +244,7 @@ def test_a_run_killed_during_its_writes_is_listed_as_undoable(tmp_path: Path) ->
     assert run.returncode == -signal.SIGKILL, "the run ended before the kill"
 
     (killed,) = _history(root)
-    assert killed["status"] == "running"  # never finished
+    assert killed["status"] == "died"  # never finished, and its process is gone
     assert killed["undo"] == "yes" and killed["journal"]["sealed"] is False
     assert killed["files_changed"] == len(killed["files"]) >= 10
     assert _rows(root)[killed["run_id"]][-1] == "yes"
@@ -253,3 +253,28 @@ def test_a_run_killed_during_its_writes_is_listed_as_undoable(tmp_path: Path) ->
     # kill -9 may leave a write's temporary file (the next run removes it): not a file of yours.
     left = {rel: data for rel, data in snapshot(root).items() if not is_temp_name(Path(rel).name)}
     assert left == {**files, "pyproject.toml": PYPROJECT.encode()}
+
+
+def test_a_live_run_is_running_and_a_killed_one_died(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    marker, release = tmp_path / "started", tmp_path / "release"
+    with (root / "pyproject.toml").open("a") as handle:
+        handle.write(
+            "[tool.routine-workflow.steps.hold]\n"
+            f"run = \"sh -c 'touch {marker}; while [ ! -e {release} ]; do sleep 0.05; done'\"\n"
+        )
+    killed = popen_cli(["--yes", "--steps", "hold"], root)
+    wait_for(marker)
+    (live,) = _history(root)
+    assert live["status"] == "running"  # its process is there
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.communicate(timeout=60)
+    release.touch()  # the orphaned script ends too
+    (dead,) = _history(root)
+    assert dead["run_id"] == live["run_id"]
+    assert dead["status"] == "died"
+    assert "killed" in dead["reason"]
+    assert _rows(root)[dead["run_id"]][2] == "died"
+    # The history keeps the row as it was: --resume picks the run up.
+    resumed = _cli(root, "--yes", "--resume")
+    assert f"resuming run {dead['run_id']}: hold" in resumed.stderr

@@ -20,6 +20,7 @@ from typing import Any
 
 from routine_workflow.dirs import PRIVATE_FILE_MODE, private_dir
 from routine_workflow.errors import RoutineError
+from routine_workflow.procs.starttime import start_time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -100,6 +101,9 @@ class History:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
         if "plan" not in columns:
             self._db.execute("ALTER TABLE runs ADD COLUMN plan TEXT NOT NULL DEFAULT '[]'")
+        # ...and the process that ran them (to tell a live run from one that died).
+        if "process" not in columns:
+            self._db.execute("ALTER TABLE runs ADD COLUMN process TEXT")
 
     def close(self) -> None:
         """Close the connection."""
@@ -130,11 +134,21 @@ class History:
         self, run_id: str, root: Path, started: str, dry_run: bool, argv: list[str], plan: list[str]
     ) -> None:
         """Insert the row of a run that has just taken the lock, with the steps it plans."""
+        process = json.dumps(_this_process())
         with self._write() as db:
             db.execute(
-                "INSERT INTO runs (run_id, project_root, started, status, dry_run, argv, plan)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?)",
-                (run_id, str(root), started, int(dry_run), json.dumps(argv), json.dumps(plan)),
+                "INSERT INTO runs"
+                " (run_id, project_root, started, status, dry_run, argv, plan, process)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                (
+                    run_id,
+                    str(root),
+                    started,
+                    int(dry_run),
+                    json.dumps(argv),
+                    json.dumps(plan),
+                    process,
+                ),
             )
 
     def record_step(self, run_id: str, position: int, step: dict[str, Any]) -> None:
@@ -234,6 +248,7 @@ class History:
                 run["argv"] = json.loads(run["argv"])
                 run["dry_run"] = bool(run["dry_run"])
                 run["plan"] = json.loads(run["plan"])
+                run["process"] = _parse_process(run.get("process"))
                 run["steps"] = [
                     {**dict(row), "counts": json.loads(row["counts"])}
                     for row in self._db.execute(
@@ -245,3 +260,22 @@ class History:
         except sqlite3.Error as exc:
             raise HistoryError(f"history database {self.path}: {exc}") from None
         return runs
+
+
+def _this_process() -> dict[str, Any]:
+    """Who runs this run: pid, start time and host, as the lock records its owner."""
+    pid = os.getpid()
+    try:
+        started: float | None = start_time(pid)
+    except OSError:
+        started = None
+    return {"pid": pid, "start": started, "host": os.uname().nodename}
+
+
+def _parse_process(text: str | None) -> dict[str, Any] | None:
+    """The recorded process, or None for a row written before it was recorded or edited."""
+    try:
+        process = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return process if isinstance(process, dict) else None

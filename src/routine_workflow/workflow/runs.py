@@ -16,11 +16,14 @@ Each run gets, besides its row: ``kind`` (``run``, ``reformat`` or ``undo``),
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from routine_workflow.config import WorkflowConfig
+from routine_workflow.procs.orphans import START_TIME_TOLERANCE
+from routine_workflow.procs.starttime import start_time
 from routine_workflow.undo.status import JournalStatus, journal_statuses, project_roots, undo_state
 from routine_workflow.workflow.history import History
 
@@ -47,6 +50,7 @@ def recent_runs(
         with History(config.history_db) as history:
             rows = history.recent(None if all_projects else config.project_root, limit)
             for row in rows:
+                _settle(row)
                 if row["project_root"] not in statuses:
                     statuses[row["project_root"]] = journal_statuses(Path(row["project_root"]))
             # A journal whose run has a history row beyond ``limit`` is not a run of its own.
@@ -63,6 +67,35 @@ def recent_runs(
             if status.id not in recorded
         ]
     return _merge(rows, sorted(journal_rows, key=_when, reverse=True))[:limit]
+
+
+#: A run whose row says ``running`` but whose process is gone (the row is left as it is:
+#: ``--resume`` picks such a run up).
+DIED = "died"
+DIED_REASON = (
+    "ended without finishing its record: killed (kill -9, the OOM killer) or the machine stopped"
+)
+
+
+def _settle(row: dict[str, Any]) -> None:
+    """Show a ``running`` row whose process is gone as ``died``."""
+    if row["status"] == "running" and process_gone(row.get("process")):
+        row.update(status=DIED, reason=DIED_REASON)
+
+
+def process_gone(process: dict[str, Any] | None) -> bool:
+    """True only when the recorded process is certainly not running any more: no such pid
+    on this host, or that pid now belongs to a process started at another time."""
+    if not process or process.get("host") != os.uname().nodename:
+        return False  # an older row, or a run on another machine: we cannot tell
+    try:
+        started = start_time(int(process["pid"]))
+        recorded = float(process["start"])
+    except ProcessLookupError:
+        return True
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+    return abs(started - recorded) > START_TIME_TOLERANCE
 
 
 def _describe(
