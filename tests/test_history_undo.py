@@ -275,6 +275,8 @@ def test_a_live_run_is_running_and_a_killed_one_died(tmp_path: Path) -> None:
     assert dead["status"] == "died"
     assert "killed" in dead["reason"]
     assert _rows(root)[dead["run_id"]][2] == "died"
+    doctor = _cli(root, "doctor", code=1)
+    assert f"the last run, {dead['run_id']}, died: ended without finishing" in doctor.stdout
     # The history keeps the row as it was: --resume picks the run up.
     resumed = _cli(root, "--yes", "--resume")
     assert f"resuming run {dead['run_id']}: hold" in resumed.stderr

@@ -29,11 +29,21 @@ def runs_section(runs: list[dict[str, Any]], log_file: str) -> Section:
             + ("  (dry run)" if run["dry_run"] else "")
             + (f"  failed: {', '.join(failed)}" if failed else "")
         )
-    real = [run for run in runs if not run["dry_run"] and run["exit_code"] is not None]
+    # A run that died (its process gone, no exit code) ended too, and not well.
+    real = [
+        run
+        for run in runs
+        if not run["dry_run"] and (run["exit_code"] is not None or run["status"] == "died")
+    ]
     if real and real[0]["exit_code"] != 0:
         last = real[0]
+        how = (
+            f"died: {last.get('reason')}"
+            if last["exit_code"] is None
+            else f"ended {last['status']} (exit {_exit(last)})"
+        )
         section.problem(
-            f"the last run, {last['run_id']}, ended {last['status']} (exit {_exit(last)})",
+            f"the last run, {last['run_id']}, {how}",
             f"see `{PROG} history` and the log {log_file}; `{PROG} --resume` reruns " "what failed",
         )
     return section
