@@ -149,3 +149,17 @@ def test_progress_bar_on_a_terminal_only(project: Path) -> None:
     assert piped.returncode == 0
     assert "reformatting" not in piped.stderr + piped.stdout
     assert (project / "m0.py").read_text() == "y = [1, 2]\n"
+
+
+def test_reformat_quiet_prints_only_errors_as_black_q_does(project: Path) -> None:
+    (project / "ugly.py").write_text("x = {  'a':1 }\n")
+    (project / "broken.py").write_text("def f(:\n")
+    done = run_cli(["reformat", "-q"], project)
+    assert done.returncode == 1, done.stderr  # broken.py failed
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error:") and "broken.py" in line
+    assert (project / "ugly.py").read_text() == 'x = {"a": 1}\n'
+    (project / "broken.py").unlink()
+    checked = run_cli(["reformat", "--check", "--quiet"], project)
+    assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")

@@ -33,6 +33,9 @@ from routine_workflow.reformat.command import exit_code, run_reformat
     help="github: also print ::error annotations (file, line) for GitHub Actions, write the "
     "job summary and step outputs (default: github when GITHUB_ACTIONS=true, else text).",
 )
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print nothing but errors (the diff too, with --diff)."
+)
 @click.pass_context
 def reformat_cmd(
     ctx: click.Context,
@@ -44,6 +47,7 @@ def reformat_cmd(
     wait: float,
     as_json: bool,
     output_format: str | None,
+    quiet: bool,
 ) -> int:
     """autoflake, isort and black on the project, exactly as their own CLIs would
     (or ruff check --fix and ruff format, with reformat_engine = "ruff").
@@ -54,10 +58,11 @@ def reformat_cmd(
       routine-workflow reformat --check         # CI: exit 1 if anything would change
       routine-workflow reformat --diff src/pkg  # show the changes, write nothing
       routine-workflow reformat --wait 60 a.py  # a pre-commit hook: let a cron run finish
+      routine-workflow reformat -q              # errors only, as black -q
     """
     config = workflow_config(ctx, project_root=project_root, max_workers=max_workers)
     writes = not (check or diff or config.dry_run)
-    if writes and wait > 0 and ProjectLock(config.lock_dir).snapshot() is not None:
+    if not quiet and writes and wait > 0 and ProjectLock(config.lock_dir).snapshot() is not None:
         # Say why nothing happens yet: a commit that hangs in silence looks broken.
         output.error_line(f"{PROG}: another run holds the project's lock; waiting up to {wait:g}s")
     annotate = github.enabled(output_format) and not writes
@@ -81,8 +86,12 @@ def reformat_cmd(
         say = output.error_line if diff else output.write_line
         for line in report.detail_lines():
             # One line per file: a file name's line break or odd bytes are shown escaped.
-            (output.error_line if line.startswith("error:") else say)(output.printable(line))
-        say(f"{PROG} reformat: {report.summary()}")
+            if line.startswith("error:"):
+                output.error_line(output.printable(line))
+            elif not quiet:
+                say(output.printable(line))
+        if not quiet:
+            say(f"{PROG} reformat: {report.summary()}")
     if github.enabled(output_format):
         failures = [(f.rel, f.reason) for f in report.failed]
         annotations = github.reformat_annotations(
