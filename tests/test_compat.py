@@ -152,6 +152,17 @@ def test_log_level_sets_what_the_console_shows(project: Path) -> None:
     assert bad.returncode == 2 and "--log-level" in bad.stderr
 
 
+def test_log_level_in_pyproject_takes_the_original_upper_case(project: Path) -> None:
+    # The original's pyproject said log_level = "INFO", as logging spells it.
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write('[tool.routine-workflow]\nlog_level = "WARNING"\n')
+    quiet = run_cli(["-d", "-s", "clean"], project)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "run " not in quiet.stderr
+    shown = run_cli(["config", "show", "--json"], project)
+    assert json.loads(shown.stdout)["log_level"]["value"] == "warning"
+
+
 @pytest.mark.slow
 def test_log_rotation_is_configurable(project: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"

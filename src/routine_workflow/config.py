@@ -200,9 +200,11 @@ def _convert(spec: Field, raw: Any, base: Path, *, typed: bool = False) -> Any:
     if kind == "list":
         return _string_list(raw)
     if kind == "choice":
-        if raw not in spec.choices:
+        # Any case, as on the command line: log_level = "INFO" is how logging spells it.
+        folded = raw.lower() if isinstance(raw, str) else raw
+        if folded not in spec.choices:
             raise ValueError(f"expected one of {', '.join(spec.choices)}")
-        return raw
+        return folded
     raise AssertionError(f"unknown field kind {kind}")  # pragma: no cover (programming error)
 
 
