@@ -44,13 +44,13 @@ def _project(tmp_path: Path, engine: str, remove: bool | None = None) -> Path:
     return root
 
 
-def _save_under_watch(root: Path, *extra: str) -> str:
+def _save_under_watch(root: Path, *extra: str, text: str = TYPED) -> str:
     """Start watch, save ``a.py`` once, wait for the one run; the file's content after it."""
     watcher = Watcher(["watch", "--yes", "--debounce", "50", "--max-runs", "1", *extra], root)
     try:
         watcher.expect("watching")
         time.sleep(0.05)  # the file's time must be later than the watcher's start
-        (root / "a.py").write_text(TYPED)
+        (root / "a.py").write_text(text)
         assert watcher.finish(timeout=60) == 0, watcher.lines
     finally:
         watcher.kill()
@@ -85,3 +85,16 @@ def test_watch_remove_unused_imports_opts_back_in(tmp_path: Path, engine: str) -
 def test_the_flag_overrides_the_setting(tmp_path: Path) -> None:
     root = _project(tmp_path, "black", remove=True)
     assert "import os\n" in _save_under_watch(root, "--no-remove-unused-imports")
+
+
+@pytest.mark.slow
+def test_watch_keeps_a_just_typed_unused_variable_too(tmp_path: Path) -> None:
+    # autoflake's remove_unused_variables, when the project turns it on, would delete the
+    # line being written (`x = compute()` before its use is typed) on every save.
+    root = _project(tmp_path, "black")
+    with (root / "pyproject.toml").open("a") as handle:
+        handle.write("[tool.autoflake]\nremove-unused-variables = true\n")
+    typed = "def f():\n    x = 1\n    return 2\n"
+    assert _save_under_watch(root, text=typed) == typed
+    assert run_cli(["reformat"], root).returncode == 0
+    assert (root / "a.py").read_text() == "def f():\n    return 2\n"

@@ -360,6 +360,8 @@ class Pipeline:
         options["ignore_init_module_imports"] = self.keep_unused_imports or (
             options["ignore_init_module_imports"] and file.name == "__init__.py"
         )
+        if self.keep_unused_imports:  # watch: nor the variable whose use is being typed
+            options["remove_unused_variables"] = False
         imports = self.autoflake_imports
         if options["ignore_pass_statements"] or _PASS_LINE.search(text):
             return str(autoflake.fix_code(text, additional_imports=imports, **options))
