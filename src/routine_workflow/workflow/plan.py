@@ -22,7 +22,7 @@ from routine_workflow.config_rules import did_you_mean
 from routine_workflow.errors import ConfigError
 from routine_workflow.fsutil import is_inside
 from routine_workflow.steps import builtin_steps
-from routine_workflow.steps.base import Step, StepContext, StepResult
+from routine_workflow.steps.base import RunRules, Step, StepContext, StepResult
 from routine_workflow.steps.checks import CHECKS, NOT_FOR_CHECKS, check_options, make_check
 
 if TYPE_CHECKING:  # imported when a table asks for a command step or a check
@@ -65,6 +65,16 @@ class Configured:
     def critical(self) -> bool:
         """The wrapped step's criticality."""
         return self.inner.critical
+
+    @property
+    def allow_failure(self) -> bool:
+        """The wrapped step's own (a table cannot set it for a plugin)."""
+        return RunRules.of(self.inner).allow_failure
+
+    @property
+    def runs_in_thread(self) -> bool:
+        """The wrapped step's own."""
+        return RunRules.of(self.inner).runs_in_thread
 
     def run(self, ctx: StepContext) -> StepResult:
         """Run the wrapped step."""
@@ -204,7 +214,8 @@ def _override(step: Step, table: Mapping[str, Any]) -> Step:
     depends = (
         _names(table, "depends_on", step.name) if "depends_on" in table else tuple(step.depends_on)
     )
-    return Configured(step, depends, float(_typed(table, "timeout", (int, float), step.name, 0)))
+    own = RunRules.of(step).timeout  # what the table leaves out stays the step's own
+    return Configured(step, depends, float(_typed(table, "timeout", (int, float), step.name, own)))
 
 
 def command_step(config: WorkflowConfig, name: str, table: Mapping[str, Any]) -> CommandStep:

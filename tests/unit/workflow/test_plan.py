@@ -10,6 +10,7 @@ import pytest
 from routine_workflow.config import WorkflowConfig, load_config
 from routine_workflow.errors import ConfigError
 from routine_workflow.steps import BUILTIN_ORDER
+from routine_workflow.steps.base import RunRules
 from routine_workflow.steps.command import CommandStep, When
 from routine_workflow.workflow.plan import Configured, all_steps, command_step, load_plugins
 
@@ -168,6 +169,15 @@ class Counted:
         return StepResult(Status.OK)
 
 
+class Lenient(Counted):
+    """A step with its own run rules."""
+
+    name = "lenient"
+    timeout = 7.0
+    allow_failure = True
+    runs_in_thread = True
+
+
 def not_a_step(config):
     return "a string"
 
@@ -204,6 +214,19 @@ def test_a_plugin_runs_only_where_a_table_or_the_selection_names_it(
     [counted] = [s for s in all_steps(named) if s.name == "counted"]
     assert counted.depends_on == ("dumps",)
     assert isinstance(counted, Configured) and counted.inner.root == project.resolve()
+
+
+def test_a_table_for_a_plugin_keeps_the_plugins_own_run_rules(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_plugin(tmp_path, monkeypatch, {"lenient": "Lenient"})
+    named = _config(project, f'{STEPS}.lenient]\ndepends_on = ["dumps"]\n')
+    [lenient] = [s for s in all_steps(named) if s.name == "lenient"]
+    assert lenient.depends_on == ("dumps",)
+    assert RunRules.of(lenient) == RunRules(timeout=7.0, allow_failure=True, runs_in_thread=True)
+    timed = _config(project, f"{STEPS}.lenient]\ntimeout = 3\n")
+    [lenient] = [s for s in all_steps(timed) if s.name == "lenient"]
+    assert RunRules.of(lenient) == RunRules(timeout=3.0, allow_failure=True, runs_in_thread=True)
 
 
 def test_a_command_step_may_not_take_a_plugins_name(
