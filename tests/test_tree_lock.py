@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from helpers import popen_cli, run_cli, wait_for, wait_until, write_script
 
+from routine_workflow.dirs import TREE_LOCK_NAME
 from routine_workflow.errors import LockBusy
-from routine_workflow.lock import TREE_LOCK_NAME, RunLock, tree_lock_path
+from routine_workflow.lock import RunLock
+from routine_workflow.treelock import tree_lock_path
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import click
 from routine_workflow import output
 from routine_workflow.cli.common import PROG, json_option, project_root_option, workflow_config
 from routine_workflow.config import WorkflowConfig
-from routine_workflow.lock import ProjectLock, tree_lock_path
+from routine_workflow.lock import ProjectLock
+from routine_workflow.treelock import tree_lock_path
 
 
 def lock_state(config: WorkflowConfig) -> dict[str, Any]:

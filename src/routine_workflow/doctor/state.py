@@ -9,7 +9,8 @@ from typing import Any
 from routine_workflow.config import WorkflowConfig
 from routine_workflow.doctor.findings import Section, human_size
 from routine_workflow.fields import STATE_LOCATIONS
-from routine_workflow.lock import ProjectLock, tree_lock_path
+from routine_workflow.lock import ProjectLock
+from routine_workflow.treelock import tree_lock_path
 
 PROG = "routine-workflow"
 
