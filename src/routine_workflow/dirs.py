@@ -14,7 +14,7 @@ from pathlib import Path
 
 APP = "routine-workflow"
 HOME_ENV = "ROUTINE_WORKFLOW_HOME"
-#: The work tree's lock, inside its git directory (``lock.tree_lock_path``); with its guard
+#: The work tree's lock, inside its git directory (``treelock.tree_lock_path``); with its guard
 #: file and the names it is renamed to while being released or broken, never project data.
 TREE_LOCK_NAME = "routine-workflow.lock"
 
