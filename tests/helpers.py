@@ -18,6 +18,7 @@ fixtures reach every test through the plugin, with no import.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -327,3 +328,38 @@ def unremovable() -> Iterator[Callable[[Path], None]]:
     yield apply
     for step in reversed(undo):
         step()
+
+
+# -- what a run imports ------------------------------------------------------------------------
+
+#: Runs the CLI in this process, then reports its exit code and every module imported.
+MODULES_PROBE = """
+import json, runpy, sys
+try:
+    runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
+"""
+
+
+def modules_after_run(args: Sequence[str], cwd: Path, **env: str) -> tuple[int, set[str], str]:
+    """(exit code, every module in ``sys.modules`` at the end, output) of one real CLI run
+    (``python -m routine_workflow ARGS``, as a probe around it)."""
+    # Coverage measuring the child (pytest-cov, coverage's subprocess patch) imports
+    # sqlite3 and more itself: what is measured here is the tool's own imports.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", MODULES_PROBE, *args],
+        cwd=cwd,
+        env={**clean, **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
+    assert line, done.stdout + done.stderr
+    probe = json.loads(line[-1][len("PROBE ") :])
+    return probe["code"], set(probe["modules"]), done.stdout + done.stderr

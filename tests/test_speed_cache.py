@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, snapshot, write_tree
+from helpers import modules_after_run, run_cli, snapshot, write_tree
 
 from routine_workflow.reformat.cache import CACHE_NAME, RACY_NS
 
@@ -209,30 +207,8 @@ def test_clean_caches_does_not_walk_an_unchanged_clean_tree_and_sees_a_new_cache
     assert not (sub / "__pycache__").exists()
 
 
-#: Runs the CLI in this process, then reports every module it imported.
-PROBE = """
-import json, runpy, sys
-try:
-    runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
-except SystemExit:
-    pass
-sys.stderr.write("\\nPROBE " + json.dumps(sorted(sys.modules)) + "\\n")
-"""
-
-
 def _modules(root: Path, *args: str) -> set[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    [line] = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
-    return set(json.loads(line[len("PROBE ") :]))
+    return modules_after_run(args, root)[1]
 
 
 def test_a_warm_reformat_with_nothing_to_write_never_loads_the_writer(tmp_path: Path) -> None:

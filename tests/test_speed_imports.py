@@ -10,47 +10,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from helpers import write_tree
-
-#: Runs the CLI in this process, then reports every module imported and the exit code.
-PROBE = """
-import json, runpy, sys
-try:
-    runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
-    code = 0
-except SystemExit as exc:
-    code = exc.code
-sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "modules": sorted(sys.modules)}) + "\\n")
-"""
+from helpers import modules_after_run, write_tree
 
 FORMATTERS = {"black", "isort", "autoflake", "pyflakes"}
 
 
-def _without_coverage(env: Mapping[str, str]) -> dict[str, str]:
-    # Coverage measuring the child (pytest-cov, coverage's subprocess patch) imports
-    # sqlite3 itself: what is measured here is the tool's own imports.
-    return {k: v for k, v in env.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
-
-
 def imported(args: list[str], cwd: Path, **env: str) -> tuple[int, set[str]]:
     """(exit code, top-level names of every module imported) of one CLI run."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=cwd,
-        env={**_without_coverage(os.environ), **env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
-    assert line, done.stdout + done.stderr
-    probe = json.loads(line[-1][len("PROBE ") :])
-    return probe["code"], {name.split(".")[0] for name in probe["modules"]}
+    code, modules, _ = modules_after_run(args, cwd, **env)
+    return code, {name.split(".")[0] for name in modules}
 
 
 @pytest.fixture

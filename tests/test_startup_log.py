@@ -10,23 +10,12 @@ import logging.handlers
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import write_tree
+from helpers import modules_after_run, write_tree
 
 from routine_workflow.logs import PrivateRotatingFileHandler
-
-PROBE = """
-import sys, runpy
-try:
-    runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
-    code = 0
-except SystemExit as exc:
-    code = exc.code
-print("PROBE", code, "logging.handlers" in sys.modules, file=sys.stderr)
-"""
 
 
 def _records(count: int) -> list[logging.LogRecord]:
@@ -105,18 +94,11 @@ def test_a_run_logs_and_rotates_without_logging_handlers(tmp_path: Path) -> None
         f"[tool.routine-workflow]\nlog_dir = '{logs}'\nlog_max_bytes = 1200\nlog_backup_count = 2\n",
     )
     subprocess.run(["git", "init", "-q", str(root)], check=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
     for _ in range(4):  # about 500 bytes each
-        done = subprocess.run(
-            [sys.executable, "-c", PROBE, "--dry-run", "--yes", "--steps", "clean_caches"],
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        code, modules, out = modules_after_run(
+            ["--dry-run", "--yes", "--steps", "clean_caches"], root
         )
-        assert "PROBE 0 False" in done.stderr, done.stderr
+        assert code == 0 and "logging.handlers" not in modules, out
     names = sorted(p.name for p in logs.iterdir())
     assert names[0] == "routine-workflow.log" and len(names) >= 2  # rotated
     for path in logs.iterdir():

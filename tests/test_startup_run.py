@@ -16,21 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, write_tree
+from helpers import modules_after_run, run_cli, write_tree
 
 from routine_workflow.config_rules import CUTOFF, closest
 
-PROBE = """
-import sys, runpy
-try:
-    runpy.run_module("routine_workflow", run_name="__main__", alter_sys=True)
-    code = 0
-except SystemExit as exc:
-    code = exc.code
-modules = sorted(sys.modules)
-import json
-sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "modules": modules}) + "\\n")
-"""
 #: What a one-project run without a prompt does without.
 NOT_ON_A_RUN = {
     "routine_workflow.workflow.fleet",  # several projects only
@@ -41,23 +30,6 @@ NOT_ON_A_RUN = {
     "difflib",  # near-miss names: only for a name that could be one
     "base64",  # journal records: only for a file replaced
 }
-
-
-def _imported(args: list[str], cwd: Path) -> tuple[int, set[str], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
-    assert line, done.stdout + done.stderr
-    probe = json.loads(line[-1][len("PROBE ") :])
-    return probe["code"], set(probe["modules"]), done.stdout + done.stderr
 
 
 @pytest.fixture
@@ -73,7 +45,7 @@ def one_file(tmp_path: Path) -> Path:
 
 def test_a_dry_run_imports_neither_fleet_nor_prompt_nor_journal_store(one_file: Path) -> None:
     assert run_cli(["--dry-run", "--yes"], one_file).returncode == 0  # warms the cache
-    code, modules, err = _imported(["--dry-run", "--yes", "--quiet"], one_file)
+    code, modules, err = modules_after_run(["--dry-run", "--yes", "--quiet"], one_file)
     assert code == 0, err
     assert not modules & NOT_ON_A_RUN, modules & NOT_ON_A_RUN
     assert "routine_workflow.cli.report" not in modules  # --quiet and a success: no table
@@ -86,7 +58,7 @@ def test_a_run_that_rewrites_still_journals_and_prunes(one_file: Path) -> None:
     )
     for n in range(2):
         (one_file / "app.py").write_text(f"x  =  {n}\n")
-        code, modules, err = _imported(["--yes", "--steps", "reformat"], one_file)
+        code, modules, err = modules_after_run(["--yes", "--steps", "reformat"], one_file)
         assert code == 0, err
         assert {"routine_workflow.undo.store", "base64"} <= modules
         assert (one_file / "app.py").read_text() == f"x = {n}\n"
@@ -98,7 +70,7 @@ def test_a_run_that_rewrites_still_journals_and_prunes(one_file: Path) -> None:
 def test_a_fleet_still_runs_every_project(one_file: Path, tmp_path: Path) -> None:
     other = write_tree(tmp_path / "two", {"b.py": b"y = 2\n"}, '[project]\nname = "two"\n')
     subprocess.run(["git", "init", "-q", str(other)], check=True)
-    code, modules, err = _imported(
+    code, modules, err = modules_after_run(
         ["--dry-run", "-p", str(one_file), "-p", str(other), "--steps", "clean_caches"], tmp_path
     )
     assert code == 0, err
@@ -174,10 +146,10 @@ def test_the_secret_rules_compile_only_where_a_prefilter_hits(one_file: Path, se
 
 def test_plain_runs_leave_command_steps_checks_and_pruning_unloaded(one_file: Path) -> None:
     assert run_cli(["--dry-run", "--yes"], one_file).returncode == 0  # warms the cache
-    code, modules, err = _imported(["--dry-run", "--yes", "--quiet"], one_file)
+    code, modules, err = modules_after_run(["--dry-run", "--yes", "--quiet"], one_file)
     assert code == 0, err
     assert not modules & {"routine_workflow.steps.command", "routine_workflow.steps.checks.options"}
-    code, modules, err = _imported(["--dry-run", "--steps", "clean_caches"], one_file)
+    code, modules, err = modules_after_run(["--dry-run", "--steps", "clean_caches"], one_file)
     assert code == 0, err
     assert "routine_workflow.dumps.prune" not in modules  # prune_dumps does not run
 
@@ -190,7 +162,7 @@ def test_a_command_step_still_runs_and_a_checks_options_are_still_checked(
             "\n[tool.routine-workflow.steps.hello]\n"
             f"run = [{json.dumps(sys.executable)}, '-c', 'open(\"ran\", \"w\")']\n"
         )
-    code, modules, err = _imported(["--yes", "--steps", "hello"], one_file)
+    code, modules, err = modules_after_run(["--yes", "--steps", "hello"], one_file)
     assert code == 0, err
     assert (one_file / "ran").exists()
     assert "routine_workflow.steps.command" in modules
@@ -209,7 +181,7 @@ def test_the_node_name_is_the_host_name_the_records_always_had() -> None:
 
 def test_a_warm_reformat_imports_neither_socket_nor_shutil(one_file: Path) -> None:
     assert run_cli(["reformat"], one_file).returncode == 0  # cold: the formatters bring it
-    code, modules, err = _imported(["reformat"], one_file)
+    code, modules, err = modules_after_run(["reformat"], one_file)
     assert code == 0, err
     assert not modules & {"socket", "shutil", "bz2", "lzma"}
     assert {"routine_workflow.lock", "routine_workflow.fsutil"} <= modules
@@ -227,12 +199,14 @@ def test_without_profile_or_caches_neither_the_profiler_nor_the_remover_loads(
     one_file: Path,
 ) -> None:
     assert run_cli(["--dry-run", "--yes"], one_file).returncode == 0  # warms the cache
-    code, modules, err = _imported(["--dry-run", "--yes", "--quiet"], one_file)
+    code, modules, err = modules_after_run(["--dry-run", "--yes", "--quiet"], one_file)
     assert code == 0, err
     assert not modules & {"routine_workflow.workflow.profile", "routine_workflow.clean.remove"}
     (one_file / "__pycache__").mkdir()
     (one_file / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"x")
-    code, modules, err = _imported(["--yes", "--profile", "--steps", "clean_caches"], one_file)
+    code, modules, err = modules_after_run(
+        ["--yes", "--profile", "--steps", "clean_caches"], one_file
+    )
     assert code == 0, err
     assert {"routine_workflow.workflow.profile", "routine_workflow.clean.remove"} <= modules
     assert not (one_file / "__pycache__").exists()
