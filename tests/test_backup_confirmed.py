@@ -19,34 +19,22 @@ from pathlib import Path
 
 import pytest
 from helpers import run_cli, snapshot, write_tree
+from test_backup_after_reformat import (
+    CLEAN,
+    PYPROJECT,
+    UGLY,
+    _archives,
+    _journals,
+    _run,
+)
 
 from routine_workflow import dirs
 
 pytestmark = pytest.mark.slow
 
-PYPROJECT = '[project]\nname = "demo"\n'
-UGLY = {"pkg/core.py": b"def f(a,b):\n  return a+b\n", "top.py": b"x = {  'a':1 }\n"}
-CLEAN = {"pkg/fine.py": b'x = {"a": 1}\n', "README.md": b"# demo\n"}
-STEPS = "backup,reformat"
 #: Longer than the racy window (manifest.RACY_WINDOW_NS): a file written within it of a
 #: scan is never confirmed by its stats alone.
 SETTLE = 2.2
-
-
-def _run(root: Path, *extra: str) -> dict[str, dict]:  # type: ignore[type-arg]
-    done = run_cli(["--yes", "--json", "--steps", STEPS, *extra], root, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {step["name"]: step for step in json.loads(done.stdout)["steps"]}
-
-
-def _archives(root: Path) -> list[str]:
-    listed = run_cli(["backup", "list", "--json"], root)
-    assert listed.returncode == 0, listed.stderr
-    return [entry["path"] for entry in json.loads(listed.stdout)]
-
-
-def _journals(root: Path) -> Path:
-    return dirs.state_dir() / "undo" / dirs.project_id(root)
 
 
 def _state(root: Path) -> Path:

@@ -70,17 +70,19 @@ def test_a_fifo_for_a_state_file_never_hangs_a_command(
     assert snapshot(root) == before
 
 
-def _log_file(isolated_home: Path, root: Path) -> Path:
-    return _newest(isolated_home, "routine-workflow.log")
+def _logged_project(tmp_path: Path, isolated_home: Path) -> tuple[Path, Path]:
+    """A project after one run, and that run's log file, removed for the test to replace."""
+    root = write_tree(tmp_path / "project", FILES, PYPROJECT)
+    assert run_cli(["--yes", "--quiet", "--steps", "reformat"], root).returncode == 0
+    log = _newest(isolated_home, "routine-workflow.log")
+    log.unlink()
+    return root, log
 
 
 def test_a_fifo_for_the_log_file_is_one_line_not_a_hang(
     tmp_path: Path, isolated_home: Path
 ) -> None:
-    root = write_tree(tmp_path / "project", FILES, PYPROJECT)
-    assert run_cli(["--yes", "--quiet", "--steps", "reformat"], root).returncode == 0
-    log = _log_file(isolated_home, root)
-    log.unlink()
+    root, log = _logged_project(tmp_path, isolated_home)
     os.mkfifo(log)
     before = snapshot(root)
     try:
@@ -100,10 +102,7 @@ def test_a_device_for_the_log_file_is_written_to_and_never_chmodded(
 ) -> None:
     # A log pointed at a null device (e.g. a symlink to /dev/null): a run as root used
     # to chmod the device itself to 0600. Here a private node of the same device.
-    root = write_tree(tmp_path / "project", FILES, PYPROJECT)
-    assert run_cli(["--yes", "--quiet", "--steps", "reformat"], root).returncode == 0
-    log = _log_file(isolated_home, root)
-    log.unlink()
+    root, log = _logged_project(tmp_path, isolated_home)
     node = tmp_path / "null"
     os.mknod(node, 0o644 | stat.S_IFCHR, os.makedev(1, 3))
     os.chmod(node, 0o644)  # whatever the umask made of it
