@@ -85,53 +85,33 @@ RUFF_STEPS = (["ruff", "check", "--fix", "--select", "F401,I", "."], ["ruff", "f
 
 def django_source() -> Path:
     """Django 5.1.4's unpacked sdist: ``$RW_BENCH_DJANGO`` (an existing copy, read only)
-    when it names one, else downloaded once (``django_tree``)."""
+    when it names one, else downloaded and unpacked once under ``WORK``."""
     given = os.environ.get("RW_BENCH_DJANGO")
     if given and (Path(given) / "django").is_dir():
         return Path(given)
-    return django_tree()
-
-
-def django_tree() -> Path:
-    """The pristine django tree (downloaded once)."""
-    pristine = WORK / "pristine-django"
-    if pristine.is_dir():
-        return pristine
+    unpacked = WORK / "unpacked"
+    if unpacked.is_dir() and any(unpacked.iterdir()):
+        return next(unpacked.iterdir())
     download = WORK / "download"
     download.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            DJANGO,
-            "-d",
-            str(download),
+            *(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"),
+            *("--no-binary", ":all:", DJANGO, "-d", str(download)),
         ],
         check=True,
     )
     archive = next(download.glob("[Dd]jango-5.1.4.tar.gz"))
-    unpacked = WORK / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
     with tarfile.open(archive) as tar:
         tar.extractall(unpacked, filter="data")
-    sdist = next(unpacked.iterdir())
-    pristine.mkdir()
-    for name in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
-        if (sdist / name).is_file():
-            shutil.copy2(sdist / name, pristine / name)
-    shutil.copytree(sdist / "django", pristine / "django")
-    return as_repository(pristine)
+    return next(unpacked.iterdir())
 
 
-def django_small_tree() -> Path:
-    """django/db and django/utils (164 files) with the sdist's settings: a quick tree."""
-    pristine = WORK / "pristine-django-small"
+def django_pristine(work: Path, packages: tuple[str, ...] = ()) -> Path:
+    """django/ (only ``packages`` of it, if given) with the sdist's settings at the root, a
+    git repository of its own under ``work``; made once, then reused."""
+    pristine = work / ("pristine-django" + "".join(f"-{p}" for p in packages))
     if pristine.is_dir():
         return pristine
     source = django_source()
@@ -139,7 +119,7 @@ def django_small_tree() -> Path:
     for name in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
         if (source / name).is_file():
             shutil.copy2(source / name, pristine / name)
-    for package in ("db", "utils"):
+    for package in packages or ("",):
         shutil.copytree(source / "django" / package, pristine / "django" / package)
     return as_repository(pristine)
 
@@ -147,9 +127,9 @@ def django_small_tree() -> Path:
 def named_tree(name: str, with_tests: bool) -> Path:
     """The pristine tree a ``--trees`` name stands for."""
     if name == "django":
-        return django_tree()
+        return django_pristine(WORK)
     if name == "django-small":
-        return django_small_tree()
+        return django_pristine(WORK, ("db", "utils"))
     return stdlib_tree(with_tests)
 
 

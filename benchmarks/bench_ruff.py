@@ -44,7 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_reformat import BIN, as_repository, cpu_seconds, django_source, stdlib_tree
+from bench_reformat import BIN, as_repository, cpu_seconds, django_pristine, stdlib_tree
 from benchenv import child_env
 
 WORK = (
@@ -57,21 +57,8 @@ CASES = ("cold", "warm", "one")
 
 
 def django_copy(packages: tuple[str, ...] = ()) -> Path:
-    """django's package (only ``packages`` of it if given) and configuration, from the
-    local source tree when there is one."""
-    pristine = WORK / ("pristine-django-" + "-".join(packages) if packages else "pristine-django")
-    if pristine.is_dir():
-        return pristine
-    source = django_source()
-    pristine.mkdir(parents=True)
-    for name in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
-        if (source / name).is_file():
-            shutil.copy2(source / name, pristine / name)
-    if not packages:
-        shutil.copytree(source / "django", pristine / "django")
-    for package in packages:
-        shutil.copytree(source / "django" / package, pristine / "django" / package)
-    return as_repository(pristine)
+    """django's package (only ``packages`` of it if given) and configuration."""
+    return django_pristine(WORK, packages)
 
 
 def stdlib_copy() -> Path:

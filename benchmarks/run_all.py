@@ -37,7 +37,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench_reformat import CLI_STEPS, django_source  # the CLIs exactly as it runs them
+from bench_reformat import CLI_STEPS, django_pristine  # the CLIs exactly as it runs them
 from benchenv import child_env
 from pairs import Row, Sample, interleave, table, timed
 
@@ -72,21 +72,7 @@ def _git_init(tree: Path) -> Path:
 
 def pristine_django(parts: tuple[str, ...] = ()) -> Path:
     """django/ (or only ``parts`` of it) with the sdist's configuration, made once."""
-    name = "pristine-django" + ("-" + "-".join(parts) if parts else "")
-    tree = WORK / name
-    if tree.is_dir():
-        return tree
-    sdist = django_source()
-    tree.mkdir(parents=True)
-    for config in ("pyproject.toml", "setup.cfg", "tox.ini", ".editorconfig"):
-        if (sdist / config).is_file():
-            shutil.copy2(sdist / config, tree / config)
-    if parts:
-        for part in parts:
-            shutil.copytree(sdist / "django" / part, tree / "django" / part)
-    else:
-        shutil.copytree(sdist / "django", tree / "django")
-    return _git_init(tree)
+    return django_pristine(WORK, parts)
 
 
 def pristine_stdlib() -> Path:
