@@ -163,3 +163,16 @@ def test_reformat_quiet_prints_only_errors_as_black_q_does(project: Path) -> Non
     (project / "broken.py").unlink()
     checked = run_cli(["reformat", "--check", "--quiet"], project)
     assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+
+
+def test_a_usage_error_points_at_the_help_of_the_command_that_refused_it(project: Path) -> None:
+    for args, where in (
+        (["--nope"], "routine-workflow --help"),
+        (["reformat", "--nope"], "routine-workflow reformat --help"),
+        (["backup", "list", "--nope"], "routine-workflow backup list --help"),
+    ):
+        done = run_cli(args, project)
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [
+            f"routine-workflow: error: No such option '--nope'. (see {where})"
+        ], done.stderr

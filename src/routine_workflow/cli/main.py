@@ -224,7 +224,9 @@ def main(argv: Sequence[str] | None = None, prog_name: str = PROG) -> None:
             standalone_mode=False,
         )
     except click.UsageError as exc:
-        output.error_line(f"{PROG}: error: {exc.format_message()} (see {PROG} --help)")
+        # The help of the command that refused it: `reformat -x` -> `reformat --help`.
+        where = exc.ctx.command_path if exc.ctx is not None else PROG
+        output.error_line(f"{PROG}: error: {exc.format_message()} (see {where} --help)")
         code = EXIT_USAGE
     except click.ClickException as exc:
         output.error_line(f"{PROG}: error: {exc.format_message()}")
