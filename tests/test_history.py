@@ -47,3 +47,44 @@ def test_runs_that_create_the_database_at_once_are_all_recorded(tmp_path: Path) 
         assert [p.returncode for p in procs] == [0] * len(procs), errors
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT count(*) FROM runs").fetchone() == (len(procs),)
+
+
+OLD_SCHEMA = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY, project_root TEXT NOT NULL, started TEXT NOT NULL,
+    finished TEXT, duration REAL, status TEXT NOT NULL, exit_code INTEGER,
+    dry_run INTEGER NOT NULL, argv TEXT NOT NULL, reason TEXT
+);
+CREATE TABLE steps (
+    run_id TEXT NOT NULL REFERENCES runs (run_id), position INTEGER NOT NULL,
+    name TEXT NOT NULL, status TEXT NOT NULL, summary TEXT NOT NULL,
+    duration REAL NOT NULL, counts TEXT NOT NULL, PRIMARY KEY (run_id, position)
+);
+"""
+
+
+def test_runs_that_upgrade_an_old_database_at_once_are_all_recorded(tmp_path: Path) -> None:
+    # The first runs after an upgrade (two projects from one cron minute) each find the
+    # columns missing: only one may add them, and none may fail for it.
+    for round_ in range(6):
+        db, go = tmp_path / f"old-{round_}.sqlite3", tmp_path / f"go-old-{round_}"
+        with sqlite3.connect(db) as conn:
+            conn.executescript(OLD_SCHEMA)
+        conn.close()
+        ready = [tmp_path / f"ready-old-{round_}-{n}" for n in range(4)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RECORD_ONE_RUN, str(db), f"run{n}", str(flag), str(go)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n, flag in enumerate(ready)
+        ]
+        for flag in ready:
+            wait_for(flag)
+        go.touch()
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * len(procs), errors
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM runs").fetchone() == (len(procs),)
+        conn.close()

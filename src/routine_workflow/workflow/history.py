@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS runs (
     dry_run INTEGER NOT NULL,
     argv TEXT NOT NULL,
     reason TEXT,
-    plan TEXT NOT NULL DEFAULT '[]'
+    plan TEXT NOT NULL DEFAULT '[]',
+    process TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_project ON runs (project_root, started);
 CREATE TABLE IF NOT EXISTS steps (
@@ -97,13 +98,22 @@ class History:
             raise HistoryError(f"history database {self.path}: {exc}") from None
 
     def _migrate(self) -> None:
-        # Databases written before runs recorded their plan (for --resume) lack the column.
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        if "plan" not in columns:
-            self._db.execute("ALTER TABLE runs ADD COLUMN plan TEXT NOT NULL DEFAULT '[]'")
-        # ...and the process that ran them (to tell a live run from one that died).
-        if "process" not in columns:
-            self._db.execute("ALTER TABLE runs ADD COLUMN process TEXT")
+        # Databases written before runs recorded their plan (for --resume) lack the column,
+        # and the process that ran them (to tell a live run from one that died).
+        missing = {
+            "plan": "plan TEXT NOT NULL DEFAULT '[]'",
+            "process": "process TEXT",
+        }
+        if missing.keys() <= self._columns():
+            return
+        # Runs that start together after an upgrade each find the columns missing: look
+        # again inside a write transaction, so only the first adds them.
+        with self._write() as db:
+            for name in missing.keys() - self._columns():
+                db.execute(f"ALTER TABLE runs ADD COLUMN {missing[name]}")
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
 
     def close(self) -> None:
         """Close the connection."""
