@@ -26,27 +26,33 @@ history.close()
 """
 
 
+def _record_at_once(db: Path, tmp_path: Path, tag: str) -> None:
+    """Four processes open ``db`` within a millisecond or so and each records a run."""
+    go = tmp_path / f"go-{tag}"
+    ready = [tmp_path / f"ready-{tag}-{n}" for n in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RECORD_ONE_RUN, str(db), f"run{n}", str(flag), str(go)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, flag in enumerate(ready)
+    ]
+    for flag in ready:
+        wait_for(flag)
+    go.touch()
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * len(procs), errors
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (len(procs),)
+    conn.close()
+
+
 def test_runs_that_create_the_database_at_once_are_all_recorded(tmp_path: Path) -> None:
     # Two projects from one cron minute, or --jobs: before the fix, runs were lost to
     # "database is locked" while the new database was switched to WAL (seen in CI).
     for round_ in range(6):
-        db, go = tmp_path / f"history-{round_}.sqlite3", tmp_path / f"go-{round_}"
-        ready = [tmp_path / f"ready-{round_}-{n}" for n in range(4)]
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", RECORD_ONE_RUN, str(db), f"run{n}", str(flag), str(go)],
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for n, flag in enumerate(ready)
-        ]
-        for flag in ready:
-            wait_for(flag)
-        go.touch()
-        errors = [p.communicate(timeout=60)[1] for p in procs]
-        assert [p.returncode for p in procs] == [0] * len(procs), errors
-        with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT count(*) FROM runs").fetchone() == (len(procs),)
+        _record_at_once(tmp_path / f"history-{round_}.sqlite3", tmp_path, f"new-{round_}")
 
 
 OLD_SCHEMA = """
@@ -67,24 +73,8 @@ def test_runs_that_upgrade_an_old_database_at_once_are_all_recorded(tmp_path: Pa
     # The first runs after an upgrade (two projects from one cron minute) each find the
     # columns missing: only one may add them, and none may fail for it.
     for round_ in range(6):
-        db, go = tmp_path / f"old-{round_}.sqlite3", tmp_path / f"go-old-{round_}"
+        db = tmp_path / f"old-{round_}.sqlite3"
         with sqlite3.connect(db) as conn:
             conn.executescript(OLD_SCHEMA)
         conn.close()
-        ready = [tmp_path / f"ready-old-{round_}-{n}" for n in range(4)]
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", RECORD_ONE_RUN, str(db), f"run{n}", str(flag), str(go)],
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for n, flag in enumerate(ready)
-        ]
-        for flag in ready:
-            wait_for(flag)
-        go.touch()
-        errors = [p.communicate(timeout=60)[1] for p in procs]
-        assert [p.returncode for p in procs] == [0] * len(procs), errors
-        with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT count(*) FROM runs").fetchone() == (len(procs),)
-        conn.close()
+        _record_at_once(db, tmp_path, f"old-{round_}")
