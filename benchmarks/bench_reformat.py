@@ -57,6 +57,7 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -133,9 +134,10 @@ def named_tree(name: str, with_tests: bool) -> Path:
     return stdlib_tree(with_tests)
 
 
-def stdlib_tree(with_tests: bool) -> Path:
-    """A pristine copy of this interpreter's standard library (.py files only)."""
-    pristine = WORK / ("pristine-stdlib-tests" if with_tests else "pristine-stdlib")
+def stdlib_tree(with_tests: bool, work: Path = WORK) -> Path:
+    """A pristine copy of this interpreter's standard library (.py files only), under
+    ``work``; made once, then reused."""
+    pristine = work / ("pristine-stdlib-tests" if with_tests else "pristine-stdlib")
     if pristine.is_dir():
         return pristine
     source = Path(sysconfig.get_paths()["stdlib"])
@@ -242,12 +244,13 @@ def run_ours(
     return elapsed, peak, report
 
 
-def run_cli_pipeline(tree: Path, cache: Path, engine: str = "black") -> float:
-    """Seconds for the engine's CLIs in ``tree``, each from the project root, their cache
-    (black's or ruff's) in ``cache``."""
-    env = child_env(BLACK_CACHE_DIR=str(cache), RUFF_CACHE_DIR=str(cache))
+def run_commands(
+    steps: Sequence[Sequence[str]], tree: Path, env: dict[str, str]
+) -> tuple[float, float]:
+    """(wall, cpu) of running each of ``steps`` (a tool of this venv's ``bin`` and its
+    arguments) in ``tree``, one after the other, output discarded."""
     start, cpu = time.perf_counter(), cpu_seconds()
-    for argv in CLI_STEPS if engine == "black" else RUFF_STEPS:
+    for argv in steps:
         subprocess.run(
             [str(BIN / argv[0]), *argv[1:]],
             cwd=tree,
@@ -256,8 +259,16 @@ def run_cli_pipeline(tree: Path, cache: Path, engine: str = "black") -> float:
             stderr=subprocess.DEVNULL,
             check=False,
         )
-    CPU.setdefault("cli", []).append(cpu_seconds() - cpu)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
+
+
+def run_cli_pipeline(tree: Path, cache: Path, engine: str = "black") -> float:
+    """Seconds for the engine's CLIs in ``tree``, each from the project root, their cache
+    (black's or ruff's) in ``cache``."""
+    env = child_env(BLACK_CACHE_DIR=str(cache), RUFF_CACHE_DIR=str(cache))
+    wall, cpu = run_commands(CLI_STEPS if engine == "black" else RUFF_STEPS, tree, env)
+    CPU.setdefault("cli", []).append(cpu)
+    return wall
 
 
 def settle_cli_pipeline(tree: Path, cache: Path, engine: str, limit: int = 5) -> int:

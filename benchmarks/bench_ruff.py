@@ -44,7 +44,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_reformat import BIN, as_repository, cpu_seconds, django_pristine, stdlib_tree
+from bench_reformat import (
+    BIN,
+    as_repository,
+    cpu_seconds,
+    django_pristine,
+    run_commands,
+    stdlib_tree,
+)
 from benchenv import child_env
 
 WORK = (
@@ -134,18 +141,7 @@ def run_ours(tree: Path, home: Path) -> tuple[float, float]:
 
 def run_by_hand(tree: Path, cache: Path) -> tuple[float, float]:
     """(wall, cpu) of the two ruff commands in ``tree``, ruff's cache in ``cache``."""
-    env = child_env(RUFF_CACHE_DIR=str(cache))
-    start, cpu = time.perf_counter(), cpu_seconds()
-    for argv in BY_HAND:
-        subprocess.run(
-            [str(BIN / argv[0]), *argv[1:]],
-            cwd=tree,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
-    return time.perf_counter() - start, cpu_seconds() - cpu
+    return run_commands(BY_HAND, tree, child_env(RUFF_CACHE_DIR=str(cache)))
 
 
 def touch_one(tree: Path) -> None:

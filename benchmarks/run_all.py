@@ -30,14 +30,17 @@ import platform
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench_reformat import CLI_STEPS, django_pristine  # the CLIs exactly as it runs them
+from bench_reformat import (  # the CLIs exactly as it runs them
+    CLI_STEPS,
+    django_pristine,
+    stdlib_tree,
+)
 from benchenv import child_env
 from pairs import Row, Sample, interleave, table, timed
 
@@ -77,22 +80,11 @@ def pristine_django(parts: tuple[str, ...] = ()) -> Path:
 
 
 def pristine_stdlib() -> Path:
-    """This interpreter's standard library, .py files, no tests."""
-    tree = WORK / "pristine-stdlib"
-    if tree.is_dir():
-        return tree
-    source = Path(sysconfig.get_paths()["stdlib"])
-    skip = {"site-packages", "__pycache__", "test", "tests", "idle_test"}
-    for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = [d for d in dirnames if d not in skip]
-        for name in filenames:
-            if name.endswith(".py"):
-                src = Path(dirpath) / name
-                dst = tree / src.relative_to(source)
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
-    (tree / "pyproject.toml").write_text('[project]\nname = "stdlib"\n')
-    return _git_init(tree)
+    """This interpreter's standard library, .py files, no tests, as a project."""
+    tree = stdlib_tree(False, WORK)
+    if not (tree / "pyproject.toml").exists():
+        (tree / "pyproject.toml").write_text('[project]\nname = "stdlib"\n')
+    return tree
 
 
 def copy_to(pristine: Path, target: Path) -> Path:
