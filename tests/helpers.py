@@ -344,16 +344,25 @@ sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "modules": sorted(sys.m
 """
 
 
-def modules_after_run(args: Sequence[str], cwd: Path, **env: str) -> tuple[int, set[str], str]:
-    """(exit code, every module in ``sys.modules`` at the end, output) of one real CLI run
-    (``python -m routine_workflow ARGS``, as a probe around it)."""
-    # Coverage measuring the child (pytest-cov, coverage's subprocess patch) imports
-    # sqlite3 and more itself: what is measured here is the tool's own imports.
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
+def without_coverage(**extra: str) -> dict[str, str]:
+    """This environment without coverage's variables, plus ``extra``.
+
+    Coverage measuring a child (pytest-cov, coverage's subprocess patch) imports sqlite3
+    and more itself: what a probe measures is the tool's own imports.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
+    return {**env, **extra}
+
+
+def run_probe(
+    probe: str, args: Sequence[str], cwd: Path, **env: str
+) -> tuple[int, set[str], subprocess.CompletedProcess[str]]:
+    """Run ``python -c PROBE ARGS``; a probe ends by writing ``PROBE {"code", "modules"}``
+    to stderr. (exit code, modules, the finished process)."""
     done = subprocess.run(
-        [sys.executable, "-c", MODULES_PROBE, *args],
+        [sys.executable, "-c", probe, *args],
         cwd=cwd,
-        env={**clean, **env},
+        env=without_coverage(**env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -361,5 +370,12 @@ def modules_after_run(args: Sequence[str], cwd: Path, **env: str) -> tuple[int, 
     )
     line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
     assert line, done.stdout + done.stderr
-    probe = json.loads(line[-1][len("PROBE ") :])
-    return probe["code"], set(probe["modules"]), done.stdout + done.stderr
+    probe_doc = json.loads(line[-1][len("PROBE ") :])
+    return probe_doc["code"], set(probe_doc["modules"]), done
+
+
+def modules_after_run(args: Sequence[str], cwd: Path, **env: str) -> tuple[int, set[str], str]:
+    """(exit code, every module in ``sys.modules`` at the end, output) of one real CLI run
+    (``python -m routine_workflow ARGS``, as a probe around it)."""
+    code, modules, done = run_probe(MODULES_PROBE, args, cwd, **env)
+    return code, modules, done.stdout + done.stderr

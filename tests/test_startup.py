@@ -7,13 +7,12 @@ timing is asserted (docs/performance.md has the figures).
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_probe, without_coverage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,33 +48,17 @@ HEAVY = {
 }
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COVERAGE_", "COV_CORE_"))}
-    return {**env, **extra}
-
-
 def _probe(call: str, args: list[str], cwd: Path, **env: str) -> tuple[int, set[str], str]:
     """(exit code, every module imported, stdout) of one entry point run."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(call=call), *args],
-        cwd=cwd,
-        env=_env(**env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    line = [x for x in done.stderr.splitlines() if x.startswith("PROBE ")]
-    assert line, done.stdout + done.stderr
-    probe = json.loads(line[-1][len("PROBE ") :])
-    return probe["code"], set(probe["modules"]), done.stdout
+    code, modules, done = run_probe(PROBE.format(call=call), args, cwd, **env)
+    return code, modules, done.stdout
 
 
 def _run(call: str, args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-c", f"{call}; main()", *args],
         cwd=cwd,
-        env=_env(**env),
+        env=without_coverage(**env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=60,
@@ -88,7 +71,7 @@ def test_the_fast_version_prints_the_full_paths_bytes(tmp_path: Path) -> None:
     module = subprocess.run(
         [sys.executable, "-m", "routine_workflow", "--version"],
         cwd=tmp_path,
-        env=_env(),
+        env=without_coverage(),
         capture_output=True,
         timeout=60,
     )
@@ -136,7 +119,7 @@ def test_a_closed_stdout_does_not_fail_the_fast_version(tmp_path: Path) -> None:
         done = subprocess.run(
             ["sh", "-c", f'"{sys.executable}" -c "{call}; main()" --version >&-'],
             cwd=tmp_path,
-            env=_env(),
+            env=without_coverage(),
             capture_output=True,
             timeout=60,
         )
@@ -152,7 +135,7 @@ def test_windows_is_refused_by_the_fast_path_too(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", code, "--version"],
         cwd=tmp_path,
-        env=_env(),
+        env=without_coverage(),
         capture_output=True,
         text=True,
         timeout=60,
