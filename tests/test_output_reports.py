@@ -136,16 +136,22 @@ def test_graph_shows_the_builtin_run_order_as_edges(project: Path) -> None:
     assert "s_backup -.-> s_reformat" in mermaid
 
 
+#: Two command steps: lint after reformat, test free to start whenever it can.
+LINT_AND_TEST = (
+    '[tool.routine-workflow.steps.lint]\nrun = "true"\ndepends_on = ["reformat"]\n'
+    '[tool.routine-workflow.steps.test]\nrun = "true"\n'
+)
+
+
+def _graph_edges(project: Path, settings: str) -> list[list[str]]:
+    (project / "pyproject.toml").write_text(settings + LINT_AND_TEST)
+    return list(json.loads(run_cli(["steps", "--graph", "json"], project).stdout)["edges"])
+
+
 def test_graph_with_parallel_command_steps(project: Path) -> None:
-    (project / "pyproject.toml").write_text(
-        "[tool.routine-workflow]\nparallel_steps = 2\n"
-        '[tool.routine-workflow.steps.lint]\nrun = "true"\ndepends_on = ["reformat"]\n'
-        '[tool.routine-workflow.steps.test]\nrun = "true"\n'
-    )
-    graph = json.loads(run_cli(["steps", "--graph", "json"], project).stdout)
     # Built-ins run one at a time, in order; the command steps start after them (the
     # runner starts every built-in that can run first), side by side.
-    assert graph["edges"] == [
+    assert _graph_edges(project, "[tool.routine-workflow]\nparallel_steps = 2\n") == [
         *BUILTIN_CHAIN,
         ["reformat", "lint"],
         ["dumps", "lint"],
@@ -153,13 +159,8 @@ def test_graph_with_parallel_command_steps(project: Path) -> None:
     ]
     dot = run_cli(["steps", "--graph", "dot"], project).stdout
     assert '"reformat" -> "lint";' in dot
-    (project / "pyproject.toml").write_text(
-        '[tool.routine-workflow.steps.lint]\nrun = "true"\ndepends_on = ["reformat"]\n'
-        '[tool.routine-workflow.steps.test]\nrun = "true"\n'
-    )
-    graph = json.loads(run_cli(["steps", "--graph", "json"], project).stdout)
     # One step at a time (the default): the whole run is one chain.
-    assert graph["edges"] == [
+    assert _graph_edges(project, "") == [
         *BUILTIN_CHAIN,
         ["reformat", "lint"],
         ["dumps", "lint"],
